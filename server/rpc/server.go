@@ -1,0 +1,132 @@
+// Package rpc serves the syncgate API: the SyncService Connect handlers, the interceptors (auth,
+// validation, logging, metrics), health, reflection and /metrics, all on one port that speaks Connect,
+// gRPC and gRPC-Web over HTTP/1.1 and h2c. Domain errors are mapped to Connect codes in one place
+// (errors.go).
+package rpc
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/validate"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
+)
+
+// MuxOptions configure NewMux.
+type MuxOptions struct {
+	// Auth guards the SyncService and /metrics. Health and reflection stay open.
+	Auth *KeyAuth
+	// Logger receives one line per call.
+	Logger *slog.Logger
+	// Registerer receives the RPC metrics; Gatherer is served on /metrics. Either may be nil.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// MaxRequestBytes limits the size of one request message (0: 4 MiB).
+	MaxRequestBytes int
+}
+
+// Mux is the gateway's HTTP handler plus the health checker whose status shutdown flips.
+type Mux struct {
+	http.Handler
+	// Health answers grpc.health.v1 checks for the whole server and for SyncService.
+	Health *grpchealth.StaticChecker
+}
+
+// NewMux wires svc, health, reflection (v1 and v1alpha) and /metrics onto one handler.
+func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Auth == nil {
+		o.Auth = NewKeyAuth(nil)
+	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = 4 << 20
+	}
+	mux := http.NewServeMux()
+	path, h := syncgatev1connect.NewSyncServiceHandler(svc,
+		connect.WithInterceptors(
+			observer{log: o.Logger, metrics: NewMetrics(o.Registerer)},
+			o.Auth.Interceptor(),
+			validate.NewInterceptor(),
+		),
+		connect.WithReadMaxBytes(o.MaxRequestBytes),
+	)
+	mux.Handle(path, h)
+
+	health := grpchealth.NewStaticChecker(syncgatev1connect.SyncServiceName)
+	mux.Handle(grpchealth.NewHandler(health))
+	reflector := grpcreflect.NewStaticReflector(syncgatev1connect.SyncServiceName, grpchealth.HealthV1ServiceName)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if o.Gatherer != nil {
+		mux.Handle("/metrics", o.Auth.Middleware(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	}
+	return &Mux{Handler: mux, Health: health}
+}
+
+// ServerTimeouts bound how long a client may take to send a request.
+type ServerTimeouts struct {
+	ReadHeader time.Duration // time to read request headers (default 10s)
+	Read       time.Duration // time to read a whole request (default 60s)
+	Idle       time.Duration // keep-alive idle time (default 120s)
+}
+
+// NewHTTPServer returns a server for h that speaks HTTP/1.1 and unencrypted HTTP/2 (h2c) on one port,
+// which is what Connect, gRPC and gRPC-Web clients need. There is no write timeout: WatchRun streams
+// and waiting syncs may legitimately take long.
+func NewHTTPServer(addr string, h http.Handler, t ServerTimeouts, log *slog.Logger) *http.Server {
+	if t.ReadHeader <= 0 {
+		t.ReadHeader = 10 * time.Second
+	}
+	if t.Read <= 0 {
+		t.Read = 60 * time.Second
+	}
+	if t.Idle <= 0 {
+		t.Idle = 120 * time.Second
+	}
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		Protocols:         p,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if log != nil {
+		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+	return srv
+}
+
+// CheckExposure refuses to serve on a non-loopback address without API keys, unless the operator said
+// so explicitly with the insecure flag.
+func CheckExposure(addr string, haveKeys, insecure bool) error {
+	if haveKeys || insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on non-loopback address %q without API keys: set SYNCGATE_API_KEYS (or --api-keys-file), or pass --insecure to accept unauthenticated calls", addr)
+}
