@@ -1,0 +1,331 @@
+package rpc
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
+	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
+)
+
+const testKey = "test-key-0123456789"
+
+// fakeService answers GetRun deterministically and streams WatchRun slowly, so the tests exercise the
+// transport, interceptors and protocols rather than the engine.
+type fakeService struct {
+	syncgatev1connect.UnimplementedSyncServiceHandler
+	calls      int
+	watchEvery time.Duration
+}
+
+func (f *fakeService) GetRun(_ context.Context, req *syncgatev1.GetRunRequest) (*syncgatev1.GetRunResponse, error) {
+	f.calls++
+	return &syncgatev1.GetRunResponse{Run: &syncgatev1.Run{
+		Id:        req.GetRunId(),
+		Flow:      syncgatev1.Flow_FLOW_AGENTS,
+		Status:    syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED,
+		Counts:    &syncgatev1.RunCounts{Read: 3, Added: 2, Skipped: 1},
+		StartedAt: timestamppb.New(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)),
+	}}, nil
+}
+
+func (f *fakeService) WatchRun(ctx context.Context, req *syncgatev1.WatchRunRequest, stream *connect.ServerStream[syncgatev1.WatchRunResponse]) error {
+	for i := range 3 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(f.watchEvery):
+		}
+		st := syncgatev1.RunStatus_RUN_STATUS_RUNNING
+		if i == 2 {
+			st = syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED
+		}
+		if err := stream.Send(&syncgatev1.WatchRunResponse{Run: &syncgatev1.Run{Id: req.GetRunId(), Status: st, Counts: &syncgatev1.RunCounts{Read: int64(i + 1)}}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type bundle struct {
+	url string
+	svc *fakeService
+	mux *Mux
+}
+
+// newBundle serves a fake service through the real mux and http.Server (HTTP/1.1 + h2c) on loopback.
+func newBundle(t *testing.T, timeouts ServerTimeouts, watchEvery time.Duration) *bundle {
+	t.Helper()
+	svc := &fakeService{watchEvery: watchEvery}
+	reg := prometheus.NewRegistry()
+	mux := NewMux(svc, MuxOptions{Auth: NewKeyAuth([]string{testKey}), Registerer: reg, Gatherer: reg})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHTTPServer(ln.Addr().String(), mux, timeouts, nil)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &bundle{url: "http://" + ln.Addr().String(), svc: svc, mux: mux}
+}
+
+func h2cClient() *http.Client {
+	return &http.Client{Transport: &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}}
+}
+
+// withAuth returns a context whose Connect calls carry the given Authorization header.
+func withAuth(ctx context.Context, value string) context.Context {
+	ctx, ci := connect.NewClientContext(ctx)
+	if value != "" {
+		ci.RequestHeader().Set("Authorization", value)
+	}
+	return ctx
+}
+
+func TestSameAnswerOverConnectGRPCAndGRPCWeb(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	ctx := context.Background()
+	req := &syncgatev1.GetRunRequest{RunId: "run-42"}
+
+	// Connect protocol: plain JSON over HTTP/1.1, as curl would send it.
+	httpReq, _ := http.NewRequest(http.MethodPost, b.url+syncgatev1connect.SyncServiceGetRunProcedure, strings.NewReader(`{"runId":"run-42"}`))
+	httpReq.Header.Set("Content-Type", "application/json")
+	httpReq.Header.Set("Authorization", "Bearer "+testKey)
+	httpResp, err := http.DefaultClient.Do(httpReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(httpResp.Body)
+	httpResp.Body.Close()
+	if httpResp.StatusCode != 200 || httpResp.ProtoMajor != 1 {
+		t.Fatalf("connect JSON: %s %s %s", httpResp.Proto, httpResp.Status, body)
+	}
+	var viaConnect syncgatev1.GetRunResponse
+	if err := protojson.Unmarshal(body, &viaConnect); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+
+	// gRPC through a grpc-go client stub over h2c.
+	conn, err := grpc.NewClient(strings.TrimPrefix(b.url, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+testKey)
+	viaGRPC, err := syncgatev1.NewSyncServiceClient(conn).GetRun(gctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// gRPC-Web through the Connect client over HTTP/1.1.
+	web := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url, connect.WithGRPCWeb())
+	viaWeb, err := web.GetRun(withAuth(ctx, "Bearer "+testKey), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if viaConnect.GetRun().GetId() != "run-42" {
+		t.Fatalf("unexpected answer %v", &viaConnect)
+	}
+	if !proto.Equal(&viaConnect, viaGRPC) || !proto.Equal(&viaConnect, viaWeb) {
+		t.Fatalf("answers differ:\nconnect %v\ngrpc    %v\ngrpcweb %v", &viaConnect, viaGRPC, viaWeb)
+	}
+	if b.svc.calls != 3 {
+		t.Fatalf("handler ran %d times, want 3", b.svc.calls)
+	}
+}
+
+func TestAuthAndValidation(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	client := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url)
+	ctx := context.Background()
+
+	tests := []struct {
+		name   string
+		header string
+		req    *syncgatev1.GetRunRequest
+		want   connect.Code
+	}{
+		{"no key", "", &syncgatev1.GetRunRequest{RunId: "x"}, connect.CodeUnauthenticated},
+		{"wrong key", "Bearer nope", &syncgatev1.GetRunRequest{RunId: "x"}, connect.CodeUnauthenticated},
+		{"basic scheme", "Basic " + testKey, &syncgatev1.GetRunRequest{RunId: "x"}, connect.CodeUnauthenticated},
+		{"no key and invalid request still says unauthenticated", "", &syncgatev1.GetRunRequest{}, connect.CodeUnauthenticated},
+		{"invalid request", "Bearer " + testKey, &syncgatev1.GetRunRequest{RunId: ""}, connect.CodeInvalidArgument},
+		{"page size out of range", "Bearer " + testKey, &syncgatev1.GetRunRequest{RunId: "x", PageSize: 5000}, connect.CodeInvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := b.svc.calls
+			_, err := client.GetRun(withAuth(ctx, tt.header), tt.req)
+			if connect.CodeOf(err) != tt.want {
+				t.Fatalf("code = %v (%v), want %v", connect.CodeOf(err), err, tt.want)
+			}
+			if b.svc.calls != before {
+				t.Fatal("handler code ran for a refused request")
+			}
+			if tt.want == connect.CodeInvalidArgument {
+				var ce *connect.Error
+				if !errors.As(err, &ce) || len(ce.Details()) == 0 || !strings.Contains(ce.Message(), "run_id") && !strings.Contains(ce.Message(), "page_size") {
+					t.Fatalf("invalid argument without violations: %v", err)
+				}
+			}
+		})
+	}
+
+	// Same through gRPC.
+	conn, _ := grpc.NewClient(strings.TrimPrefix(b.url, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	defer conn.Close()
+	_, err := syncgatev1.NewSyncServiceClient(conn).GetRun(ctx, &syncgatev1.GetRunRequest{RunId: "x"})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("grpc without key: %v", err)
+	}
+
+	// /metrics is guarded by the same keys.
+	resp, err := http.Get(b.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/metrics without key: %d", resp.StatusCode)
+	}
+	mreq, _ := http.NewRequest(http.MethodGet, b.url+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err = http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `syncgate_rpc_calls_total{code="unauthenticated",procedure="/syncgate.v1.SyncService/GetRun"}`) {
+		t.Fatalf("metrics do not count refused calls:\n%s", metrics)
+	}
+}
+
+func TestHealthAndReflectionAreOpen(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	conn, err := grpc.NewClient(strings.TrimPrefix(b.url, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: syncgatev1connect.SyncServiceName})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, %v", resp, err)
+	}
+	b.mux.Health.SetStatus("", grpchealth.StatusNotServing)
+	resp, err = hc.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health after shutdown began = %v, %v", resp, err)
+	}
+
+	rc := grpcreflect.NewClient(h2cClient(), b.url)
+	stream := rc.NewStream(context.Background())
+	defer stream.Close()
+	names, err := stream.ListServices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, syncgatev1connect.SyncServiceName) {
+		t.Fatalf("reflection lists %v", names)
+	}
+	files, err := stream.FileContainingSymbol(syncgatev1connect.SyncServiceName)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("reflection file lookup: %v", err)
+	}
+	// v1alpha, for older grpcurl builds: the handler is mounted at its path.
+	resp2, err := http.Post(b.url+"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", "application/grpc-web+proto", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode == http.StatusNotFound {
+		t.Fatal("reflection v1alpha is not mounted")
+	}
+}
+
+// A slow server stream over h2c must survive the header and read timeouts (golang/go#80876).
+func TestSlowStreamOverH2CSurvivesTimeouts(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{ReadHeader: 100 * time.Millisecond, Read: 150 * time.Millisecond}, 150*time.Millisecond)
+	client := syncgatev1connect.NewSyncServiceClient(h2cClient(), b.url, connect.WithGRPC())
+	stream, err := client.WatchRun(withAuth(context.Background(), "Bearer "+testKey), &syncgatev1.WatchRunRequest{RunId: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []syncgatev1.RunStatus
+	for stream.Receive() {
+		got = append(got, stream.Msg().GetRun().GetStatus())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("stream broke after %d messages: %v", len(got), err)
+	}
+	if len(got) != 3 || got[2] != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestRequestSizeLimit(t *testing.T) {
+	svc := &fakeService{}
+	mux := NewMux(svc, MuxOptions{MaxRequestBytes: 1024})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	client := syncgatev1connect.NewSyncServiceClient(srv.Client(), srv.URL)
+	_, err := client.GetRun(context.Background(), &syncgatev1.GetRunRequest{RunId: "x", PageToken: strings.Repeat("a", 2000)})
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("oversized request: %v", err)
+	}
+}
+
+func TestCheckExposure(t *testing.T) {
+	tests := []struct {
+		addr           string
+		keys, insecure bool
+		ok             bool
+	}{
+		{"127.0.0.1:8080", false, false, true},
+		{"localhost:8080", false, false, true},
+		{"[::1]:8080", false, false, true},
+		{"0.0.0.0:8080", false, false, false},
+		{":8080", false, false, false},
+		{"10.1.2.3:8080", false, false, false},
+		{"0.0.0.0:8080", true, false, true},
+		{"0.0.0.0:8080", false, true, true},
+		{"nonsense", false, false, false},
+	}
+	for _, tt := range tests {
+		err := CheckExposure(tt.addr, tt.keys, tt.insecure)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckExposure(%q, keys=%v, insecure=%v) = %v", tt.addr, tt.keys, tt.insecure, err)
+		}
+	}
+}
