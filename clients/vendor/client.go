@@ -229,8 +229,22 @@ func (c *Client) do(ctx context.Context, attempt int, req Request, check Check) 
 	}
 	start := time.Now()
 	resp, err := c.send(ctx, req)
-	if err == nil && check != nil {
-		err = check(resp)
+	if check != nil {
+		if err == nil {
+			err = check(resp)
+		} else if se, ok := err.(*Error); ok && resp != nil && (se.Code == "http_status" || se.Code == "rate_limited") {
+			// Keep the transient HTTP classification but take the vendor's own
+			// code and message from the body when the check can read them.
+			var ce *Error
+			if errors.As(check(resp), &ce) {
+				if ce.Message != "" && ce.Code != "malformed_body" && ce.Code != "html_body" {
+					se.Message = ce.Message
+					if ce.Code != "" {
+						se.Code = ce.Code
+					}
+				}
+			}
+		}
 	}
 	if err != nil {
 		var ve *Error

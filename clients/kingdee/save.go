@@ -1,0 +1,201 @@
+package kingdee
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/syncgate/syncgate/clients/vendor"
+)
+
+// SaveRequest is a Save/BatchSave request.
+type SaveRequest struct {
+	// FormID is the business object, e.g. "BD_Customer".
+	FormID string
+	// Model holds the records; BatchSave sends them as an array indexed by
+	// DIndex, Save needs exactly one.
+	Model []map[string]any
+	// NeedUpDateFields lists the fields an update touches; NeedReturnFields
+	// the fields to return.
+	NeedUpDateFields, NeedReturnFields []string
+	// IsAutoSubmitAndAudit submits and audits after saving;
+	// IsVerifyBaseDataField validates base-data references.
+	IsAutoSubmitAndAudit, IsVerifyBaseDataField bool
+	// IsDeleteEntry is sent only when set (server default true).
+	IsDeleteEntry *bool
+}
+
+// ItemResult is the outcome of one Model item.
+type ItemResult struct {
+	// DIndex is the item's index in Model.
+	DIndex int
+	// ID and Number identify the saved record on success.
+	ID     int64
+	Number string
+	// Field names the failing field when the server says which one.
+	Field string
+	// Err is the item's failure (Permanent for validation and duplicates,
+	// Transient for MsgCode 13), nil on success.
+	Err *vendor.Error
+}
+
+// SaveResult holds one ItemResult per Model index, in order.
+type SaveResult struct {
+	Items []ItemResult
+}
+
+// Failed returns the items that did not save.
+func (r *SaveResult) Failed() []ItemResult {
+	var out []ItemResult
+	for _, it := range r.Items {
+		if it.Err != nil {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+type saveData struct {
+	Model                 any      `json:"Model"`
+	NeedUpDateFields      []string `json:"NeedUpDateFields,omitempty"`
+	NeedReturnFields      []string `json:"NeedReturnFields,omitempty"`
+	IsDeleteEntry         *bool    `json:"IsDeleteEntry,omitempty"`
+	IsVerifyBaseDataField bool     `json:"IsVerifyBaseDataField"`
+	IsAutoSubmitAndAudit  bool     `json:"IsAutoSubmitAndAudit"`
+}
+
+// BatchSave saves all Model items in one call. BatchSave is partial on the
+// server: items that succeed are committed even when others fail, so
+// per-item failures are reported in the result's Items, not as the error.
+// The returned error is a whole-call failure (transport, session, a batch
+// rejected as a whole); only then is it safe to resend the batch.
+//
+// Retries: the whole call is retried on transient failures, including
+// ambiguous ones (timeouts, dropped connections) where the server may have
+// committed the batch; callers creating records should be ready to find
+// them already created (e.g. look up by an external id).
+func (c *Client) BatchSave(ctx context.Context, req SaveRequest) (*SaveResult, error) {
+	return c.save(ctx, OpBatchSave, ServiceBatchSave, req, req.Model)
+}
+
+// Save saves one model (req.Model must hold exactly one item) with the
+// Save service. The item's failure is returned as the error (a
+// *vendor.Error); the result carries ID and Number on success.
+func (c *Client) Save(ctx context.Context, req SaveRequest) (*ItemResult, error) {
+	if len(req.Model) != 1 {
+		return nil, &vendor.Error{Vendor: VendorName, Op: OpSave, Kind: vendor.Permanent, Code: "invalid_request",
+			Message: fmt.Sprintf("Save needs exactly one model, got %d", len(req.Model))}
+	}
+	res, err := c.save(ctx, OpSave, ServiceSave, req, req.Model[0])
+	if err != nil {
+		return nil, err
+	}
+	it := res.Items[0]
+	if it.Err != nil {
+		return &it, it.Err
+	}
+	return &it, nil
+}
+
+func (c *Client) save(ctx context.Context, op, service string, req SaveRequest, model any) (*SaveResult, error) {
+	if req.FormID == "" || len(req.Model) == 0 {
+		return nil, &vendor.Error{Vendor: VendorName, Op: op, Kind: vendor.Permanent, Code: "invalid_request",
+			Message: "FormID and at least one Model item are required"}
+	}
+	body, err := json.Marshal(map[string]any{"formid": req.FormID, "data": saveData{
+		Model: model, NeedUpDateFields: req.NeedUpDateFields, NeedReturnFields: req.NeedReturnFields,
+		IsDeleteEntry: req.IsDeleteEntry, IsVerifyBaseDataField: req.IsVerifyBaseDataField,
+		IsAutoSubmitAndAudit: req.IsAutoSubmitAndAudit,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("kingdee: marshal %s: %w", op, err)
+	}
+	n := len(req.Model)
+	return vendor.Retry(ctx, c.vc, op, func(ctx context.Context, call *vendor.Call) (*SaveResult, error) {
+		var res *SaveResult
+		err := c.invoke(ctx, call, op, service, body, func(resp *vendor.Response) error {
+			var err error
+			res, err = decodeSave(resp, op, n)
+			return err
+		})
+		return res, err
+	})
+}
+
+// itemLevelCodes are MsgCodes that describe item data rather than the call.
+func itemLevel(code int) bool {
+	switch code {
+	case 0, 9, 10, MsgCodeValidation, 12:
+		return true
+	}
+	return false
+}
+
+// decodeSave maps a Save/BatchSave answer onto n items.
+func decodeSave(resp *vendor.Response, op string, n int) (*SaveResult, error) {
+	body := vendor.TrimBody(resp.Body)
+	if err := checkFailureLayers(resp, body); err != nil {
+		return nil, err
+	}
+	st, ok := unwrapError(body)
+	if !ok {
+		return nil, vendor.Malformed(resp, "answer has no Result.ResponseStatus", nil)
+	}
+	code := st.msgCode()
+	if !st.success() && len(st.SuccessEntitys) == 0 && (!itemLevel(code) || kindOf(code, st.message()) != vendor.Permanent) {
+		// Nothing was saved and the failure concerns the call (session lost,
+		// lock conflict, permission, bad form): the batch can be resent as is.
+		return nil, st.err()
+	}
+	res := &SaveResult{Items: make([]ItemResult, n)}
+	done := make([]bool, n)
+	for i := range res.Items {
+		res.Items[i].DIndex = i
+	}
+	for _, se := range st.SuccessEntitys {
+		i, ok := rawInt(se.DIndex)
+		if !ok {
+			i = 0
+		}
+		if i < 0 || int(i) >= n {
+			continue
+		}
+		id, _ := rawInt(se.ID)
+		res.Items[i].ID, res.Items[i].Number = id, rawScalar(se.Number)
+		done[i] = true
+	}
+	for _, e := range st.Errors {
+		i, ok := rawInt(e.DIndex)
+		if !ok || i < 0 || int(i) >= n {
+			i = 0
+			if n != 1 {
+				continue // an error we cannot attribute; items without a result fail below
+			}
+		}
+		it := &res.Items[i]
+		msg := strings.TrimSpace(e.Message)
+		if it.Err == nil {
+			it.Err = &vendor.Error{Vendor: VendorName, Op: op, Kind: kindOf(code, msg), Code: strconv.Itoa(code),
+				Message: msg, HTTPStatus: resp.Status}
+		} else if msg != "" {
+			it.Err.Message += "; " + msg
+		}
+		if e.FieldName != nil && it.Field == "" {
+			it.Field = *e.FieldName
+		}
+		done[i] = true
+	}
+	for i := range res.Items {
+		if !done[i] {
+			msg := st.message()
+			if msg == "" {
+				msg = "the server returned no result for this item"
+			}
+			res.Items[i].Err = &vendor.Error{Vendor: VendorName, Op: op, Kind: vendor.Permanent,
+				Code: strconv.Itoa(code), Message: msg, HTTPStatus: resp.Status}
+		}
+	}
+	return res, nil
+}
