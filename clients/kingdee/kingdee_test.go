@@ -319,3 +319,26 @@ func TestSignatureModeSendsSignedHeadersWithoutLogin(t *testing.T) {
 		t.Fatalf("rows=%d err=%v logins=%d", len(rows), err, f.logins)
 	}
 }
+
+func TestConcurrentCallsShareOneRelogin(t *testing.T) {
+	f := &fakeK3{rows: 1}
+	c, _ := newK3(t, f, nil)
+	if err := c.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.sid = "lost"
+	f.mu.Unlock()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := c.QueryPage(context.Background(), Query{FormID: "BD_Customer", FieldKeys: keys}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if f.logins != 2 {
+		t.Fatalf("logins = %d, want 2 (one initial, one shared renewal)", f.logins)
+	}
+}
