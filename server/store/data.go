@@ -1,0 +1,457 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mapping records which target record a source record became and what was last delivered to it.
+type Mapping struct {
+	Flow, SourceKey, TargetKey string
+	// PayloadHash is the hash of the last delivered payload; Payload is that payload's JSON.
+	PayloadHash string
+	Payload     []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Cursor is a tie-safe position in a source: modification time, then source key.
+type Cursor struct {
+	Time time.Time
+	Key  string
+}
+
+// Counts are a run's record counts.
+type Counts struct {
+	Read, Added, Updated, Skipped, Failed, Retried int64
+}
+
+// Run is one execution of a flow.
+type Run struct {
+	ID, Flow string
+	// Options is the run's options as JSON.
+	Options                []byte
+	WindowStart, WindowEnd time.Time
+	Status                 string
+	Counts                 Counts
+	StartedAt, FinishedAt  time.Time
+	Error                  string
+}
+
+// Record is one audit row: one attempt at one record.
+type Record struct {
+	RunID                string
+	Seq                  int64
+	SourceKey, TargetKey string
+	Action               string
+	Attempt              int
+	Vendor, Operation    string
+	Request, Response    string
+	Outcome, Error       string
+	At                   time.Time
+}
+
+// DeadLetter is a record that failed permanently.
+type DeadLetter struct {
+	Flow, SourceKey string
+	Attempts        int
+	LastError       string
+	Payload         []byte
+	FirstFailedAt   time.Time
+	LastFailedAt    time.Time
+}
+
+// RunFilter selects runs for ListRuns.
+type RunFilter struct {
+	Flow, Status string // empty: any
+	PageSize     int
+	PageToken    string
+}
+
+// PageCommit is everything one delivered page changes, written in one transaction.
+type PageCommit struct {
+	Flow, RunID string
+	// Mappings are upserted (by flow and source key).
+	Mappings []Mapping
+	// Records are appended to the run's audit trail, numbered after the existing ones.
+	Records []Record
+	// DeadLetters are upserted; an existing letter's attempts grow by the new letter's attempts.
+	DeadLetters []DeadLetter
+	// Resolved removes these source keys from the dead letters (delivered now).
+	Resolved []string
+	// Checkpoint, when set, becomes the flow's checkpoint.
+	Checkpoint *Cursor
+	// Counts, when set, become the run's counts.
+	Counts *Counts
+}
+
+const inChunk = 400
+
+// Mappings returns the mappings of the given source keys that exist.
+func (s *Store) Mappings(ctx context.Context, flow string, keys []string) (map[string]Mapping, error) {
+	out := make(map[string]Mapping, len(keys))
+	for start := 0; start < len(keys); start += inChunk {
+		chunk := keys[start:min(start+inChunk, len(keys))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, flow)
+		for _, k := range chunk {
+			args = append(args, k)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT source_key, target_key, payload_hash, payload, created_at, updated_at
+			FROM mappings WHERE flow = ? AND source_key IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read mappings: %w", err)
+		}
+		for rows.Next() {
+			m := Mapping{Flow: flow}
+			var payload string
+			var c, u int64
+			if err := rows.Scan(&m.SourceKey, &m.TargetKey, &m.PayloadHash, &payload, &c, &u); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read mappings: %w", err)
+			}
+			m.Payload, m.CreatedAt, m.UpdatedAt = []byte(payload), fromNanos(c), fromNanos(u)
+			out[m.SourceKey] = m
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read mappings: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// CountMappings returns how many mappings a flow has.
+func (s *Store) CountMappings(ctx context.Context, flow string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM mappings WHERE flow = ?`, flow).Scan(&n)
+	return n, err
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Checkpoint returns a flow's checkpoint; ok is false when the flow has none.
+func (s *Store) Checkpoint(ctx context.Context, flow string) (Cursor, bool, error) {
+	var t int64
+	var k string
+	err := s.db.QueryRowContext(ctx, `SELECT cursor_time, cursor_key FROM checkpoints WHERE flow = ?`, flow).Scan(&t, &k)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Cursor{}, false, nil
+	}
+	if err != nil {
+		return Cursor{}, false, fmt.Errorf("read checkpoint: %w", err)
+	}
+	return Cursor{Time: fromNanos(t), Key: k}, true, nil
+}
+
+// SetCheckpoint sets a flow's checkpoint outside a page commit (tests and operators).
+func (s *Store) SetCheckpoint(ctx context.Context, flow string, c Cursor) error {
+	return s.CommitPage(ctx, PageCommit{Flow: flow, Checkpoint: &c})
+}
+
+// DeadLetters lists a flow's dead letters, oldest failure first (limit <= 0: all).
+func (s *Store) DeadLetters(ctx context.Context, flow string, limit int) ([]DeadLetter, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT source_key, attempts, last_error, payload, first_failed_at, last_failed_at
+		FROM dead_letters WHERE flow = ? ORDER BY first_failed_at, source_key LIMIT ?`, flow, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		d := DeadLetter{Flow: flow}
+		var payload string
+		var f, l int64
+		if err := rows.Scan(&d.SourceKey, &d.Attempts, &d.LastError, &payload, &f, &l); err != nil {
+			return nil, fmt.Errorf("read dead letters: %w", err)
+		}
+		d.Payload, d.FirstFailedAt, d.LastFailedAt = []byte(payload), fromNanos(f), fromNanos(l)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// CommitPage writes one page's mappings, audit rows, dead letters, checkpoint and run counts in one
+// transaction: either all of it is durable or none of it.
+func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("commit page: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	now := time.Now().UnixNano()
+	if len(p.Mappings) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO mappings (flow, source_key, target_key, payload_hash, payload, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (flow, source_key) DO UPDATE SET target_key = excluded.target_key,
+				payload_hash = excluded.payload_hash, payload = excluded.payload, updated_at = excluded.updated_at`)
+		if err != nil {
+			return fmt.Errorf("commit page: %w", err)
+		}
+		defer st.Close()
+		for _, m := range p.Mappings {
+			if _, err := st.ExecContext(ctx, p.Flow, m.SourceKey, m.TargetKey, m.PayloadHash, string(m.Payload), now, now); err != nil {
+				return fmt.Errorf("commit page: upsert mapping %s: %w", m.SourceKey, err)
+			}
+		}
+	}
+	if len(p.Records) > 0 {
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM run_records WHERE run_id = ?`, p.RunID).Scan(&seq); err != nil {
+			return fmt.Errorf("commit page: %w", err)
+		}
+		st, err := tx.PrepareContext(ctx, `INSERT INTO run_records (run_id, seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("commit page: %w", err)
+		}
+		defer st.Close()
+		for _, r := range p.Records {
+			seq++
+			at := r.At
+			if at.IsZero() {
+				at = time.Unix(0, now)
+			}
+			if _, err := st.ExecContext(ctx, p.RunID, seq, r.SourceKey, r.TargetKey, r.Action, r.Attempt, r.Vendor, r.Operation,
+				r.Request, r.Response, r.Outcome, r.Error, at.UnixNano()); err != nil {
+				return fmt.Errorf("commit page: audit row: %w", err)
+			}
+		}
+	}
+	for _, d := range p.DeadLetters {
+		attempts := max(d.Attempts, 1)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (flow, source_key, attempts, last_error, payload, first_failed_at, last_failed_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (flow, source_key) DO UPDATE SET attempts = dead_letters.attempts + excluded.attempts,
+				last_error = excluded.last_error, payload = excluded.payload, last_failed_at = excluded.last_failed_at`,
+			p.Flow, d.SourceKey, attempts, d.LastError, string(d.Payload), now, now); err != nil {
+			return fmt.Errorf("commit page: dead letter %s: %w", d.SourceKey, err)
+		}
+	}
+	for _, k := range p.Resolved {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE flow = ? AND source_key = ?`, p.Flow, k); err != nil {
+			return fmt.Errorf("commit page: resolve dead letter %s: %w", k, err)
+		}
+	}
+	if c := p.Checkpoint; c != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (flow, cursor_time, cursor_key, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (flow) DO UPDATE SET cursor_time = excluded.cursor_time, cursor_key = excluded.cursor_key, updated_at = excluded.updated_at`,
+			p.Flow, nanos(c.Time), c.Key, now); err != nil {
+			return fmt.Errorf("commit page: checkpoint: %w", err)
+		}
+	}
+	if c := p.Counts; c != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET read = ?, added = ?, updated = ?, skipped = ?, failed = ?, retried = ? WHERE id = ?`,
+			c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, p.RunID); err != nil {
+			return fmt.Errorf("commit page: run counts: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit page: %w", err)
+	}
+	return nil
+}
+
+// CreateRun inserts a new run.
+func (s *Store) CreateRun(ctx context.Context, r Run) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (id, flow, options, window_start, window_end, status, started_at, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Flow, string(r.Options), nullNanos(r.WindowStart), nullNanos(r.WindowEnd),
+		r.Status, nanos(r.StartedAt), r.Error)
+	if err != nil {
+		return fmt.Errorf("create run: %w", err)
+	}
+	return nil
+}
+
+// FinishRun records a run's final status, counts, end time and error.
+func (s *Store) FinishRun(ctx context.Context, r Run) error {
+	c := r.Counts
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, read = ?, added = ?, updated = ?, skipped = ?, failed = ?, retried = ?,
+		finished_at = ?, error = ?, window_start = ?, window_end = ? WHERE id = ?`,
+		r.Status, c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, nullNanos(r.FinishedAt), r.Error,
+		nullNanos(r.WindowStart), nullNanos(r.WindowEnd), r.ID)
+	if err != nil {
+		return fmt.Errorf("finish run: %w", err)
+	}
+	return nil
+}
+
+// FailInterrupted marks runs still "running" (left by a crash) as failed, and returns how many.
+func (s *Store) FailInterrupted(ctx context.Context, at time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = 'failed', finished_at = ?, error = 'interrupted: the gateway stopped during the run'
+		WHERE status = 'running'`, at.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("fail interrupted runs: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+const runColumns = `id, flow, options, window_start, window_end, status, read, added, updated, skipped, failed, retried, started_at, finished_at, error`
+
+func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
+	var r Run
+	var opts string
+	var ws, we, fin sql.NullInt64
+	var st int64
+	c := &r.Counts
+	err := sc.Scan(&r.ID, &r.Flow, &opts, &ws, &we, &r.Status, &c.Read, &c.Added, &c.Updated, &c.Skipped, &c.Failed, &c.Retried, &st, &fin, &r.Error)
+	if err != nil {
+		return Run{}, err
+	}
+	r.Options, r.StartedAt = []byte(opts), fromNanos(st)
+	r.WindowStart, r.WindowEnd, r.FinishedAt = fromNanos(ws.Int64), fromNanos(we.Int64), fromNanos(fin.Int64)
+	return r, nil
+}
+
+// GetRun reads one run; ErrNotFound when it does not exist.
+func (s *Store) GetRun(ctx context.Context, id string) (Run, error) {
+	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("run %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("read run: %w", err)
+	}
+	return r, nil
+}
+
+// ListRuns lists runs newest first, a page at a time.
+func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error) {
+	if f.PageSize <= 0 {
+		f.PageSize = 50
+	}
+	where, args := []string{"1=1"}, []any{}
+	if f.Flow != "" {
+		where, args = append(where, "flow = ?"), append(args, f.Flow)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.PageToken != "" {
+		at, id, err := decodeRunToken(f.PageToken)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, "(started_at, id) < (?, ?)"), append(args, at, id)
+	}
+	args = append(args, f.PageSize+1)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY started_at DESC, id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list runs: %w", err)
+	}
+	next := ""
+	if len(out) > f.PageSize {
+		out = out[:f.PageSize]
+		last := out[len(out)-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(nanos(last.StartedAt), 10) + "|" + last.ID))
+	}
+	return out, next, nil
+}
+
+// ErrBadPageToken is returned for a page token this store did not issue.
+var ErrBadPageToken = errors.New("invalid page token")
+
+func decodeRunToken(tok string) (int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, "", ErrBadPageToken
+	}
+	at, id, ok := strings.Cut(string(b), "|")
+	n, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil {
+		return 0, "", ErrBadPageToken
+	}
+	return n, id, nil
+}
+
+// RunRecords returns a page of a run's audit trail in order.
+func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error) {
+	if pageSize <= 0 {
+		pageSize = 100
+	}
+	var after int64
+	if pageToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(pageToken)
+		if err != nil {
+			return nil, "", ErrBadPageToken
+		}
+		if after, err = strconv.ParseInt(string(b), 10, 64); err != nil {
+			return nil, "", ErrBadPageToken
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at
+		FROM run_records WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`, runID, after, pageSize+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("read run records: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r := Record{RunID: runID}
+		var at int64
+		if err := rows.Scan(&r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
+			&r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {
+			return nil, "", fmt.Errorf("read run records: %w", err)
+		}
+		r.At = fromNanos(at)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("read run records: %w", err)
+	}
+	next := ""
+	if len(out) > pageSize {
+		out = out[:pageSize]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(out[len(out)-1].Seq, 10)))
+	}
+	return out, next, nil
+}
+
+// RecordsFor returns every audit row about one source record of a flow, oldest first (for operators
+// asking "what happened to record X?").
+func (s *Store) RecordsFor(ctx context.Context, flow, sourceKey string) ([]Record, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.run_id, r.seq, r.target_key, r.action, r.attempt, r.vendor, r.operation, r.request, r.response, r.outcome, r.error, r.at
+		FROM run_records r JOIN runs u ON u.id = r.run_id WHERE u.flow = ? AND r.source_key = ? ORDER BY r.at, r.seq`, flow, sourceKey)
+	if err != nil {
+		return nil, fmt.Errorf("read record history: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r := Record{SourceKey: sourceKey}
+		var at int64
+		if err := rows.Scan(&r.RunID, &r.Seq, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation, &r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {
+			return nil, fmt.Errorf("read record history: %w", err)
+		}
+		r.At = fromNanos(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

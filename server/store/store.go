@@ -1,0 +1,142 @@
+// Package store is syncgate's SQLite storage: id mappings, checkpoints, runs, the audit trail and dead
+// letters. It is the only package that contains SQL. The schema lives in the migrations package and is
+// applied by golang-migrate when the store opens.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratesqlite "github.com/golang-migrate/migrate/v4/database/sqlite3"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+
+	"github.com/syncgate/syncgate/migrations"
+)
+
+// ErrNotFound is returned when a run does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the SQLite store. It is safe for concurrent use; writes are serialised by SQLite.
+type Store struct {
+	db *sql.DB
+}
+
+// Reader is the read-only view of the store. Preview and dry runs get only this, so they cannot write
+// by construction.
+type Reader interface {
+	Mappings(ctx context.Context, flow string, keys []string) (map[string]Mapping, error)
+	Checkpoint(ctx context.Context, flow string) (Cursor, bool, error)
+	DeadLetters(ctx context.Context, flow string, limit int) ([]DeadLetter, error)
+	GetRun(ctx context.Context, id string) (Run, error)
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error)
+	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error)
+}
+
+var _ Reader = (*Store)(nil)
+
+func dsn(path string) string {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_txlock", "immediate")
+	q.Set("_synchronous", "NORMAL")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path and applies pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sql.Open("sqlite3", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := migrateDB(db, "up"); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// Migrate applies ("up") or rolls back ("down") every migration of the database at path.
+func Migrate(ctx context.Context, path, direction string) error {
+	db, err := sql.Open("sqlite3", dsn(path))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	return migrateDB(db, direction)
+}
+
+func migrateDB(db *sql.DB, direction string) error {
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		return fmt.Errorf("migrations source: %w", err)
+	}
+	drv, err := migratesqlite.WithInstance(db, &migratesqlite.Config{})
+	if err != nil {
+		return fmt.Errorf("migrations driver: %w", err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "sqlite3", drv)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	switch direction {
+	case "up":
+		err = m.Up()
+	case "down":
+		err = m.Down()
+	default:
+		return fmt.Errorf("migrate: unknown direction %q", direction)
+	}
+	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate %s: %w", direction, err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// SchemaVersion reports the applied migration version (0 when none).
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT version FROM schema_migrations LIMIT 1`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func nullNanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}

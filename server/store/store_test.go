@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// bundle is the per-test fixture: a fresh database in a temp dir.
+type bundle struct {
+	ctx  context.Context
+	path string
+	st   *Store
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "test.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &bundle{ctx: ctx, path: path, st: st}
+}
+
+func TestMigrations(t *testing.T) {
+	b := setup(t)
+	v, err := b.st.SchemaVersion(b.ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("version after up from empty = %d, %v", v, err)
+	}
+	if err := b.st.CreateRun(b.ctx, Run{ID: "r1", Flow: "agents", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	b.st.Close()
+
+	// Restart with nothing to do keeps the data.
+	st, err := Open(b.ctx, b.path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	if _, err := st.GetRun(b.ctx, "r1"); err != nil {
+		t.Fatalf("data lost on reopen: %v", err)
+	}
+	st.Close()
+
+	// Down then up: empty schema again, usable.
+	if err := Migrate(b.ctx, b.path, "down"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Migrate(b.ctx, b.path, "up"); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Open(b.ctx, b.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.GetRun(b.ctx, "r1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after down/up the run should be gone: %v", err)
+	}
+	if err := Migrate(b.ctx, b.path, "sideways"); err == nil {
+		t.Fatal("unknown direction accepted")
+	}
+}
+
+func TestCommitPageIsAtomicAndCumulative(t *testing.T) {
+	b := setup(t)
+	run := Run{ID: "r1", Flow: "customers", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}
+	if err := b.st.CreateRun(b.ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	cp := Cursor{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Key: "42"}
+	err := b.st.CommitPage(b.ctx, PageCommit{
+		Flow: "customers", RunID: "r1",
+		Mappings:    []Mapping{{SourceKey: "1", TargetKey: "D1", PayloadHash: "h1", Payload: []byte(`{"a":1}`)}, {SourceKey: "2", TargetKey: "D2", PayloadHash: "h2", Payload: []byte(`{}`)}},
+		Records:     []Record{{SourceKey: "1", Action: "add", Attempt: 1, Outcome: "ok"}, {SourceKey: "3", Action: "fail", Attempt: 1, Outcome: "permanent", Error: "bad"}},
+		DeadLetters: []DeadLetter{{SourceKey: "3", Attempts: 1, LastError: "bad"}},
+		Checkpoint:  &cp,
+		Counts:      &Counts{Read: 3, Added: 2, Failed: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Second page: mapping 1 updated, dead letter 3 fails again, then is resolved in a third page.
+	err = b.st.CommitPage(b.ctx, PageCommit{Flow: "customers", RunID: "r1",
+		Mappings:    []Mapping{{SourceKey: "1", TargetKey: "D1", PayloadHash: "h1b", Payload: []byte(`{"a":2}`)}},
+		Records:     []Record{{SourceKey: "1", Action: "update", Attempt: 1, Outcome: "ok"}},
+		DeadLetters: []DeadLetter{{SourceKey: "3", Attempts: 2, LastError: "still bad"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := b.st.Mappings(b.ctx, "customers", []string{"1", "2", "9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms["1"].PayloadHash != "h1b" || string(ms["1"].Payload) != `{"a":2}` || ms["2"].TargetKey != "D2" {
+		t.Fatalf("mappings = %+v", ms)
+	}
+	if other, _ := b.st.Mappings(b.ctx, "agents", []string{"1"}); len(other) != 0 {
+		t.Fatal("mappings leak across flows")
+	}
+	got, ok, err := b.st.Checkpoint(b.ctx, "customers")
+	if err != nil || !ok || !got.Time.Equal(cp.Time) || got.Key != "42" {
+		t.Fatalf("checkpoint = %+v %v %v", got, ok, err)
+	}
+	dl, _ := b.st.DeadLetters(b.ctx, "customers", 0)
+	if len(dl) != 1 || dl[0].Attempts != 3 || dl[0].LastError != "still bad" {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+	recs, next, err := b.st.RunRecords(b.ctx, "r1", "", 2)
+	if err != nil || len(recs) != 2 || next == "" || recs[0].Seq != 1 || recs[1].SourceKey != "3" {
+		t.Fatalf("records page 1 = %+v %q %v", recs, next, err)
+	}
+	recs, next, _ = b.st.RunRecords(b.ctx, "r1", next, 2)
+	if len(recs) != 1 || next != "" || recs[0].Action != "update" || recs[0].Seq != 3 {
+		t.Fatalf("records page 2 = %+v %q", recs, next)
+	}
+	if err := b.st.CommitPage(b.ctx, PageCommit{Flow: "customers", RunID: "r1", Resolved: []string{"3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if dl, _ := b.st.DeadLetters(b.ctx, "customers", 0); len(dl) != 0 {
+		t.Fatalf("resolved dead letter still there: %+v", dl)
+	}
+	r, _ := b.st.GetRun(b.ctx, "r1")
+	if r.Counts.Read != 3 || r.Counts.Failed != 1 {
+		t.Fatalf("counts = %+v", r.Counts)
+	}
+
+	// A failing statement rolls the whole page back: an audit row for an unknown run violates the FK.
+	err = b.st.CommitPage(b.ctx, PageCommit{Flow: "customers", RunID: "nope",
+		Mappings: []Mapping{{SourceKey: "7", TargetKey: "D7", PayloadHash: "h7", Payload: []byte(`{}`)}},
+		Records:  []Record{{SourceKey: "7", Action: "add", Outcome: "ok"}},
+	})
+	if err == nil {
+		t.Fatal("audit row for a missing run was accepted")
+	}
+	if ms, _ := b.st.Mappings(b.ctx, "customers", []string{"7"}); len(ms) != 0 {
+		t.Fatal("a failed page left a mapping behind")
+	}
+}
+
+func TestRunsListPagingAndInterrupted(t *testing.T) {
+	b := setup(t)
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i, flow := range []string{"agents", "customers", "agents", "agents"} {
+		r := Run{ID: string(rune('a' + i)), Flow: flow, Options: []byte("{}"), Status: "running", StartedAt: base.Add(time.Duration(i) * time.Minute)}
+		if err := b.st.CreateRun(b.ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fin := Run{ID: "a", Flow: "agents", Status: "succeeded", FinishedAt: base.Add(time.Hour), Counts: Counts{Read: 5, Added: 5}}
+	if err := b.st.FinishRun(b.ctx, fin); err != nil {
+		t.Fatal(err)
+	}
+	page, next, err := b.st.ListRuns(b.ctx, RunFilter{Flow: "agents", PageSize: 2})
+	if err != nil || len(page) != 2 || page[0].ID != "d" || page[1].ID != "c" || next == "" {
+		t.Fatalf("page 1 = %v %q %v", page, next, err)
+	}
+	page, next, _ = b.st.ListRuns(b.ctx, RunFilter{Flow: "agents", PageSize: 2, PageToken: next})
+	if len(page) != 1 || page[0].ID != "a" || page[0].Status != "succeeded" || page[0].Counts.Added != 5 || next != "" {
+		t.Fatalf("page 2 = %+v %q", page, next)
+	}
+	if _, _, err := b.st.ListRuns(b.ctx, RunFilter{PageToken: "garbage!"}); !errors.Is(err, ErrBadPageToken) {
+		t.Fatalf("bad token: %v", err)
+	}
+	n, err := b.st.FailInterrupted(b.ctx, base.Add(2*time.Hour))
+	if err != nil || n != 3 {
+		t.Fatalf("interrupted = %d, %v", n, err)
+	}
+	if r, _ := b.st.GetRun(b.ctx, "b"); r.Status != "failed" || r.Error == "" {
+		t.Fatalf("interrupted run = %+v", r)
+	}
+	if _, err := b.st.GetRun(b.ctx, "zzz"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing run: %v", err)
+	}
+}
+
+func TestMappingsLookupManyKeys(t *testing.T) {
+	b := setup(t)
+	var ms []Mapping
+	var keys []string
+	for i := range 1000 {
+		k := time.Duration(i).String()
+		keys = append(keys, k)
+		if i%2 == 0 {
+			ms = append(ms, Mapping{SourceKey: k, TargetKey: "T" + k, PayloadHash: "h", Payload: []byte("{}")})
+		}
+	}
+	if err := b.st.CommitPage(b.ctx, PageCommit{Flow: "agents", Mappings: ms}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.st.Mappings(b.ctx, "agents", keys)
+	if err != nil || len(got) != 500 {
+		t.Fatalf("got %d mappings, %v", len(got), err)
+	}
+	if n, _ := b.st.CountMappings(b.ctx, "agents"); n != 500 {
+		t.Fatalf("count = %d", n)
+	}
+}
