@@ -1,0 +1,268 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/syncgate/syncgate/clients/kingdee"
+	"github.com/syncgate/syncgate/clients/vendor"
+	"github.com/syncgate/syncgate/clients/zhilong"
+	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// AgentsOptions tune the agents flow.
+type AgentsOptions struct {
+	// PageSize is the Zhilong pageSize (default 500).
+	PageSize int
+	// BatchSize is the number of Model items per Kingdee BatchSave (default 500).
+	BatchSize int
+	// Overlap re-reads this much before the checkpoint.
+	Overlap time.Duration
+}
+
+// NewAgentsFlow builds SyncAgents: Zhilong agents (/api/agentInfo/list over the update-time window)
+// become Kingdee customers (BatchSave on BD_Customer).
+func NewAgentsFlow(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o AgentsOptions) *Flow {
+	if o.PageSize <= 0 {
+		o.PageSize = 500
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	outIDField := spec.TargetKeyField()
+	if outIDField == "" {
+		outIDField = "F_out_id"
+	}
+	return &Flow{
+		Name:   FlowAgents,
+		Source: &zhilongAgents{zl: zl, pageSize: o.PageSize},
+		Target: &kingdeeCustomerWriter{kd: kd, spec: spec, batchSize: o.BatchSize, outIDField: outIDField},
+		Spec:   spec, Overlap: o.Overlap,
+		// Zhilong pages by number over a time window: a run restarts at the checkpoint's time and the
+		// planner skips what was already delivered.
+		TimeOnlyCursor: true,
+	}
+}
+
+// zhilongAgents reads agents page by page over an update-time window, stopping on the total.
+type zhilongAgents struct {
+	zl       *zhilong.Client
+	pageSize int
+}
+
+func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
+	w := zhilong.Window{Start: q.After.Time, End: q.End}
+	if w.Start.IsZero() {
+		w.Start = time.Date(2000, 1, 1, 0, 0, 0, 0, vendor.GMT8())
+	}
+	for pageNum := 1; ; pageNum++ {
+		agents, total, err := s.zl.Page(ctx, w, pageNum, s.pageSize)
+		if err != nil {
+			return err
+		}
+		recs := make([]SourceRecord, 0, len(agents))
+		for _, a := range agents {
+			r, err := decodeAgent(a)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, r)
+		}
+		if err := page(recs); err != nil {
+			return err
+		}
+		if pageNum*s.pageSize >= total || len(agents) == 0 {
+			return nil
+		}
+	}
+}
+
+func decodeAgent(a zhilong.Agent) (SourceRecord, error) {
+	fields := mapping.Record{}
+	if len(a.Raw) > 0 {
+		if err := json.Unmarshal(a.Raw, &fields); err != nil {
+			return SourceRecord{}, fmt.Errorf("agent %s: %w", a.AgentID, err)
+		}
+	}
+	return recordFromFields(fields)
+}
+
+func recordFromFields(fields mapping.Record) (SourceRecord, error) {
+	id := fmt.Sprint(fields["agentId"])
+	if fields["agentId"] == nil || id == "" {
+		return SourceRecord{}, fmt.Errorf("agent without agentId")
+	}
+	var t time.Time
+	if s, _ := fields["updateTime"].(string); s != "" {
+		var err error
+		if t, err = zhilong.ParseTime(s); err != nil {
+			return SourceRecord{}, fmt.Errorf("agent %s: %w", id, err)
+		}
+	}
+	return SourceRecord{Key: id, Cursor: store.Cursor{Time: t, Key: id}, Fields: fields}, nil
+}
+
+// Fetch finds agents by id. Zhilong has no lookup by id, so this pages through the whole history and
+// stops once every key is found: fine for a handful of keys, slow on a large platform.
+func (s *zhilongAgents) Fetch(ctx context.Context, keys []string) ([]SourceRecord, error) {
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	var out []SourceRecord
+	err := s.Read(ctx, ReadQuery{End: time.Now()}, func(recs []SourceRecord) error {
+		for _, r := range recs {
+			if want[r.Key] {
+				out = append(out, r)
+				delete(want, r.Key)
+			}
+		}
+		if len(want) == 0 {
+			return errLimitReached
+		}
+		return nil
+	})
+	if err != nil && err != errLimitReached {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Decode takes an agent as /api/agentInfo/list returns it.
+func (s *zhilongAgents) Decode(raw map[string]any) (SourceRecord, error) {
+	return recordFromFields(mapping.Record(raw))
+}
+
+// kingdeeCustomerWriter writes BD_Customer with BatchSave.
+type kingdeeCustomerWriter struct {
+	kd         *kingdee.Client
+	spec       *mapping.Spec
+	batchSize  int
+	outIDField string
+}
+
+func (t *kingdeeCustomerWriter) Operation() string { return "BD_Customer BatchSave" }
+
+func (t *kingdeeCustomerWriter) options() (audit, verify bool) {
+	opts := t.spec.Options()
+	audit, _ = opts["IsAutoSubmitAndAudit"].(bool)
+	verify, _ = opts["IsVerifyBaseDataField"].(bool)
+	return audit, verify
+}
+
+// model is the Model item: the mapped payload with FCUSTID 0 for a create or the mapped id for an
+// update.
+func (t *kingdeeCustomerWriter) model(p Planned, custID int64) map[string]any {
+	m := p.Payload.Map()
+	m["FCUSTID"] = custID
+	return m
+}
+
+func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, error) {
+	var id int64
+	if p.Mapping != nil {
+		id, _ = strconv.ParseInt(p.Mapping.TargetKey, 10, 64)
+	}
+	body, err := json.Marshal(t.model(p, id))
+	if err != nil {
+		return nil, nil, err
+	}
+	audit, verify := t.options()
+	opts := map[string]any{"FormId": formCustomer, "IsAutoSubmitAndAudit": audit, "IsVerifyBaseDataField": verify}
+	if id != 0 {
+		opts["NeedUpDateFields"] = p.Payload.Fields()
+	}
+	return body, opts, nil
+}
+
+func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []Delivery {
+	out := make([]Delivery, len(items))
+	ids := make([]int64, len(items))
+	for i, p := range items {
+		if p.Mapping != nil {
+			ids[i], _ = strconv.ParseInt(p.Mapping.TargetKey, 10, 64)
+		}
+	}
+	// Unmapped agents may exist in Kingdee already (written before a crash, before the local commit):
+	// find them by their external id and update them instead of creating duplicates.
+	var outIDs []any
+	for i, p := range items {
+		if ids[i] == 0 {
+			outIDs = append(outIDs, fmt.Sprint(p.Payload.Get(t.outIDField)))
+		}
+	}
+	if len(outIDs) > 0 {
+		rows, err := t.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: []string{"FCUSTID", t.outIDField},
+			Filter: kingdee.In(t.outIDField, outIDs...).String()})
+		if err != nil {
+			for i := range out {
+				out[i] = Delivery{Action: items[i].Action, Err: err}
+			}
+			return out
+		}
+		existing := map[string]int64{}
+		for _, r := range rows {
+			if id, err := r.Int64("FCUSTID"); err == nil && id > 0 {
+				existing[r.String(t.outIDField)] = id
+			}
+		}
+		for i, p := range items {
+			if ids[i] == 0 {
+				ids[i] = existing[fmt.Sprint(p.Payload.Get(t.outIDField))]
+			}
+		}
+	}
+	// Creates and updates go in separate calls: NeedUpDateFields applies to a whole call.
+	var creates, updates []int
+	for i := range items {
+		if ids[i] == 0 {
+			creates = append(creates, i)
+		} else {
+			updates = append(updates, i)
+		}
+	}
+	audit, verify := t.options()
+	for _, group := range [][]int{creates, updates} {
+		for start := 0; start < len(group); start += t.batchSize {
+			batch := group[start:min(start+t.batchSize, len(group))]
+			req := kingdee.SaveRequest{FormID: formCustomer, IsAutoSubmitAndAudit: audit, IsVerifyBaseDataField: verify}
+			bodies := make([][]byte, len(batch))
+			for j, i := range batch {
+				m := t.model(items[i], ids[i])
+				req.Model = append(req.Model, m)
+				bodies[j], _ = json.Marshal(m)
+			}
+			if ids[batch[0]] != 0 {
+				req.NeedUpDateFields = items[batch[0]].Payload.Fields()
+			}
+			res, err := t.kd.BatchSave(ctx, req)
+			for j, i := range batch {
+				action := ActionAdd
+				if ids[i] != 0 {
+					action = ActionUpdate
+				}
+				d := Delivery{Action: action, Body: bodies[j]}
+				switch {
+				case err != nil:
+					d.Err = err
+				case j >= len(res.Items):
+					d.Err = &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Transient, Message: "no result for this item"}
+				case res.Items[j].Err != nil:
+					d.Err = res.Items[j].Err
+				default:
+					id := res.Items[j].ID
+					if id == 0 {
+						id = ids[i]
+					}
+					d.TargetKey = strconv.FormatInt(id, 10)
+				}
+				out[i] = d
+			}
+		}
+	}
+	return out
+}

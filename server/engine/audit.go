@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/syncgate/syncgate/clients/vendor"
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// maxAuditBody bounds one request or response in the audit trail. Query responses (whole pages of
+// source rows) are the usual victims; per-record rows keep each record's exact body.
+const maxAuditBody = 16 << 10
+
+// audit buffers a run's vendor attempts until the next page commit writes them.
+type audit struct {
+	mu      sync.Mutex
+	rows    []store.Record
+	retried atomic.Int64
+	dry     bool
+}
+
+func (a *audit) drain() []store.Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rows := a.rows
+	a.rows = nil
+	return rows
+}
+
+type auditKey struct{}
+type recordKey struct{}
+
+func withAudit(ctx context.Context, a *audit) context.Context {
+	return context.WithValue(ctx, auditKey{}, a)
+}
+
+// withRecord attributes the vendor attempts made with ctx to one source record.
+func withRecord(ctx context.Context, sourceKey string) context.Context {
+	return context.WithValue(ctx, recordKey{}, sourceKey)
+}
+
+// AuditHook returns the hook the vendor clients call for every HTTP attempt. Attempts made on behalf
+// of a run land in that run's audit trail with the page that made them; others are ignored.
+func (e *Engine) AuditHook() vendor.Hook {
+	return func(ctx context.Context, at vendor.Attempt) {
+		a, _ := ctx.Value(auditKey{}).(*audit)
+		if a == nil {
+			return
+		}
+		if at.Attempt > 1 {
+			a.retried.Add(1)
+		}
+		if a.dry {
+			return // a dry run writes nothing, not even its audit rows
+		}
+		key, _ := ctx.Value(recordKey{}).(string)
+		outcome := "ok"
+		errText := ""
+		if at.Err != nil {
+			errText = at.Err.Error()
+			switch {
+			case vendor.IsPermanent(at.Err):
+				outcome = "permanent"
+			case vendor.IsReauth(at.Err):
+				outcome = "reauth"
+			default:
+				outcome = "transient"
+			}
+		}
+		row := store.Record{
+			SourceKey: key, Action: "call", Attempt: at.Attempt, Vendor: at.Vendor, Operation: at.Operation,
+			Request: clip(at.Request), Response: clip(at.Response), Outcome: outcome, Error: errText, At: at.Start,
+		}
+		a.mu.Lock()
+		a.rows = append(a.rows, row)
+		a.mu.Unlock()
+	}
+}
+
+func clip(b []byte) string {
+	if len(b) <= maxAuditBody {
+		return string(b)
+	}
+	return string(b[:maxAuditBody]) + fmt.Sprintf("…[truncated: %d bytes in all]", len(b))
+}

@@ -1,0 +1,390 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// Config tunes the engine.
+type Config struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// DeadLetterBatch is how many dead letters a run retries first (default 1000).
+	DeadLetterBatch int
+	// CommitTimeout bounds the final commit of a cancelled run (default 10s).
+	CommitTimeout time.Duration
+}
+
+// Engine runs flows, one run at a time per flow.
+type Engine struct {
+	cfg     Config
+	log     *slog.Logger
+	st      *store.Store
+	flows   map[string]*Flow
+	metrics *metrics
+
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closing bool
+	active  map[string]*runState // by flow
+	live    map[string]*runState // by run id: running runs and recent dry runs
+	dryIDs  []string             // finished dry runs kept in memory, oldest first
+}
+
+const keepDryRuns = 50
+
+// New builds an engine over st serving the given flows. Runs that a previous process left "running"
+// (it crashed or was killed) are marked failed.
+func New(cfg Config, st *store.Store, flows ...*Flow) (*Engine, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DeadLetterBatch <= 0 {
+		cfg.DeadLetterBatch = 1000
+	}
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = 10 * time.Second
+	}
+	e := &Engine{
+		cfg: cfg, log: cfg.Logger, st: st, flows: map[string]*Flow{},
+		metrics: newMetrics(cfg.Registerer),
+		active:  map[string]*runState{}, live: map[string]*runState{},
+	}
+	for _, f := range flows {
+		if f == nil || f.Name == "" || f.Source == nil || f.Target == nil || f.Spec == nil {
+			return nil, errors.New("engine: incomplete flow")
+		}
+		if _, dup := e.flows[f.Name]; dup {
+			return nil, fmt.Errorf("engine: flow %s registered twice", f.Name)
+		}
+		e.flows[f.Name] = f
+	}
+	n, err := st.FailInterrupted(context.Background(), cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		e.log.Warn("marked interrupted runs as failed", "runs", n)
+	}
+	e.base, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// runState is a run in memory: its snapshot, its cancel function and its watchers.
+type runState struct {
+	mu      sync.Mutex
+	run     Run
+	changed chan struct{} // closed and replaced on every change
+	done    chan struct{} // closed when the run has ended
+	cancel  context.CancelFunc
+	records []RecordOutcome // dry runs only: the planned outcomes
+}
+
+func (s *runState) snapshot() (Run, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.run
+	r.SourceKeys = append([]string(nil), r.SourceKeys...)
+	return r, s.changed
+}
+
+func (s *runState) update(fn func(*Run)) {
+	s.mu.Lock()
+	fn(&s.run)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func newRunID(now time.Time) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+}
+
+// Start begins a run of flow and returns once it is registered; the run goes on in the background on
+// an engine-owned context, so the caller hanging up does not stop it.
+func (e *Engine) Start(ctx context.Context, flow string, opts Options) (Run, error) {
+	f, ok := e.flows[flow]
+	if !ok {
+		return Run{}, invalidf("unknown flow %q", flow)
+	}
+	if opts.Window != nil && !opts.Window.Start.Before(opts.Window.End) {
+		return Run{}, invalidf("window start must be before its end")
+	}
+	if opts.Limit < 0 {
+		return Run{}, invalidf("limit must not be negative")
+	}
+	if flow != FlowCustomers && len(opts.UseOrgNumbers) > 0 {
+		return Run{}, invalidf("use organisations apply to the customers flow only")
+	}
+	now := e.cfg.Now()
+	run := Run{
+		ID: newRunID(now), Flow: flow, Status: StatusRunning, DryRun: opts.DryRun, FullResync: opts.FullResync,
+		StartedAt: now, Limit: opts.Limit, SourceKeys: opts.SourceKeys,
+	}
+	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		return Run{}, ErrShuttingDown
+	}
+	if cur, busy := e.active[flow]; busy {
+		e.mu.Unlock()
+		cr, _ := cur.snapshot()
+		return Run{}, &RunInProgressError{Flow: flow, RunID: cr.ID}
+	}
+	rctx, cancel := context.WithCancel(e.base)
+	st := &runState{run: run, changed: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+	e.active[flow] = st
+	e.live[run.ID] = st
+	e.mu.Unlock()
+
+	if !opts.DryRun {
+		optsJSON, _ := json.Marshal(opts)
+		if err := e.st.CreateRun(ctx, store.Run{ID: run.ID, Flow: flow, Options: optsJSON, Status: string(StatusRunning), StartedAt: now}); err != nil {
+			cancel()
+			e.mu.Lock()
+			delete(e.active, flow)
+			delete(e.live, run.ID)
+			e.mu.Unlock()
+			return Run{}, err
+		}
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer cancel()
+		e.execute(rctx, f, st, opts)
+	}()
+	r, _ := st.snapshot()
+	return r, nil
+}
+
+// finish records a run's end: in the store (unless dry), then in memory, and only then wakes its
+// watchers, so that whoever sees the final state can start the next run at once.
+func (e *Engine) finish(st *runState, status Status, runErr error) {
+	r, _ := st.snapshot()
+	r.Status, r.FinishedAt = status, e.cfg.Now()
+	if runErr != nil {
+		r.Error = publicError(runErr)
+	}
+	if !r.DryRun {
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CommitTimeout)
+		defer cancel()
+		if err := e.st.FinishRun(ctx, store.Run{ID: r.ID, Status: string(r.Status), Counts: r.Counts, FinishedAt: r.FinishedAt,
+			Error: r.Error, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd}); err != nil {
+			e.log.Error("record run end", "run_id", r.ID, "error", err)
+		}
+	}
+	e.metrics.runs.WithLabelValues(r.Flow, string(r.Status)).Inc()
+	e.log.Info("run ended", "run_id", r.ID, "flow", r.Flow, "status", r.Status, "read", r.Counts.Read, "added", r.Counts.Added,
+		"updated", r.Counts.Updated, "skipped", r.Counts.Skipped, "failed", r.Counts.Failed, "retried", r.Counts.Retried,
+		"took", r.FinishedAt.Sub(r.StartedAt), "error", r.Error)
+	e.mu.Lock()
+	delete(e.active, r.Flow)
+	if r.DryRun {
+		e.dryIDs = append(e.dryIDs, r.ID)
+		if len(e.dryIDs) > keepDryRuns {
+			delete(e.live, e.dryIDs[0])
+			e.dryIDs = e.dryIDs[1:]
+		}
+	} else {
+		delete(e.live, r.ID)
+	}
+	e.mu.Unlock()
+	st.update(func(run *Run) { run.Status, run.FinishedAt, run.Error = r.Status, r.FinishedAt, r.Error })
+	close(st.done)
+}
+
+func (e *Engine) state(id string) *runState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.live[id]
+}
+
+// Wait blocks until the run has ended (or ctx ends) and returns its final state.
+func (e *Engine) Wait(ctx context.Context, runID string) (Run, error) {
+	if st := e.state(runID); st != nil {
+		select {
+		case <-st.done:
+			r, _ := st.snapshot()
+			return r, nil
+		case <-ctx.Done():
+			return Run{}, ctx.Err()
+		}
+	}
+	return e.GetRun(ctx, runID)
+}
+
+// Watch streams snapshots of a run until it ends; the channel closes after the final snapshot (or
+// when ctx ends). A finished run yields one snapshot.
+func (e *Engine) Watch(ctx context.Context, runID string) (<-chan Run, error) {
+	st := e.state(runID)
+	if st == nil {
+		r, err := e.GetRun(ctx, runID)
+		if err != nil {
+			return nil, err
+		}
+		ch := make(chan Run, 1)
+		ch <- r
+		close(ch)
+		return ch, nil
+	}
+	ch := make(chan Run)
+	go func() {
+		defer close(ch)
+		for {
+			r, changed := st.snapshot()
+			select {
+			case ch <- r:
+			case <-ctx.Done():
+				return
+			}
+			if r.Done() {
+				return
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// GetRun returns a run: live state if it is running (or a recent dry run), else the stored one.
+func (e *Engine) GetRun(ctx context.Context, id string) (Run, error) {
+	if st := e.state(id); st != nil {
+		r, _ := st.snapshot()
+		return r, nil
+	}
+	sr, err := e.st.GetRun(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Run{}, fmt.Errorf("run %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, err
+	}
+	return fromStoreRun(sr), nil
+}
+
+func fromStoreRun(sr store.Run) Run {
+	r := Run{ID: sr.ID, Flow: sr.Flow, Status: Status(sr.Status), WindowStart: sr.WindowStart, WindowEnd: sr.WindowEnd,
+		Counts: sr.Counts, StartedAt: sr.StartedAt, FinishedAt: sr.FinishedAt, Error: sr.Error}
+	var o Options
+	if json.Unmarshal(sr.Options, &o) == nil {
+		r.DryRun, r.FullResync, r.Limit, r.SourceKeys = o.DryRun, o.FullResync, o.Limit, o.SourceKeys
+	}
+	return r
+}
+
+// ListRuns lists stored runs newest first (dry runs are kept in memory only and are not listed).
+func (e *Engine) ListRuns(ctx context.Context, f ListFilter) ([]Run, string, error) {
+	if f.Flow != "" {
+		if _, ok := e.flows[f.Flow]; !ok {
+			return nil, "", invalidf("unknown flow %q", f.Flow)
+		}
+	}
+	srs, next, err := e.st.ListRuns(ctx, store.RunFilter{Flow: f.Flow, Status: f.Status, PageSize: f.PageSize, PageToken: f.PageToken})
+	if errors.Is(err, store.ErrBadPageToken) {
+		return nil, "", invalidf("page token is not one this server issued")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Run, 0, len(srs))
+	for _, sr := range srs {
+		r := fromStoreRun(sr)
+		if st := e.state(r.ID); st != nil { // running: the live counts are fresher
+			r, _ = st.snapshot()
+		}
+		out = append(out, r)
+	}
+	return out, next, nil
+}
+
+// RunRecords returns a page of a run's audit trail (for dry runs: the planned outcomes).
+func (e *Engine) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]RecordOutcome, string, error) {
+	if st := e.state(runID); st != nil {
+		r, _ := st.snapshot()
+		if r.DryRun {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			var from int
+			if pageToken != "" {
+				if _, err := fmt.Sscanf(pageToken, "%d", &from); err != nil || from < 0 || from > len(st.records) {
+					return nil, "", invalidf("page token is not one this server issued")
+				}
+			}
+			to := min(from+pageSize, len(st.records))
+			next := ""
+			if to < len(st.records) {
+				next = fmt.Sprint(to)
+			}
+			return append([]RecordOutcome(nil), st.records[from:to]...), next, nil
+		}
+	}
+	if _, err := e.GetRun(ctx, runID); err != nil {
+		return nil, "", err
+	}
+	recs, next, err := e.st.RunRecords(ctx, runID, pageToken, pageSize)
+	if errors.Is(err, store.ErrBadPageToken) {
+		return nil, "", invalidf("page token is not one this server issued")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]RecordOutcome, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, RecordOutcome{SourceKey: r.SourceKey, TargetKey: r.TargetKey, Action: r.Action, Attempt: r.Attempt,
+			Vendor: r.Vendor, Operation: r.Operation, Request: r.Request, Response: r.Response, Outcome: r.Outcome, Error: r.Error, At: r.At})
+	}
+	return out, next, nil
+}
+
+// Cancel cancels a running run; it ends as cancelled with its committed pages kept.
+func (e *Engine) Cancel(runID string) error {
+	st := e.state(runID)
+	if st == nil {
+		return fmt.Errorf("running run %s: %w", runID, ErrNotFound)
+	}
+	st.cancel()
+	return nil
+}
+
+// Shutdown stops starting runs, cancels the running ones and waits (at most until ctx ends) until
+// their state is committed.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closing = true
+	e.mu.Unlock()
+	e.cancel()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("runs still stopping: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,453 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncgate/syncgate/clients/vendor"
+	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// fakeSource is an in-memory agents source with keyset paging.
+type fakeSource struct {
+	mu       sync.Mutex
+	recs     map[string]mapping.Record
+	pageSize int
+	reads    int
+}
+
+func agentFields(i int, t time.Time, name string) mapping.Record {
+	return mapping.Record{
+		"agentId": fmt.Sprintf("A%04d", i), "agentName": name, "houseAddress": "上海市徐汇区漕溪北路" + fmt.Sprint(i) + "号",
+		"remark": "r", "updateTime": t.In(vendor.GMT8()).Format(vendor.DateTimeLayout), "mobile": "13800000000",
+	}
+}
+
+func (s *fakeSource) put(r mapping.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs[r["agentId"].(string)] = r
+}
+
+func (s *fakeSource) sorted() []SourceRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SourceRecord
+	for _, f := range s.recs {
+		r, err := recordFromFields(f)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return cursorAfter(out[j].Cursor, out[i].Cursor) })
+	return out
+}
+
+func (s *fakeSource) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
+	var win []SourceRecord
+	for _, r := range s.sorted() {
+		if r.Cursor.Time.After(q.End) {
+			continue
+		}
+		if !q.After.Time.IsZero() {
+			if q.After.Key == "" && r.Cursor.Time.Before(q.After.Time) || q.After.Key != "" && !cursorAfter(r.Cursor, q.After) {
+				continue
+			}
+		}
+		win = append(win, r)
+	}
+	for start := 0; start < len(win); start += s.pageSize {
+		s.mu.Lock()
+		s.reads++
+		s.mu.Unlock()
+		if err := page(win[start:min(start+s.pageSize, len(win))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *fakeSource) Fetch(ctx context.Context, keys []string) ([]SourceRecord, error) {
+	var out []SourceRecord
+	for _, r := range s.sorted() {
+		for _, k := range keys {
+			if r.Key == k {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeSource) Decode(raw map[string]any) (SourceRecord, error) { return recordFromFields(raw) }
+
+// fakeTarget stores bodies by target key and injects failures per source key.
+type fakeTarget struct {
+	mu        sync.Mutex
+	bodies    map[string][]byte
+	writes    int
+	permanent map[string]bool
+	transient map[string]bool
+	next      int
+}
+
+func (t *fakeTarget) Operation() string { return "fake.write" }
+
+func (t *fakeTarget) Prepare(p Planned) ([]byte, map[string]any, error) {
+	b, err := json.Marshal(p.Payload)
+	return b, map[string]any{"action": p.Action}, err
+}
+
+func (t *fakeTarget) Write(ctx context.Context, items []Planned) []Delivery {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]Delivery, len(items))
+	for i, p := range items {
+		body, _, _ := t.Prepare(p)
+		switch {
+		case t.permanent[p.Record.Key]:
+			out[i] = Delivery{Action: p.Action, Body: body, Err: &vendor.Error{Vendor: "fake", Kind: vendor.Permanent, Message: "rejected"}}
+			continue
+		case t.transient[p.Record.Key]:
+			out[i] = Delivery{Action: p.Action, Body: body, Err: &vendor.Error{Vendor: "fake", Kind: vendor.Transient, Message: "unavailable"}}
+			continue
+		}
+		key := ""
+		if p.Mapping != nil {
+			key = p.Mapping.TargetKey
+		} else {
+			t.next++
+			key = fmt.Sprint(t.next)
+		}
+		t.writes++
+		t.bodies[key] = body
+		out[i] = Delivery{Action: p.Action, TargetKey: key, Body: body}
+	}
+	return out
+}
+
+type tbundle struct {
+	ctx    context.Context
+	st     *store.Store
+	src    *fakeSource
+	tgt    *fakeTarget
+	eng    *Engine
+	now    time.Time
+	nowMu  sync.Mutex
+	base   time.Time
+	dbPath string
+}
+
+func (b *tbundle) clock() time.Time {
+	b.nowMu.Lock()
+	defer b.nowMu.Unlock()
+	return b.now
+}
+
+func (b *tbundle) advance(d time.Duration) {
+	b.nowMu.Lock()
+	b.now = b.now.Add(d)
+	b.nowMu.Unlock()
+}
+
+func newTestBundle(t *testing.T, n, pageSize int, overlap time.Duration) *tbundle {
+	t.Helper()
+	ctx := context.Background()
+	b := &tbundle{ctx: ctx, base: time.Date(2026, 10, 1, 8, 0, 0, 0, vendor.GMT8())}
+	b.now = b.base.Add(30 * 24 * time.Hour)
+	b.dbPath = filepath.Join(t.TempDir(), "e.db")
+	st, err := store.Open(ctx, b.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	specs, err := mapping.LoadSet("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, ok := specs.Get(FlowAgents)
+	if !ok {
+		t.Fatal("no agents spec")
+	}
+	b.st = st
+	b.src = &fakeSource{recs: map[string]mapping.Record{}, pageSize: pageSize}
+	for i := range n {
+		// Ties: three records share each timestamp, so pages cut through groups of equal times.
+		b.src.put(agentFields(i, b.base.Add(time.Duration(i/3)*time.Minute), fmt.Sprintf("植隆代理商%04d", i)))
+	}
+	b.tgt = &fakeTarget{bodies: map[string][]byte{}, permanent: map[string]bool{}, transient: map[string]bool{}}
+	flow := &Flow{Name: FlowAgents, Source: b.src, Target: b.tgt, Spec: spec, Overlap: overlap}
+	b.eng, err = New(Config{Now: b.clock}, st, flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.eng.Shutdown(context.Background()) })
+	return b
+}
+
+func (b *tbundle) sync(t *testing.T, opts Options) Run {
+	t.Helper()
+	r, err := b.eng.Start(b.ctx, FlowAgents, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = b.eng.Wait(b.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestFirstRunDeliversAllOnceAndSecondWritesNothing(t *testing.T) {
+	for _, overlap := range []time.Duration{0, 5 * time.Minute} {
+		t.Run(fmt.Sprint("overlap=", overlap), func(t *testing.T) {
+			b := newTestBundle(t, 50, 7, overlap)
+			r := b.sync(t, Options{})
+			if r.Status != StatusSucceeded || r.Counts.Read != 50 || r.Counts.Added != 50 {
+				t.Fatalf("first run = %+v", r)
+			}
+			if b.tgt.writes != 50 || len(b.tgt.bodies) != 50 {
+				t.Fatalf("target got %d writes, %d records", b.tgt.writes, len(b.tgt.bodies))
+			}
+			b.advance(time.Minute)
+			r = b.sync(t, Options{})
+			if r.Status != StatusSucceeded || r.Counts.Added+r.Counts.Updated != 0 || b.tgt.writes != 50 {
+				t.Fatalf("second run wrote: %+v (writes %d)", r, b.tgt.writes)
+			}
+			if overlap > 0 && r.Counts.Skipped == 0 {
+				t.Fatal("overlap re-read nothing")
+			}
+			cp, ok, _ := b.st.Checkpoint(b.ctx, FlowAgents)
+			last := b.src.sorted()[49].Cursor
+			if !ok || !sameCursor(cp, last) {
+				t.Fatalf("checkpoint %+v, want %+v", cp, last)
+			}
+		})
+	}
+}
+
+func TestModifiedRecordsCauseExactlyThoseUpdates(t *testing.T) {
+	b := newTestBundle(t, 30, 4, 2*time.Minute)
+	b.sync(t, Options{})
+	b.advance(time.Hour)
+	for _, i := range []int{3, 11, 29} {
+		b.src.put(agentFields(i, b.clock().Add(-time.Minute), fmt.Sprintf("改名代理商%04d", i)))
+	}
+	b.src.put(agentFields(30, b.clock().Add(-time.Minute), "新代理商"))
+	r := b.sync(t, Options{})
+	if r.Counts.Updated != 3 || r.Counts.Added != 1 || r.Status != StatusSucceeded {
+		t.Fatalf("run = %+v", r.Counts)
+	}
+	if b.tgt.writes != 34 {
+		t.Fatalf("writes = %d, want 34", b.tgt.writes)
+	}
+}
+
+func TestTiesAcrossPageBoundariesAreNotLost(t *testing.T) {
+	// Page size 2 and three records per timestamp: every page boundary cuts a tie group. A limit
+	// stops runs mid-group, and the next run must resume inside the group.
+	b := newTestBundle(t, 12, 2, 0)
+	var total int64
+	for range 10 {
+		r := b.sync(t, Options{Limit: 3})
+		total += r.Counts.Added
+		b.advance(time.Second)
+	}
+	if total != 12 || len(b.tgt.bodies) != 12 || b.tgt.writes != 12 {
+		t.Fatalf("delivered %d (writes %d, distinct %d), want 12 each", total, b.tgt.writes, len(b.tgt.bodies))
+	}
+}
+
+func TestTransientFailureKeepsCheckpointAtLastDurablePage(t *testing.T) {
+	b := newTestBundle(t, 20, 5, 0)
+	recs := b.src.sorted()
+	b.tgt.transient[recs[12].Key] = true // third page
+	r := b.sync(t, Options{})
+	if r.Status != StatusFailed || !strings.Contains(r.Error, "unavailable") {
+		t.Fatalf("run = %+v", r)
+	}
+	cp, _, _ := b.st.Checkpoint(b.ctx, FlowAgents)
+	if !sameCursor(cp, recs[9].Cursor) {
+		t.Fatalf("checkpoint %+v, want end of page 2 %+v", cp, recs[9].Cursor)
+	}
+	// The outage ends: the next run delivers the rest, nothing twice.
+	delete(b.tgt.transient, recs[12].Key)
+	b.advance(time.Minute)
+	r = b.sync(t, Options{})
+	if r.Status != StatusSucceeded || len(b.tgt.bodies) != 20 || b.tgt.writes != 20 {
+		t.Fatalf("after recovery: %+v, %d records, %d writes", r, len(b.tgt.bodies), b.tgt.writes)
+	}
+}
+
+func TestPermanentFailuresGoToDeadLettersAndAreRetried(t *testing.T) {
+	b := newTestBundle(t, 10, 4, 0)
+	bad := b.src.sorted()[5].Key
+	b.tgt.permanent[bad] = true
+	r := b.sync(t, Options{})
+	if r.Status != StatusPartial || r.Counts.Failed != 1 || r.Counts.Added != 9 {
+		t.Fatalf("run = %+v", r)
+	}
+	dl, _ := b.st.DeadLetters(b.ctx, FlowAgents, 0)
+	if len(dl) != 1 || dl[0].SourceKey != bad {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+	cp, _, _ := b.st.Checkpoint(b.ctx, FlowAgents)
+	if !sameCursor(cp, b.src.sorted()[9].Cursor) {
+		t.Fatal("checkpoint did not pass the dead-lettered record")
+	}
+	// Still broken: it stays a dead letter, attempts grow.
+	b.advance(time.Minute)
+	b.sync(t, Options{})
+	dl, _ = b.st.DeadLetters(b.ctx, FlowAgents, 0)
+	if len(dl) != 1 || dl[0].Attempts != 2 {
+		t.Fatalf("dead letters after retry = %+v", dl)
+	}
+	// Cause fixed: delivered, letter resolved.
+	delete(b.tgt.permanent, bad)
+	b.advance(time.Minute)
+	r = b.sync(t, Options{})
+	if r.Counts.Added != 1 || len(b.tgt.bodies) != 10 {
+		t.Fatalf("after fix: %+v, %d delivered", r.Counts, len(b.tgt.bodies))
+	}
+	if dl, _ = b.st.DeadLetters(b.ctx, FlowAgents, 0); len(dl) != 0 {
+		t.Fatalf("resolved letter still there: %+v", dl)
+	}
+}
+
+func dbSnapshot(t *testing.T, b *tbundle) string {
+	t.Helper()
+	runs, _, _ := b.st.ListRuns(b.ctx, store.RunFilter{PageSize: 1000})
+	maps, _ := b.st.CountMappings(b.ctx, FlowAgents)
+	cp, ok, _ := b.st.Checkpoint(b.ctx, FlowAgents)
+	dl, _ := b.st.DeadLetters(b.ctx, FlowAgents, 0)
+	return fmt.Sprintf("runs=%d maps=%d cp=%v/%v dl=%d", len(runs), maps, cp, ok, len(dl))
+}
+
+func TestDryRunAndPreviewWriteNothing(t *testing.T) {
+	b := newTestBundle(t, 10, 4, 0)
+	b.sync(t, Options{Limit: 4})
+	b.src.put(agentFields(2, b.clock().Add(-time.Minute), "改名"))
+	before := dbSnapshot(t, b)
+	writes := b.tgt.writes
+
+	r := b.sync(t, Options{DryRun: true})
+	if r.Status != StatusSucceeded || r.Counts.Added != 6 || r.Counts.Updated != 1 {
+		t.Fatalf("dry run = %+v", r.Counts)
+	}
+	recs, _, err := b.eng.RunRecords(b.ctx, r.ID, "", 100)
+	if err != nil || len(recs) != 7 {
+		t.Fatalf("dry run records = %d, %v", len(recs), err)
+	}
+	items, err := b.eng.Preview(b.ctx, FlowAgents, PreviewInput{Pending: 3})
+	if err != nil || len(items) != 3 {
+		t.Fatalf("preview = %v, %v", items, err)
+	}
+	items, err = b.eng.Preview(b.ctx, FlowAgents, PreviewInput{Keys: []string{"A0002", "nope"}})
+	if err != nil || len(items) != 2 || items[0].Action != ActionUpdate || len(items[0].Diff) == 0 || items[1].Action != ActionFail {
+		t.Fatalf("preview by keys = %+v, %v", items, err)
+	}
+	items, err = b.eng.Preview(b.ctx, FlowAgents, PreviewInput{Records: []map[string]any{{"agentId": "X1", "agentName": "内联", "updateTime": "2026-11-01 10:00:00"}}})
+	if err != nil || len(items) != 1 || items[0].Action != ActionAdd || !strings.Contains(string(items[0].Body), "内联") {
+		t.Fatalf("inline preview = %+v, %v", items, err)
+	}
+	if after := dbSnapshot(t, b); after != before || b.tgt.writes != writes {
+		t.Fatalf("store changed: %s -> %s; target writes %d -> %d", before, after, writes, b.tgt.writes)
+	}
+}
+
+// blockingTarget holds writes until released, to keep a run in flight.
+type blockingTarget struct {
+	*fakeTarget
+	release chan struct{}
+}
+
+func (t *blockingTarget) Write(ctx context.Context, items []Planned) []Delivery {
+	select {
+	case <-t.release:
+	case <-ctx.Done():
+		out := make([]Delivery, len(items))
+		for i := range out {
+			out[i] = Delivery{Action: items[i].Action, Err: ctx.Err()}
+		}
+		return out
+	}
+	return t.fakeTarget.Write(ctx, items)
+}
+
+func TestConcurrentStartRefusedAndCancelIsConsistent(t *testing.T) {
+	b := newTestBundle(t, 10, 2, 0)
+	bt := &blockingTarget{fakeTarget: b.tgt, release: make(chan struct{})}
+	b.eng.flows[FlowAgents].Target = bt
+	r1, err := b.eng.Start(b.ctx, FlowAgents, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.eng.Start(b.ctx, FlowAgents, Options{})
+	var busy *RunInProgressError
+	if !errors.As(err, &busy) || busy.RunID != r1.ID {
+		t.Fatalf("second start: %v", err)
+	}
+	ch, err := b.eng.Watch(b.ctx, r1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt.release <- struct{}{} // let exactly one page through
+	time.Sleep(50 * time.Millisecond)
+	if err := b.eng.Cancel(r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	var last Run
+	for r := range ch {
+		last = r
+	}
+	if last.Status != StatusCancelled {
+		t.Fatalf("watch ended with %+v", last)
+	}
+	stored, err := b.eng.GetRun(b.ctx, r1.ID)
+	if err != nil || stored.Status != StatusCancelled {
+		t.Fatalf("stored run = %+v, %v", stored, err)
+	}
+	maps, _ := b.st.CountMappings(b.ctx, FlowAgents)
+	if maps != 2 || len(b.tgt.bodies) != 2 {
+		t.Fatalf("mappings %d vs delivered %d: store and target disagree", maps, len(b.tgt.bodies))
+	}
+	cp, _, _ := b.st.Checkpoint(b.ctx, FlowAgents)
+	if !sameCursor(cp, b.src.sorted()[1].Cursor) {
+		t.Fatalf("checkpoint %+v", cp)
+	}
+	// A new run may start now and finishes the job.
+	close(bt.release)
+	r := b.sync(t, Options{})
+	if r.Status != StatusSucceeded || len(b.tgt.bodies) != 10 || b.tgt.writes != 10 {
+		t.Fatalf("after cancel: %+v, %d", r, len(b.tgt.bodies))
+	}
+}
+
+func TestUnknownRunAndBadInput(t *testing.T) {
+	b := newTestBundle(t, 1, 1, 0)
+	if _, err := b.eng.GetRun(b.ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetRun: %v", err)
+	}
+	if _, err := b.eng.Start(b.ctx, "orders", Options{}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("unknown flow: %v", err)
+	}
+	w := &Window{Start: b.now, End: b.now.Add(-time.Hour)}
+	if _, err := b.eng.Start(b.ctx, FlowAgents, Options{Window: w}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("reversed window: %v", err)
+	}
+	if _, _, err := b.eng.ListRuns(b.ctx, ListFilter{PageToken: "%%%"}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("bad token: %v", err)
+	}
+}
+
+func sameCursor(a, b store.Cursor) bool { return a.Time.Equal(b.Time) && a.Key == b.Key }

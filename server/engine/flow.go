@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// SourceRecord is one record read from a flow's source.
+type SourceRecord struct {
+	// Key is the source key (Kingdee FCUSTID, Zhilong agentId).
+	Key string
+	// Cursor is the record's position: modification time, then a tie-breaking key that compares
+	// correctly as a string.
+	Cursor store.Cursor
+	// Fields are the record's fields by source field key, as the mapping spec reads them.
+	Fields mapping.Record
+}
+
+// ReadQuery asks a source for the records of a window, in cursor order.
+type ReadQuery struct {
+	// After is exclusive; a zero cursor reads from the beginning, an empty Key includes every record
+	// at After.Time.
+	After store.Cursor
+	// End is the inclusive upper bound of modification times.
+	End time.Time
+	// UseOrgNumbers restricts Kingdee reads to these use organisations.
+	UseOrgNumbers []string
+}
+
+// Source reads a flow's source system.
+type Source interface {
+	// Read calls page for each page of records in the window, in cursor order, until the window is
+	// exhausted or page returns an error (which Read returns).
+	Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error
+	// Fetch reads the records with the given keys (missing keys are left out).
+	Fetch(ctx context.Context, keys []string) ([]SourceRecord, error)
+	// Decode turns an inline record in the source vendor's shape into a SourceRecord.
+	Decode(raw map[string]any) (SourceRecord, error)
+}
+
+// Planned is a record the planner decided to deliver.
+type Planned struct {
+	Record  SourceRecord
+	Payload *mapping.Payload
+	// Action is ActionAdd or ActionUpdate.
+	Action string
+	// Mapping is the record's existing id mapping (nil for adds).
+	Mapping *store.Mapping
+}
+
+// Delivery is the outcome of delivering one planned record.
+type Delivery struct {
+	// Action is what was done; an add can turn into an update when the target already had the record.
+	Action string
+	// TargetKey identifies the target record.
+	TargetKey string
+	// Body is the body sent for this record, kept as the last delivered payload.
+	Body []byte
+	// Err is nil on success; otherwise classified by clients/vendor as transient or permanent.
+	Err error
+}
+
+// Target writes a flow's target system.
+type Target interface {
+	// Operation names the target call, e.g. "greatonce.distributor.single.sync".
+	Operation() string
+	// Prepare returns the exact body (and the call's options) that delivering p would send.
+	Prepare(p Planned) (body []byte, options map[string]any, err error)
+	// Write delivers the records and returns one Delivery per record, in order.
+	Write(ctx context.Context, items []Planned) []Delivery
+}
+
+// Flow is one sync: a source, a mapping spec and a target.
+type Flow struct {
+	Name   string
+	Source Source
+	Target Target
+	Spec   *mapping.Spec
+	// Overlap re-reads this much before the checkpoint; re-read records are skipped as unchanged.
+	Overlap time.Duration
+	// TimeOnlyCursor is true for sources that cannot resume inside a timestamp (page-number APIs):
+	// the engine then restarts at the checkpoint's time and relies on de-duplication.
+	TimeOnlyCursor bool
+}

@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// Preview shows what a sync would send for the given records. It shares the planner with the syncs and
+// can only read: the store is seen through store.Reader and the target is asked only to Prepare a body.
+func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]PreviewItem, error) {
+	f, ok := e.flows[flow]
+	if !ok {
+		return nil, invalidf("unknown flow %q", flow)
+	}
+	var reader store.Reader = e.st
+	spec := f.Spec
+	if in.SpecText != "" {
+		s, err := mapping.Parse("request spec", []byte(in.SpecText))
+		if err != nil {
+			return nil, invalidf("%v", err)
+		}
+		if s.Flow() != flow {
+			return nil, invalidf("the spec is for flow %q, not %q", s.Flow(), flow)
+		}
+		spec = s
+	}
+	cp, haveCP, err := reader.Checkpoint(ctx, flow)
+	if err != nil {
+		return nil, err
+	}
+	q, _ := readQuery(f, Options{}, cp, haveCP, e.cfg.Now())
+	vars := mapping.Vars{LastSyncTime: q.After.Time, CurrentTime: q.End}
+
+	var recs []SourceRecord
+	var missing []string
+	switch {
+	case len(in.Records) > 0:
+		for i, raw := range in.Records {
+			r, err := f.Source.Decode(raw)
+			if err != nil {
+				return nil, invalidf("record %d: %v", i, err)
+			}
+			recs = append(recs, r)
+		}
+	case len(in.Keys) > 0:
+		if recs, err = f.Source.Fetch(ctx, in.Keys); err != nil {
+			return nil, fmt.Errorf("fetch source records: %w", err)
+		}
+		found := map[string]bool{}
+		for _, r := range recs {
+			found[r.Key] = true
+			for _, alt := range alternateKeys(r) {
+				found[alt] = true
+			}
+		}
+		for _, k := range in.Keys {
+			if !found[k] {
+				missing = append(missing, k)
+			}
+		}
+	case in.Pending > 0:
+		err := f.Source.Read(ctx, q, func(page []SourceRecord) error {
+			recs = append(recs, page[:min(len(page), in.Pending-len(recs))]...)
+			if len(recs) >= in.Pending {
+				return errLimitReached
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errLimitReached) {
+			return nil, fmt.Errorf("read pending records: %w", err)
+		}
+	default:
+		return nil, invalidf("give inline records, source keys or a pending count")
+	}
+
+	plans, err := e.plan(ctx, f, spec, reader, recs, vars)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]PreviewItem, 0, len(plans)+len(missing))
+	for _, p := range plans {
+		it := PreviewItem{SourceKey: p.rec.Key, Source: p.rec.Fields, TargetOperation: f.Target.Operation(), Action: p.action, TargetKey: targetKeyOf(p)}
+		if p.err != nil {
+			it.Errors = append(it.Errors, Issue{Message: p.err.Error()})
+			items = append(items, it)
+			continue
+		}
+		for _, w := range p.payload.Warnings() {
+			it.Warnings = append(it.Warnings, Issue{Field: w.Field, Message: w.Message})
+		}
+		pl := p.planned()
+		if pl.Action == ActionSkip {
+			pl.Action = ActionUpdate // show the body an update would carry
+		}
+		body, opts, err := f.Target.Prepare(pl)
+		if err != nil {
+			it.Errors = append(it.Errors, Issue{Message: err.Error()})
+		}
+		it.Body, it.CallOptions = body, opts
+		if p.mapping != nil {
+			it.Diff = diffJSON(p.mapping.Payload, body)
+		}
+		items = append(items, it)
+	}
+	for _, k := range missing {
+		items = append(items, PreviewItem{SourceKey: k, TargetOperation: f.Target.Operation(), Action: ActionFail,
+			Errors: []Issue{{Message: "no such record in the source system"}}})
+	}
+	return items, nil
+}
+
+// alternateKeys are other keys a record answers to (a Kingdee customer's number besides its id).
+func alternateKeys(r SourceRecord) []string {
+	if n, ok := r.Fields["FNumber"].(string); ok && n != "" {
+		return []string{n}
+	}
+	return nil
+}
+
+// diffJSON lists the top-level fields that differ between two JSON objects.
+func diffJSON(oldBody, newBody []byte) []FieldChange {
+	var o, n map[string]json.RawMessage
+	_ = json.Unmarshal(oldBody, &o)
+	_ = json.Unmarshal(newBody, &n)
+	keys := map[string]bool{}
+	for k := range o {
+		keys[k] = true
+	}
+	for k := range n {
+		keys[k] = true
+	}
+	var out []FieldChange
+	for k := range keys {
+		ov, inOld := o[k]
+		nv, inNew := n[k]
+		if inOld && inNew && bytes.Equal(compact(ov), compact(nv)) {
+			continue
+		}
+		c := FieldChange{Field: k}
+		if inOld {
+			c.Old = json.RawMessage(compact(ov))
+		}
+		if inNew {
+			c.New = json.RawMessage(compact(nv))
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+func compact(b []byte) []byte {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return b
+	}
+	return buf.Bytes()
+}
