@@ -1,0 +1,57 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/syncgate/syncgate/server/engine"
+)
+
+func TestToConnectMapsEachDomainErrorOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		code     connect.Code
+		contains string
+		hidden   string
+	}{
+		{"run in progress", &engine.RunInProgressError{Flow: "agents", RunID: "r1"}, connect.CodeFailedPrecondition, "r1", ""},
+		{"wrapped not found", fmt.Errorf("lookup: %w", fmt.Errorf("run x: %w", engine.ErrNotFound)), connect.CodeNotFound, "run x", ""},
+		{"invalid input", fmt.Errorf("%w: window start must be before its end", engine.ErrInvalidInput), connect.CodeInvalidArgument, "window start", ""},
+		{"cancelled", context.Canceled, connect.CodeCanceled, "cancelled", ""},
+		{"deadline", fmt.Errorf("wait: %w", context.DeadlineExceeded), connect.CodeDeadlineExceeded, "deadline", ""},
+		{"shutting down", engine.ErrShuttingDown, connect.CodeUnavailable, "shutting down", ""},
+		{"internal is opaque", errors.New("sqlite3: disk I/O error at /var/lib/syncgate.db password=hunter2"), connect.CodeInternal, "internal error (ref ", "hunter2"},
+		{"connect error passes", connect.NewError(connect.CodePermissionDenied, errors.New("no")), connect.CodePermissionDenied, "no", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			got := toConnect(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), tt.err)
+			if connect.CodeOf(got) != tt.code {
+				t.Fatalf("code = %v, want %v", connect.CodeOf(got), tt.code)
+			}
+			if !strings.Contains(got.Error(), tt.contains) {
+				t.Fatalf("message %q lacks %q", got.Error(), tt.contains)
+			}
+			if tt.hidden != "" {
+				if strings.Contains(got.Error(), tt.hidden) || strings.Contains(got.Error(), "sqlite") {
+					t.Fatalf("internal detail leaked to the caller: %q", got.Error())
+				}
+				if !strings.Contains(logs.String(), "sqlite3") {
+					t.Fatal("internal error not logged for the operator")
+				}
+			}
+		})
+	}
+	if toConnect(context.Background(), slog.New(slog.DiscardHandler), nil) != nil {
+		t.Fatal("nil error mapped to non-nil")
+	}
+}

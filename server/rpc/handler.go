@@ -1,0 +1,322 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
+	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
+	"github.com/syncgate/syncgate/server/engine"
+)
+
+// Engine is what the handlers need of the sync engine.
+type Engine interface {
+	Start(ctx context.Context, flow string, opts engine.Options) (engine.Run, error)
+	Wait(ctx context.Context, runID string) (engine.Run, error)
+	Watch(ctx context.Context, runID string) (<-chan engine.Run, error)
+	GetRun(ctx context.Context, id string) (engine.Run, error)
+	ListRuns(ctx context.Context, f engine.ListFilter) ([]engine.Run, string, error)
+	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]engine.RecordOutcome, string, error)
+	Preview(ctx context.Context, flow string, in engine.PreviewInput) ([]engine.PreviewItem, error)
+}
+
+// Handler implements syncgatev1connect.SyncServiceHandler on top of the engine.
+type Handler struct {
+	engine Engine
+	log    *slog.Logger
+}
+
+var _ syncgatev1connect.SyncServiceHandler = (*Handler)(nil)
+
+// NewHandler returns the SyncService handler.
+func NewHandler(e Engine, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{engine: e, log: log}
+}
+
+// SyncCustomers starts (and optionally waits for) a Kingdee -> Greatonce run.
+func (h *Handler) SyncCustomers(ctx context.Context, req *syncgatev1.SyncCustomersRequest) (*syncgatev1.SyncCustomersResponse, error) {
+	opts := optionsFromProto(req.GetOptions())
+	opts.UseOrgNumbers = req.GetUseOrgNumbers()
+	run, err := h.sync(ctx, engine.FlowCustomers, opts, req.GetOptions().GetWait())
+	if err != nil {
+		return nil, err
+	}
+	return &syncgatev1.SyncCustomersResponse{Run: run}, nil
+}
+
+// SyncAgents starts (and optionally waits for) a Zhilong -> Kingdee run.
+func (h *Handler) SyncAgents(ctx context.Context, req *syncgatev1.SyncAgentsRequest) (*syncgatev1.SyncAgentsResponse, error) {
+	run, err := h.sync(ctx, engine.FlowAgents, optionsFromProto(req.GetOptions()), req.GetOptions().GetWait())
+	if err != nil {
+		return nil, err
+	}
+	return &syncgatev1.SyncAgentsResponse{Run: run}, nil
+}
+
+func (h *Handler) sync(ctx context.Context, flow string, opts engine.Options, wait bool) (*syncgatev1.Run, error) {
+	run, err := h.engine.Start(ctx, flow, opts)
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	if wait {
+		// The run belongs to the engine: a caller that hangs up stops waiting, not the run.
+		if run, err = h.engine.Wait(ctx, run.ID); err != nil {
+			return nil, toConnect(ctx, h.log, err)
+		}
+	}
+	return runToProto(run), nil
+}
+
+// Preview renders what a sync would send; it never writes.
+func (h *Handler) Preview(ctx context.Context, req *syncgatev1.PreviewRequest) (*syncgatev1.PreviewResponse, error) {
+	in := engine.PreviewInput{SpecText: req.GetSpec()}
+	switch src := req.GetSource().(type) {
+	case *syncgatev1.PreviewRequest_Inline:
+		for _, r := range src.Inline.GetRecords() {
+			in.Records = append(in.Records, r.AsMap())
+		}
+	case *syncgatev1.PreviewRequest_Keys:
+		in.Keys = src.Keys.GetKeys()
+	case *syncgatev1.PreviewRequest_Pending:
+		in.Pending = int(src.Pending.GetCount())
+	}
+	items, err := h.engine.Preview(ctx, flowName(req.GetFlow()), in)
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	out := &syncgatev1.PreviewResponse{}
+	for _, it := range items {
+		rec, err := previewToProto(it)
+		if err != nil {
+			return nil, toConnect(ctx, h.log, err)
+		}
+		out.Records = append(out.Records, rec)
+	}
+	return out, nil
+}
+
+// GetRun reads one run and optionally a page of its audit trail.
+func (h *Handler) GetRun(ctx context.Context, req *syncgatev1.GetRunRequest) (*syncgatev1.GetRunResponse, error) {
+	run, err := h.engine.GetRun(ctx, req.GetRunId())
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	out := &syncgatev1.GetRunResponse{Run: runToProto(run)}
+	if req.GetIncludeRecords() {
+		size := int(req.GetPageSize())
+		if size == 0 {
+			size = 100
+		}
+		recs, next, err := h.engine.RunRecords(ctx, run.ID, req.GetPageToken(), size)
+		if err != nil {
+			return nil, toConnect(ctx, h.log, err)
+		}
+		for _, r := range recs {
+			out.Records = append(out.Records, recordToProto(r))
+		}
+		out.NextPageToken = next
+	}
+	return out, nil
+}
+
+// ListRuns lists runs newest first.
+func (h *Handler) ListRuns(ctx context.Context, req *syncgatev1.ListRunsRequest) (*syncgatev1.ListRunsResponse, error) {
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = 50
+	}
+	runs, next, err := h.engine.ListRuns(ctx, engine.ListFilter{
+		Flow:      flowName(req.GetFlow()),
+		Status:    statusName(req.GetStatus()),
+		PageSize:  size,
+		PageToken: req.GetPageToken(),
+	})
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	out := &syncgatev1.ListRunsResponse{NextPageToken: next}
+	for _, r := range runs {
+		out.Runs = append(out.Runs, runToProto(r))
+	}
+	return out, nil
+}
+
+// WatchRun streams run snapshots until the run ends.
+func (h *Handler) WatchRun(ctx context.Context, req *syncgatev1.WatchRunRequest, stream *connect.ServerStream[syncgatev1.WatchRunResponse]) error {
+	ch, err := h.engine.Watch(ctx, req.GetRunId())
+	if err != nil {
+		return toConnect(ctx, h.log, err)
+	}
+	for run := range ch {
+		if err := stream.Send(&syncgatev1.WatchRunResponse{Run: runToProto(run)}); err != nil {
+			return err
+		}
+	}
+	return toConnect(ctx, h.log, ctx.Err())
+}
+
+func optionsFromProto(o *syncgatev1.SyncOptions) engine.Options {
+	opts := engine.Options{
+		DryRun:     o.GetDryRun(),
+		FullResync: o.GetFullResync(),
+		Limit:      int(o.GetLimit()),
+		SourceKeys: o.GetSourceKeys(),
+	}
+	if w := o.GetWindow(); w != nil {
+		opts.Window = &engine.Window{Start: w.GetStart().AsTime(), End: w.GetEnd().AsTime()}
+	}
+	return opts
+}
+
+var flowNames = map[syncgatev1.Flow]string{
+	syncgatev1.Flow_FLOW_CUSTOMERS: engine.FlowCustomers,
+	syncgatev1.Flow_FLOW_AGENTS:    engine.FlowAgents,
+}
+
+func flowName(f syncgatev1.Flow) string { return flowNames[f] }
+
+func flowFromName(s string) syncgatev1.Flow {
+	for k, v := range flowNames {
+		if v == s {
+			return k
+		}
+	}
+	return syncgatev1.Flow_FLOW_UNSPECIFIED
+}
+
+var statusNames = map[syncgatev1.RunStatus]string{
+	syncgatev1.RunStatus_RUN_STATUS_RUNNING:   "running",
+	syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED: "succeeded",
+	syncgatev1.RunStatus_RUN_STATUS_PARTIAL:   "partial",
+	syncgatev1.RunStatus_RUN_STATUS_FAILED:    "failed",
+	syncgatev1.RunStatus_RUN_STATUS_CANCELLED: "cancelled",
+}
+
+func statusName(s syncgatev1.RunStatus) string { return statusNames[s] }
+
+func statusFromName(s string) syncgatev1.RunStatus {
+	for k, v := range statusNames {
+		if v == s {
+			return k
+		}
+	}
+	return syncgatev1.RunStatus_RUN_STATUS_UNSPECIFIED
+}
+
+var actionNames = map[string]syncgatev1.Action{
+	"add": syncgatev1.Action_ACTION_ADD, "update": syncgatev1.Action_ACTION_UPDATE,
+	"skip": syncgatev1.Action_ACTION_SKIP, "fail": syncgatev1.Action_ACTION_FAIL,
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func runToProto(r engine.Run) *syncgatev1.Run {
+	out := &syncgatev1.Run{
+		Id:         r.ID,
+		Flow:       flowFromName(r.Flow),
+		Status:     statusFromName(string(r.Status)),
+		DryRun:     r.DryRun,
+		FullResync: r.FullResync,
+		Counts: &syncgatev1.RunCounts{
+			Read: r.Counts.Read, Added: r.Counts.Added, Updated: r.Counts.Updated,
+			Skipped: r.Counts.Skipped, Failed: r.Counts.Failed, Retried: r.Counts.Retried,
+		},
+		StartedAt:  ts(r.StartedAt),
+		FinishedAt: ts(r.FinishedAt),
+		Error:      r.Error,
+		Limit:      int32(r.Limit),
+		SourceKeys: r.SourceKeys,
+	}
+	if !r.WindowStart.IsZero() || !r.WindowEnd.IsZero() {
+		out.Window = &syncgatev1.TimeWindow{Start: ts(r.WindowStart), End: ts(r.WindowEnd)}
+	}
+	return out
+}
+
+func recordToProto(r engine.RecordOutcome) *syncgatev1.RecordOutcome {
+	return &syncgatev1.RecordOutcome{
+		SourceKey: r.SourceKey,
+		TargetKey: r.TargetKey,
+		Action:    actionNames[r.Action],
+		Attempt:   int32(r.Attempt),
+		Vendor:    r.Vendor,
+		Operation: r.Operation,
+		Request:   r.Request,
+		Response:  r.Response,
+		Outcome:   r.Outcome,
+		Error:     r.Error,
+		At:        ts(r.At),
+	}
+}
+
+func previewToProto(it engine.PreviewItem) (*syncgatev1.PreviewRecord, error) {
+	src, err := toStruct(it.Source)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := toStruct(it.CallOptions)
+	if err != nil {
+		return nil, err
+	}
+	out := &syncgatev1.PreviewRecord{
+		SourceKey:       it.SourceKey,
+		Source:          src,
+		TargetOperation: it.TargetOperation,
+		RequestBody:     string(it.Body),
+		CallOptions:     opts,
+		Action:          actionNames[it.Action],
+		TargetKey:       it.TargetKey,
+	}
+	for _, d := range it.Diff {
+		out.Diff = append(out.Diff, &syncgatev1.FieldChange{Field: d.Field, OldValue: jsonText(d.Old), NewValue: jsonText(d.New)})
+	}
+	for _, w := range it.Warnings {
+		out.Warnings = append(out.Warnings, &syncgatev1.Issue{FieldPath: w.Field, Message: w.Message})
+	}
+	for _, e := range it.Errors {
+		out.Errors = append(out.Errors, &syncgatev1.Issue{FieldPath: e.Field, Message: e.Message})
+	}
+	return out, nil
+}
+
+// toStruct converts a JSON-shaped map to a Struct, going through JSON so that any value the engine
+// holds (numbers, nested maps, json.Number) is accepted.
+func toStruct(m map[string]any) (*structpb.Struct, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	s := &structpb.Struct{}
+	if err := s.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func jsonText(v any) string {
+	if v == nil {
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
