@@ -1,0 +1,241 @@
+// Package greatonce is a mock Greatonce OMS open-API gateway (vendors.md §2): POST /api/api.do with
+// the system parameters in the query string, MD5 signature over the raw body, a ±10 minute timestamp
+// window, greatonce.distributor.single.sync with add/update semantics, a configurable rate limit, and
+// a control plane under /_mock/.
+package greatonce
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/syncgate/syncgate/mocks/internal/ctl"
+	"github.com/syncgate/syncgate/mocks/internal/fault"
+)
+
+// Config configures the mock.
+type Config struct {
+	AppKey, Secret, CustomerID string
+	// RatePerSecond limits accepted calls (0: unlimited); over it the gateway answers 访问过于频繁.
+	RatePerSecond float64
+	// RateLimit429 answers rate limiting with HTTP 429 and Retry-After instead of an HTTP 200 body.
+	RateLimit429 bool
+	Seed         uint64
+	Now          func() time.Time
+	LogSize      int
+}
+
+// DefaultConfig returns demo credentials.
+func DefaultConfig() Config {
+	return Config{AppKey: "syncgate-demo", Secret: "go-demo-secret", CustomerID: "C001", Seed: 1}
+}
+
+// Distributor is a stored distributor.
+type Distributor struct {
+	ActionType             string    `json:"actionType"`
+	Address                string    `json:"address"`
+	BalanceDeductType      string    `json:"balance_deduct_type"`
+	DistributorCode        string    `json:"distributorCode"`
+	DistributorCompanyName string    `json:"distributorCompanyName"`
+	DistributorName        string    `json:"distributorName"`
+	Mobile                 string    `json:"mobile"`
+	Contact                string    `json:"contact"`
+	DistributorLevelName   string    `json:"distributorLevelName"`
+	Updates                int       `json:"updates"`
+	UpdatedAt              time.Time `json:"updatedAt"`
+}
+
+// Server is the mock; it is an http.Handler.
+type Server struct {
+	cfg     Config
+	e       *echo.Echo
+	faults  *fault.Injector
+	stats   *ctl.Stats
+	limiter *rate.Limiter
+
+	mu    sync.RWMutex
+	dists map[string]*Distributor
+}
+
+// MethodDistributorSync is the one business method.
+const MethodDistributorSync = "greatonce.distributor.single.sync"
+
+// New returns a mock with no distributors.
+func New(cfg Config) *Server {
+	d := DefaultConfig()
+	if cfg.AppKey == "" {
+		cfg.AppKey, cfg.Secret, cfg.CustomerID = d.AppKey, d.Secret, d.CustomerID
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LogSize <= 0 {
+		cfg.LogSize = 1000
+	}
+	s := &Server{cfg: cfg, faults: fault.New(cfg.Seed), stats: ctl.NewStats(cfg.LogSize), dists: map[string]*Distributor{}}
+	if cfg.RatePerSecond > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, int(cfg.RatePerSecond/10)))
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.POST("/api/api.do", s.handle)
+	g := e.Group("/_mock")
+	ctl.Mount(g, s.stats, s.faults, cfg.Seed, ctl.Hooks{
+		Reset: func() { s.mu.Lock(); s.dists = map[string]*Distributor{}; s.mu.Unlock() },
+		Seed:  func(int, uint64) {},
+	})
+	g.GET("/distributors", func(c echo.Context) error { return c.JSON(http.StatusOK, s.Distributors()) })
+	s.e = e
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// Distributors returns every distributor, by code.
+func (s *Server) Distributors() []Distributor {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Distributor, 0, len(s.dists))
+	for _, d := range s.dists {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DistributorCode < out[j].DistributorCode })
+	return out
+}
+
+// Sign computes the Qimen-style signature: UPPER(hex(MD5(secret + sorted non-empty params (key+value,
+// sign excluded) + body + secret))).
+func Sign(secret string, params url.Values, body []byte) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		if k != "sign" && params.Get(k) != "" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	h := md5.New()
+	io.WriteString(h, secret)
+	for _, k := range keys {
+		io.WriteString(h, k+params.Get(k))
+	}
+	h.Write(body)
+	io.WriteString(h, secret)
+	return strings.ToUpper(hex.EncodeToString(h.Sum(nil)))
+}
+
+func answer(c echo.Context, ok bool, msg string) error {
+	flag, code := "success", "0"
+	if !ok {
+		flag, code = "failure", "1"
+	}
+	return c.JSON(http.StatusOK, map[string]any{"flag": flag, "code": code, "status": flag, "message": msg})
+}
+
+var gmt8 = time.FixedZone("GMT+8", 8*3600)
+
+func (s *Server) handle(c echo.Context) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	q := c.Request().URL.Query()
+	rec := s.stats.Begin(q.Get("method"), body)
+	if f, ok := s.faults.Pick(q.Get("method")); ok {
+		if f.Kind == fault.RateLimit {
+			s.stats.End(rec, http.StatusOK, "fault: rate_limit")
+			return s.rateLimited(c)
+		}
+		if fault.Apply(c.Response().Writer, c.Request(), f) {
+			s.stats.End(rec, 0, "fault: "+f.Kind)
+			return nil
+		}
+	}
+	status, msg := s.process(q, body)
+	if status == http.StatusTooManyRequests {
+		s.stats.End(rec, status, msg)
+		return s.rateLimited(c)
+	}
+	s.stats.End(rec, http.StatusOK, msg)
+	return answer(c, status == 0, msg)
+}
+
+func (s *Server) rateLimited(c echo.Context) error {
+	if s.cfg.RateLimit429 {
+		c.Response().Header().Set("Retry-After", "1")
+		return c.JSON(http.StatusTooManyRequests, map[string]any{"flag": "failure", "code": "429", "status": "failure", "message": "访问过于频繁"})
+	}
+	return answer(c, false, "访问过于频繁")
+}
+
+// process validates and executes one call; status 0 is success, 1 failure, 429 rate limited.
+func (s *Server) process(q url.Values, body []byte) (int, string) {
+	for _, p := range []string{"appKey", "method", "timestamp", "sign"} {
+		if q.Get(p) == "" {
+			return 1, "缺少必要参数: " + p
+		}
+	}
+	if q.Get("appKey") != s.cfg.AppKey {
+		return 1, "appKey不存在"
+	}
+	ts, err := time.ParseInLocation("2006-01-02 15:04:05", q.Get("timestamp"), gmt8)
+	if err != nil || s.cfg.Now().Sub(ts).Abs() > 10*time.Minute {
+		return 1, "时间戳已过期"
+	}
+	if !strings.EqualFold(Sign(s.cfg.Secret, q, body), q.Get("sign")) {
+		return 1, "签名错误"
+	}
+	if q.Get("method") != MethodDistributorSync {
+		return 1, "接口不存在"
+	}
+	if s.limiter != nil && !s.limiter.Allow() {
+		return http.StatusTooManyRequests, "访问过于频繁"
+	}
+	var d Distributor
+	if err := json.Unmarshal(body, &d); err != nil {
+		return 1, "请求体格式错误"
+	}
+	switch {
+	case d.ActionType != "add" && d.ActionType != "update":
+		return 1, "actionType 只能是 add 或 update"
+	case strings.TrimSpace(d.DistributorCode) == "":
+		return 1, "分销商编码不能为空"
+	case strings.TrimSpace(d.DistributorName) == "":
+		return 1, "分销商名称不能为空"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, exists := s.dists[d.DistributorCode]
+	switch {
+	case d.ActionType == "add" && exists:
+		return 1, "分销商编码已存在"
+	case d.ActionType == "update" && !exists:
+		return 1, "分销商不存在"
+	}
+	d.UpdatedAt = s.cfg.Now()
+	if exists {
+		d.Updates = old.Updates + 1
+	}
+	s.dists[d.DistributorCode] = &d
+	return 0, "成功"
+}
+
+// SetRate changes the rate limit at run time (0: unlimited).
+func (s *Server) SetRate(perSecond float64) {
+	if perSecond <= 0 {
+		s.limiter = nil
+		return
+	}
+	s.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10)))
+}
+
