@@ -238,4 +238,3 @@ func (s *Server) SetRate(perSecond float64) {
 	}
 	s.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10)))
 }
-

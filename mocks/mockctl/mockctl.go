@@ -75,7 +75,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 }
 
 // Reset empties data, counts, log, sessions and faults.
-func (c *Client) Reset(ctx context.Context) error { return c.do(ctx, http.MethodPost, "/reset", nil, nil) }
+func (c *Client) Reset(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/reset", nil, nil)
+}
 
 // Seed replaces the data with n generated records.
 func (c *Client) Seed(ctx context.Context, n int, seed uint64) error {
