@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/syncgate/syncgate/clients/greatonce"
+	"github.com/syncgate/syncgate/clients/kingdee"
+	"github.com/syncgate/syncgate/clients/vendor"
+	"github.com/syncgate/syncgate/clients/zhilong"
+	"github.com/syncgate/syncgate/server/config"
+	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/rpc"
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// gateway is the wired application: the RPC handler and what must be shut down behind it.
+type gateway struct {
+	handler *rpc.Handler
+	engine  *engine.Engine
+	store   *store.Store
+}
+
+// stopRuns cancels running syncs and waits until their state is committed.
+func (g *gateway) stopRuns(ctx context.Context) error { return g.engine.Shutdown(ctx) }
+
+// close releases the store; call it after the HTTP server has drained.
+func (g *gateway) close() error { return g.store.Close() }
+
+// build wires config → store, mapping specs, vendor clients, flows, engine and handler. The gateway
+// does not start with an invalid active mapping spec.
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*gateway, error) {
+	specs, err := mapping.LoadSet(cfg.MappingDir)
+	if err != nil {
+		return nil, fmt.Errorf("mapping specs: %w", err)
+	}
+	customersSpec, ok1 := specs.Get(engine.FlowCustomers)
+	agentsSpec, ok2 := specs.Get(engine.FlowAgents)
+	if !ok1 || !ok2 {
+		return nil, errors.New("mapping specs: customers and agents specs are required")
+	}
+
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+
+	// The clients are built before the engine that records their attempts, so the hook forwards.
+	var eng *engine.Engine
+	hook := func(ctx context.Context, a vendor.Attempt) {
+		if eng != nil {
+			eng.AuditHook()(ctx, a)
+		}
+	}
+	conns := cfg.Sync.Concurrency + 4
+	kd, err := kingdee.New(kingdee.Config{
+		BaseURL: cfg.Kingdee.BaseURL, AcctID: cfg.Kingdee.AcctID, Username: cfg.Kingdee.Username,
+		Password: cfg.Kingdee.Password, LCID: cfg.Kingdee.LCID, AppID: cfg.Kingdee.AppID, AppSecret: cfg.Kingdee.AppSecret,
+		Timeout: 30 * time.Second, RatePerSecond: cfg.Kingdee.Rate, MaxAttempts: 5, MaxElapsed: 2 * time.Minute,
+		MaxConns: conns, Registerer: reg, Hook: hook,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("kingdee client: %w", err)
+	}
+	gc, err := greatonce.New(greatonce.Config{
+		BaseURL: cfg.Greatonce.BaseURL, AppKey: cfg.Greatonce.AppKey, Secret: cfg.Greatonce.Secret,
+		CustomerID: cfg.Greatonce.CustomerID, Timeout: 15 * time.Second, RatePerSecond: cfg.Greatonce.Rate,
+		Burst: cfg.Sync.Concurrency, MaxAttempts: 5, MaxElapsed: 2 * time.Minute, MaxConns: conns,
+		Registerer: reg, Hook: hook,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("greatonce client: %w", err)
+	}
+	zl, err := zhilong.New(zhilong.Config{
+		BaseURL: cfg.Zhilong.BaseURL, Username: cfg.Zhilong.Username, Password: cfg.Zhilong.Password,
+		Timeout: 30 * time.Second, RatePerSecond: cfg.Zhilong.Rate, MaxAttempts: 5, MaxElapsed: 2 * time.Minute,
+		MaxConns: 4, Registerer: reg, Hook: hook,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("zhilong client: %w", err)
+	}
+
+	customers := engine.NewCustomersFlow(kd, gc, customersSpec, engine.CustomersOptions{
+		PageSize: cfg.Sync.PageSize, Concurrency: cfg.Sync.Concurrency,
+		UseOrgNumbers: cfg.Sync.UseOrgNumbers, Overlap: cfg.Sync.Overlap,
+	})
+	agents := engine.NewAgentsFlow(zl, kd, agentsSpec, engine.AgentsOptions{
+		PageSize: cfg.Sync.PageSize, BatchSize: cfg.Sync.BatchSize, Overlap: cfg.Sync.Overlap,
+	})
+	eng, err = engine.New(engine.Config{Logger: log, Registerer: reg}, st, customers, agents)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return &gateway{handler: rpc.NewHandler(eng, log), engine: eng, store: st}, nil
+}
