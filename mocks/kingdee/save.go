@@ -228,6 +228,9 @@ func (s *Server) saveOne(m map[string]any, need []string, audit bool) itemResult
 	if strings.TrimSpace(c.Name) == "" {
 		return itemResult{code: 11, field: "FName", msg: "字段[客户名称]是必录字段"}
 	}
+	if id != 0 && strings.TrimSpace(c.Number) == "" {
+		return itemResult{code: 11, field: "FNumber", msg: "字段[编码]是必录字段"}
+	}
 	if id == 0 && strings.TrimSpace(c.Number) == "" {
 		for {
 			c.Number = fmt.Sprintf("CUST%07d", s.nextNum)

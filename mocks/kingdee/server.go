@@ -131,11 +131,12 @@ func (s *Server) insertLocked(c *customer) {
 	s.ix.add(c)
 }
 
-// now is the mock clock at millisecond precision, strictly increasing so that modifications order.
+// nowLocked is the mock clock at millisecond precision, never going backwards. Records changed in the
+// same millisecond share their FModifyDate, as on a real server.
 func (s *Server) nowLocked() time.Time {
 	t := s.cfg.Now().In(gmt8).Truncate(time.Millisecond)
-	if !t.After(s.lastMod) {
-		t = s.lastMod.Add(time.Millisecond)
+	if t.Before(s.lastMod) {
+		t = s.lastMod
 	}
 	s.lastMod = t
 	return t

@@ -155,11 +155,26 @@ func (t *kingdeeCustomerWriter) options() (audit, verify bool) {
 }
 
 // model is the Model item: the mapped payload with FCUSTID 0 for a create or the mapped id for an
-// update.
+// update. An update never sends an empty FNumber: the number Kingdee's coding rule assigned stays.
 func (t *kingdeeCustomerWriter) model(p Planned, custID int64) map[string]any {
 	m := p.Payload.Map()
 	m["FCUSTID"] = custID
+	if n, _ := m["FNumber"].(string); custID != 0 && n == "" {
+		delete(m, "FNumber")
+	}
 	return m
+}
+
+// updateFields are the NeedUpDateFields of an update: the payload's fields less an empty FNumber.
+func updateFields(p Planned) []string {
+	var out []string
+	for _, f := range p.Payload.Fields() {
+		if n, _ := p.Payload.Get(f).(string); f == "FNumber" && n == "" {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, error) {
@@ -174,7 +189,7 @@ func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, erro
 	audit, verify := t.options()
 	opts := map[string]any{"FormId": formCustomer, "IsAutoSubmitAndAudit": audit, "IsVerifyBaseDataField": verify}
 	if id != 0 {
-		opts["NeedUpDateFields"] = p.Payload.Fields()
+		opts["NeedUpDateFields"] = updateFields(p)
 	}
 	return body, opts, nil
 }
@@ -237,7 +252,7 @@ func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []De
 				bodies[j], _ = json.Marshal(m)
 			}
 			if ids[batch[0]] != 0 {
-				req.NeedUpDateFields = items[batch[0]].Payload.Fields()
+				req.NeedUpDateFields = updateFields(items[batch[0]])
 			}
 			res, err := t.kd.BatchSave(ctx, req)
 			for j, i := range batch {

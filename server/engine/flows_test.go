@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncgate/syncgate/clients/greatonce"
+	"github.com/syncgate/syncgate/clients/kingdee"
+	"github.com/syncgate/syncgate/clients/vendor"
+	"github.com/syncgate/syncgate/clients/zhilong"
+	mockgo "github.com/syncgate/syncgate/mocks/greatonce"
+	mockkd "github.com/syncgate/syncgate/mocks/kingdee"
+	"github.com/syncgate/syncgate/mocks/mockctl"
+	mockzl "github.com/syncgate/syncgate/mocks/zhilong"
+	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// vendors is a per-test bundle: the three mocks in-process, real clients, a store and an engine with
+// both real flows.
+type vendors struct {
+	ctx          context.Context
+	kd, gc, zl   *mockctl.Client
+	kdMock       *mockkd.Server
+	eng          *Engine
+	st           *store.Store
+	kdc          *kingdee.Client
+	gcc          *greatonce.Client
+	zlc          *zhilong.Client
+	specs        *mapping.Set
+	dbPath       string
+	pageSize     int
+	customersOpt CustomersOptions
+}
+
+func newVendors(t *testing.T, customers, agents, pageSize int) *vendors {
+	t.Helper()
+	v := &vendors{ctx: context.Background(), pageSize: pageSize}
+	kc, gc, zc := mockkd.DefaultConfig(), mockgo.DefaultConfig(), mockzl.DefaultConfig()
+	v.kdMock = mockkd.New(kc)
+	kdSrv, goSrv, zlSrv := httptest.NewServer(v.kdMock), httptest.NewServer(mockgo.New(gc)), httptest.NewServer(mockzl.New(zc))
+	t.Cleanup(func() { kdSrv.Close(); goSrv.Close(); zlSrv.Close() })
+	v.kd, v.gc, v.zl = mockctl.New(kdSrv.URL, nil), mockctl.New(goSrv.URL, nil), mockctl.New(zlSrv.URL, nil)
+	if err := v.kd.Seed(v.ctx, customers, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.zl.Seed(v.ctx, agents, 7); err != nil {
+		t.Fatal(err)
+	}
+	bi, bm := time.Millisecond, 5*time.Millisecond
+	// The clients report every attempt to the engine that is current when they call.
+	hook := func(ctx context.Context, a vendor.Attempt) {
+		if v.eng != nil {
+			v.eng.AuditHook()(ctx, a)
+		}
+	}
+	var err error
+	v.kdc, err = kingdee.New(kingdee.Config{BaseURL: kdSrv.URL + "/k3cloud/", AcctID: kc.AcctID, Username: kc.Username, Password: kc.Password,
+		Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.gcc, err = greatonce.New(greatonce.Config{BaseURL: goSrv.URL, AppKey: gc.AppKey, Secret: gc.Secret, CustomerID: gc.CustomerID,
+		Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.zlc, err = zhilong.New(zhilong.Config{BaseURL: zlSrv.URL, Username: zc.Username, Password: zc.Password,
+		Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.specs, err = mapping.LoadSet(""); err != nil {
+		t.Fatal(err)
+	}
+	v.dbPath = filepath.Join(t.TempDir(), "flows.db")
+	v.customersOpt = CustomersOptions{PageSize: pageSize, Concurrency: 8, Overlap: time.Minute}
+	v.open(t)
+	return v
+}
+
+// open (re)starts the gateway side on the same database, as a restarted process would.
+func (v *vendors) open(t *testing.T) {
+	t.Helper()
+	st, err := store.Open(v.ctx, v.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := v.specs.Get(FlowCustomers)
+	as, _ := v.specs.Get(FlowAgents)
+	v.st = st
+	v.eng, err = New(Config{}, st,
+		NewCustomersFlow(v.kdc, v.gcc, cs, v.customersOpt),
+		NewAgentsFlow(v.zlc, v.kdc, as, AgentsOptions{PageSize: v.pageSize, BatchSize: 7, Overlap: time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.eng.Shutdown(context.Background()); st.Close() })
+}
+
+func (v *vendors) run(t *testing.T, flow string, opts Options) Run {
+	t.Helper()
+	r, err := v.eng.Start(v.ctx, flow, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = v.eng.Wait(v.ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// syncable counts the Kingdee customers SyncCustomers should deliver (audited and active).
+func (v *vendors) syncable(t *testing.T) int {
+	t.Helper()
+	cs, err := v.kd.KingdeeCustomers(v.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cs {
+		if c.FDocumentStatus == "C" && c.FForbidStatus == "A" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestCustomersFlowAgainstMocks(t *testing.T) {
+	v := newVendors(t, 60, 0, 7)
+	want := v.syncable(t)
+	r := v.run(t, FlowCustomers, Options{})
+	if r.Status != StatusSucceeded || int(r.Counts.Added) != want {
+		t.Fatalf("first run %+v, want %d adds (%s)", r.Counts, want, r.Error)
+	}
+	dists, _ := v.gc.GreatonceDistributors(v.ctx)
+	if len(dists) != want {
+		t.Fatalf("greatonce has %d distributors, want %d", len(dists), want)
+	}
+	before, _ := v.gc.Counts(v.ctx)
+	r = v.run(t, FlowCustomers, Options{})
+	after, _ := v.gc.Counts(v.ctx)
+	if r.Counts.Added+r.Counts.Updated != 0 || after[mockgo.MethodDistributorSync] != before[mockgo.MethodDistributorSync] {
+		t.Fatalf("second run wrote: %+v", r.Counts)
+	}
+	if err := v.kd.Modify(v.ctx, 5, 3); err != nil {
+		t.Fatal(err)
+	}
+	r = v.run(t, FlowCustomers, Options{})
+	if r.Counts.Updated != 5 || r.Counts.Added != 0 {
+		t.Fatalf("after modifying 5: %+v", r.Counts)
+	}
+	dists, _ = v.gc.GreatonceDistributors(v.ctx)
+	updated := 0
+	for _, d := range dists {
+		updated += d.Updates
+	}
+	if len(dists) != want || updated != 5 {
+		t.Fatalf("distributors %d (updates %d), want %d (5)", len(dists), updated, want)
+	}
+}
+
+func TestCustomersFlowRecoversFromTransientFaults(t *testing.T) {
+	v := newVendors(t, 40, 0, 6)
+	want := v.syncable(t)
+	for _, f := range []mockctl.Fault{
+		{Endpoint: mockgo.MethodDistributorSync, Kind: "http502", Count: 3},
+		{Endpoint: mockgo.MethodDistributorSync, Kind: "rate_limit", Count: 3},
+		{Endpoint: mockgo.MethodDistributorSync, Kind: "drop", Count: 2},
+		{Endpoint: mockgo.MethodDistributorSync, Kind: "truncated", Count: 2},
+		{Endpoint: mockgo.MethodDistributorSync, Kind: "http500", Rate: 0.1},
+	} {
+		if err := v.gc.SetFault(v.ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []mockctl.Fault{
+		{Endpoint: mockkd.EndpointQuery, Kind: "session_lost", Count: 1},
+		{Endpoint: mockkd.EndpointQuery, Kind: "html", Count: 1},
+		{Endpoint: mockkd.EndpointQuery, Kind: "lock_conflict", Count: 1},
+	} {
+		if err := v.kd.SetFault(v.ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := v.run(t, FlowCustomers, Options{})
+	if r.Status != StatusSucceeded || int(r.Counts.Added) != want || r.Counts.Retried == 0 {
+		t.Fatalf("run %+v err=%q", r.Counts, r.Error)
+	}
+	dists, _ := v.gc.GreatonceDistributors(v.ctx)
+	if len(dists) != want {
+		t.Fatalf("%d distributors, want %d", len(dists), want)
+	}
+	recs, _, _ := v.eng.RunRecords(v.ctx, r.ID, "", 1000)
+	transient := 0
+	for _, rec := range recs {
+		if rec.Outcome == "transient" {
+			transient++
+		}
+	}
+	if transient == 0 {
+		t.Fatal("retried attempts are not in the audit trail")
+	}
+}
+
+func TestCustomersCrashBetweenWriteAndCommitMakesNoDuplicate(t *testing.T) {
+	v := newVendors(t, 20, 0, 5)
+	want := v.syncable(t)
+	v.run(t, FlowCustomers, Options{})
+	// Simulate a crash after the vendor writes and before the local commit: the mappings are gone.
+	v.eng.Shutdown(v.ctx)
+	v.st.Close()
+	fresh := filepath.Join(t.TempDir(), "lost.db")
+	v.dbPath = fresh
+	v.open(t)
+	r := v.run(t, FlowCustomers, Options{})
+	dists, _ := v.gc.GreatonceDistributors(v.ctx)
+	if r.Status != StatusSucceeded || len(dists) != want || int(r.Counts.Updated) != want {
+		t.Fatalf("rerun without mappings: %+v, %d distributors (want %d, all reconciled as updates)", r.Counts, len(dists), want)
+	}
+}
+
+func TestAgentsFlowAgainstMocks(t *testing.T) {
+	v := newVendors(t, 0, 45, 8)
+	r := v.run(t, FlowAgents, Options{})
+	if r.Status != StatusSucceeded || r.Counts.Added != 45 {
+		t.Fatalf("first run %+v %s", r.Counts, r.Error)
+	}
+	custs, _ := v.kd.KingdeeCustomers(v.ctx)
+	seen := map[string]int{}
+	for _, c := range custs {
+		seen[c.F_out_id]++
+		if c.FDocumentStatus != "C" {
+			t.Fatalf("customer %s not audited", c.FNumber)
+		}
+	}
+	if len(custs) != 45 || len(seen) != 45 {
+		t.Fatalf("kingdee has %d customers for %d agents", len(custs), len(seen))
+	}
+	r = v.run(t, FlowAgents, Options{})
+	if r.Counts.Added+r.Counts.Updated != 0 {
+		t.Fatalf("second run wrote %+v", r.Counts)
+	}
+	if err := v.zl.Modify(v.ctx, 4, 9); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.zl.Add(v.ctx, 3, 9); err != nil {
+		t.Fatal(err)
+	}
+	r = v.run(t, FlowAgents, Options{})
+	if r.Counts.Updated != 4 || r.Counts.Added != 3 {
+		t.Fatalf("after 4 modified and 3 new: %+v", r.Counts)
+	}
+	custs, _ = v.kd.KingdeeCustomers(v.ctx)
+	if len(custs) != 48 {
+		t.Fatalf("kingdee has %d customers, want 48", len(custs))
+	}
+}
+
+func TestAgentsCrashBeforeCommitIsReconciledByOutID(t *testing.T) {
+	v := newVendors(t, 0, 12, 5)
+	v.run(t, FlowAgents, Options{})
+	v.eng.Shutdown(v.ctx)
+	v.st.Close()
+	v.dbPath = filepath.Join(t.TempDir(), "lost.db")
+	v.open(t)
+	r := v.run(t, FlowAgents, Options{})
+	custs, _ := v.kd.KingdeeCustomers(v.ctx)
+	if len(custs) != 12 || r.Counts.Added != 0 || r.Counts.Updated != 12 {
+		t.Fatalf("rerun without mappings: %+v, %d customers", r.Counts, len(custs))
+	}
+}
+
+func TestAgentsPermanentFailureDeadLetteredThenDelivered(t *testing.T) {
+	v := newVendors(t, 0, 6, 10)
+	agents, _ := v.zl.ZhilongAgents(v.ctx)
+	// A Kingdee customer already uses the number a mapping spec gives one agent: Kingdee refuses it
+	// (duplicate number, permanent), the others go through.
+	spec := strings.Replace(string(mustRead(t)), `- name: FNumber
+      template: ""`, `- name: FNumber
+      template: "{{agentId}}"`, 1)
+	s, err := mapping.Parse("agents.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.eng.flows[FlowAgents].Spec = s
+	v.eng.flows[FlowAgents].Target.(*kingdeeCustomerWriter).spec = s
+	blocker := map[string]any{"FCUSTID": 0, "FName": "占用编码", "FNumber": agents[2].AgentID}
+	if _, err := v.kdc.Save(v.ctx, kingdee.SaveRequest{FormID: "BD_Customer", Model: []map[string]any{blocker}}); err != nil {
+		t.Fatal(err)
+	}
+	r := v.run(t, FlowAgents, Options{})
+	if r.Status != StatusPartial || r.Counts.Failed != 1 || r.Counts.Added != 5 {
+		t.Fatalf("run %+v %s", r.Counts, r.Error)
+	}
+	dl, _ := v.st.DeadLetters(v.ctx, FlowAgents, 0)
+	if len(dl) != 1 || dl[0].SourceKey != agents[2].AgentID || !strings.Contains(dl[0].LastError, "编码唯一") {
+		t.Fatalf("dead letters %+v", dl)
+	}
+	// The cause is fixed in Kingdee: the blocking customer gets another number. The next run retries
+	// the dead letter first and delivers it.
+	custs, _ := v.kd.KingdeeCustomers(v.ctx)
+	for _, c := range custs {
+		if c.FName == "占用编码" {
+			fix := map[string]any{"FCUSTID": c.FCUSTID, "FNumber": "RENUMBERED"}
+			if _, err := v.kdc.Save(v.ctx, kingdee.SaveRequest{FormID: "BD_Customer", Model: []map[string]any{fix}, NeedUpDateFields: []string{"FNumber"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r = v.run(t, FlowAgents, Options{})
+	if r.Counts.Added != 1 || r.Status != StatusSucceeded {
+		t.Fatalf("after fix %+v %s", r.Counts, r.Error)
+	}
+	if dl, _ = v.st.DeadLetters(v.ctx, FlowAgents, 0); len(dl) != 0 {
+		t.Fatalf("dead letter not resolved: %+v", dl)
+	}
+}
+
+func mustRead(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../mapping/specs/agents.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
