@@ -212,7 +212,7 @@ func isIndexOrder(order string) bool {
 func (s *Server) rows(filter *node, keys []string, hasEntry bool, order string, start, end int) [][]any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out [][]any
+	out := [][]any{}
 	n := 0 // rows produced so far, before paging
 	emit := func(c *customer) bool {
 		if !filter.eval(func(f string) any {
