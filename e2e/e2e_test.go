@@ -1,0 +1,368 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
+	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
+	"github.com/syncgate/syncgate/mocks/mockctl"
+)
+
+const apiKey = "e2e-key-5f0c1d"
+
+var bins struct{ gateway, mocks string }
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "syncgate-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	root, err := ModuleRoot()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if bins.gateway, err = Build(ctx, root, "./server/cmd/syncgate", dir); err == nil {
+			bins.mocks, err = Build(ctx, root, "./mocks/cmd/syncgate-mocks", dir)
+		}
+		cancel()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// vendors are the mock vendors' process and what it printed.
+type vendors struct {
+	proc                        *Process
+	kdURL, goURL, zlURL         string
+	kdAcct, kdUser, kdPass      string
+	goKey, goSecret, goCustomer string
+	zlUser, zlPass              string
+	kd, gc, zl                  *mockctl.Client
+}
+
+var (
+	kdLine = regexp.MustCompile(`kingdee (\S+) acct=(\S+) user=(\S+) password=(\S+)`)
+	goLine = regexp.MustCompile(`greatonce (\S+) appKey=(\S+) secret=(\S+) customerId=(\S+)`)
+	zlLine = regexp.MustCompile(`zhilong (\S+) user=(\S+) password=(\S+)`)
+)
+
+func startVendors(t *testing.T, customers, agents int) *vendors {
+	t.Helper()
+	p := Start(t, "mocks", bins.mocks, []string{"-seed-customers", fmt.Sprint(customers), "-seed-agents", fmt.Sprint(agents), "-seed", "3"}, nil)
+	if _, err := p.WaitFor(regexp.MustCompile("mocks ready"), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out := p.Output()
+	k, g, z := kdLine.FindStringSubmatch(out), goLine.FindStringSubmatch(out), zlLine.FindStringSubmatch(out)
+	v := &vendors{proc: p, kdURL: k[1], kdAcct: k[2], kdUser: k[3], kdPass: k[4], goURL: g[1], goKey: g[2], goSecret: g[3], goCustomer: g[4],
+		zlURL: z[1], zlUser: z[2], zlPass: z[3]}
+	v.kd, v.gc, v.zl = mockctl.New(v.kdURL, nil), mockctl.New(v.goURL, nil), mockctl.New(v.zlURL, nil)
+	return v
+}
+
+// gateway is a running syncgate process.
+type gateway struct {
+	proc *Process
+	url  string
+	addr string
+	db   string
+}
+
+func startGateway(t *testing.T, v *vendors, db string, extra ...string) *gateway {
+	t.Helper()
+	addr, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"SYNCGATE_API_KEYS=" + apiKey, "SYNCGATE_DB=" + db, "SYNCGATE_LISTEN=" + addr,
+		"SYNCGATE_KINGDEE_BASE_URL=" + v.kdURL, "SYNCGATE_KINGDEE_ACCT_ID=" + v.kdAcct, "SYNCGATE_KINGDEE_USERNAME=" + v.kdUser,
+		"SYNCGATE_KINGDEE_PASSWORD=" + v.kdPass, "SYNCGATE_GREATONCE_BASE_URL=" + v.goURL, "SYNCGATE_GREATONCE_APP_KEY=" + v.goKey,
+		"SYNCGATE_GREATONCE_SECRET=" + v.goSecret, "SYNCGATE_GREATONCE_CUSTOMER_ID=" + v.goCustomer,
+		"SYNCGATE_ZHILONG_BASE_URL=" + v.zlURL, "SYNCGATE_ZHILONG_USERNAME=" + v.zlUser, "SYNCGATE_ZHILONG_PASSWORD=" + v.zlPass,
+		"SYNCGATE_KINGDEE_RATE=0", "SYNCGATE_GREATONCE_RATE=0", "SYNCGATE_ZHILONG_RATE=0", "SYNCGATE_SYNC_PAGE_SIZE=50", "SYNCGATE_SYNC_BATCH_SIZE=20",
+	}
+	p := Start(t, "syncgate", bins.gateway, extra, env)
+	if _, err := p.WaitFor(regexp.MustCompile(`syncgate listening on (http://\S+)`), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return &gateway{proc: p, url: "http://" + addr, addr: addr, db: db}
+}
+
+func (g *gateway) grpc(t *testing.T) syncgatev1.SyncServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return syncgatev1.NewSyncServiceClient(conn)
+}
+
+func authCtx() context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+apiKey)
+}
+
+func connectCtx() context.Context {
+	ctx, ci := connect.NewClientContext(context.Background())
+	ci.RequestHeader().Set("Authorization", "Bearer "+apiKey)
+	return ctx
+}
+
+func syncable(t *testing.T, v *vendors) int {
+	t.Helper()
+	cs, err := v.kd.KingdeeCustomers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cs {
+		if c.FDocumentStatus == "C" && c.FForbidStatus == "A" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestFullSyncsThroughGRPCAndConnect(t *testing.T) {
+	v := startVendors(t, 300, 250)
+	g := startGateway(t, v, filepath.Join(t.TempDir(), "e2e.db"))
+	client := g.grpc(t)
+	want := syncable(t, v)
+
+	resp, err := client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resp.GetRun(); r.GetStatus() != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED || int(r.GetCounts().GetAdded()) != want {
+		t.Fatalf("first customers run: %v (want %d adds)", r, want)
+	}
+	dists, _ := v.gc.GreatonceDistributors(context.Background())
+	if len(dists) != want {
+		t.Fatalf("greatonce has %d distributors, want %d", len(dists), want)
+	}
+	before, _ := v.gc.Counts(context.Background())
+	resp, err = client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := v.gc.Counts(context.Background())
+	if c := resp.GetRun().GetCounts(); c.GetAdded()+c.GetUpdated() != 0 || after["greatonce.distributor.single.sync"] != before["greatonce.distributor.single.sync"] {
+		t.Fatalf("immediate second run wrote: %v", c)
+	}
+
+	// Agents through the Connect client (HTTP/1.1 JSON), followed with WatchRun.
+	cc := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, g.url, connect.WithProtoJSON())
+	ar, err := cc.SyncAgents(connectCtx(), &syncgatev1.SyncAgentsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := cc.WatchRun(connectCtx(), &syncgatev1.WatchRunRequest{RunId: ar.GetRun().GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *syncgatev1.Run
+	for stream.Receive() {
+		last = stream.Msg().GetRun()
+	}
+	if err := stream.Err(); err != nil || last.GetStatus() != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED || last.GetCounts().GetAdded() != 250 {
+		t.Fatalf("watched agents run: %v %v", last, err)
+	}
+	custs, _ := v.kd.KingdeeCustomers(context.Background())
+	outIDs := map[string]int{}
+	for _, c := range custs {
+		if c.F_out_id != "" {
+			outIDs[c.F_out_id]++
+		}
+	}
+	if len(outIDs) != 250 {
+		t.Fatalf("kingdee has %d agents' customers, want 250", len(outIDs))
+	}
+	for id, n := range outIDs {
+		if n != 1 {
+			t.Fatalf("agent %s is in kingdee %d times", id, n)
+		}
+	}
+	got, err := client.GetRun(authCtx(), &syncgatev1.GetRunRequest{RunId: ar.GetRun().GetId(), IncludeRecords: true, PageSize: 10})
+	if err != nil || len(got.GetRecords()) != 10 || got.GetNextPageToken() == "" {
+		t.Fatalf("GetRun with records: %v %v", got, err)
+	}
+	list, err := client.ListRuns(authCtx(), &syncgatev1.ListRunsRequest{Flow: syncgatev1.Flow_FLOW_CUSTOMERS})
+	if err != nil || len(list.GetRuns()) != 2 {
+		t.Fatalf("ListRuns: %v %v", list, err)
+	}
+}
+
+func TestRefusalsAndSecrets(t *testing.T) {
+	v := startVendors(t, 400, 0)
+	db := filepath.Join(t.TempDir(), "e2e.db")
+	g := startGateway(t, v, db)
+	client := g.grpc(t)
+	ctx := context.Background()
+
+	if _, err := client.ListRuns(ctx, &syncgatev1.ListRunsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("no key: %v", err)
+	}
+	bad := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer wrong")
+	if _, err := client.ListRuns(bad, &syncgatev1.ListRunsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if _, err := client.Preview(authCtx(), &syncgatev1.PreviewRequest{Flow: syncgatev1.Flow_FLOW_AGENTS}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("invalid preview: %v", err)
+	}
+	// Preview and a dry run write nothing at the vendors.
+	if _, err := client.Preview(authCtx(), &syncgatev1.PreviewRequest{Flow: syncgatev1.Flow_FLOW_CUSTOMERS,
+		Source: &syncgatev1.PreviewRequest_Pending{Pending: &syncgatev1.PendingRecords{Count: 5}}}); err != nil {
+		t.Fatal(err)
+	}
+	dry, err := client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{DryRun: true, Wait: true}})
+	if err != nil || dry.GetRun().GetCounts().GetAdded() == 0 {
+		t.Fatalf("dry run: %v %v", dry, err)
+	}
+	if d, _ := v.gc.GreatonceDistributors(ctx); len(d) != 0 {
+		t.Fatalf("preview or dry run wrote %d distributors", len(d))
+	}
+
+	// Two simultaneous calls: slow Greatonce keeps the first one running.
+	if err := v.gc.SetFault(ctx, mockctl.Fault{Endpoint: "greatonce.distributor.single.sync", Kind: "latency", Rate: 1, LatencyMS: 20}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), first.GetRun().GetId()) {
+		t.Fatalf("second concurrent call: %v", err)
+	}
+
+	// SIGTERM: the run is cancelled cleanly and the process exits.
+	if err := g.proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.proc.Wait(30 * time.Second); err != nil {
+		t.Fatalf("graceful shutdown: %v\n%s", err, g.proc.Output())
+	}
+	secrets := []string{v.kdPass, v.goSecret, v.zlPass, apiKey}
+	dbBytes, _ := os.ReadFile(db)
+	wal, _ := os.ReadFile(db + "-wal")
+	for _, s := range secrets {
+		if strings.Contains(g.proc.Output(), s) {
+			t.Errorf("the gateway log contains a secret (%d chars)", len(s))
+		}
+		if bytes.Contains(dbBytes, []byte(s)) || bytes.Contains(wal, []byte(s)) {
+			t.Errorf("the database contains a secret (%d chars)", len(s))
+		}
+	}
+	// Restarted, the gateway reports the cancelled run.
+	g2 := startGateway(t, v, db)
+	c2 := g2.grpc(t)
+	r, err := c2.GetRun(authCtx(), &syncgatev1.GetRunRequest{RunId: first.GetRun().GetId()})
+	if err != nil || r.GetRun().GetStatus() != syncgatev1.RunStatus_RUN_STATUS_CANCELLED {
+		t.Fatalf("run after SIGTERM: %v %v", r, err)
+	}
+}
+
+func TestKill9DuringRunsLosesNothingAndDuplicatesNothing(t *testing.T) {
+	v := startVendors(t, 600, 600)
+	db := filepath.Join(t.TempDir(), "e2e.db")
+	ctx := context.Background()
+	want := syncable(t, v)
+	// Slow vendors so that the kills land mid-run: during Greatonce writes, during Kingdee batches.
+	v.gc.SetFault(ctx, mockctl.Fault{Endpoint: "greatonce.distributor.single.sync", Kind: "latency", Rate: 1, LatencyMS: 5})
+	v.kd.SetFault(ctx, mockctl.Fault{Endpoint: "BatchSave", Kind: "latency", Rate: 1, LatencyMS: 40})
+	for i, delay := range []time.Duration{150 * time.Millisecond, 400 * time.Millisecond, 700 * time.Millisecond} {
+		g := startGateway(t, v, db)
+		client := g.grpc(t)
+		if _, err := client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{}); err != nil {
+			t.Fatalf("kill %d: %v", i, err)
+		}
+		if _, err := client.SyncAgents(authCtx(), &syncgatev1.SyncAgentsRequest{}); err != nil {
+			t.Fatalf("kill %d: %v", i, err)
+		}
+		time.Sleep(delay)
+		g.proc.Kill() // kill -9
+	}
+	v.gc.ClearFaults(ctx)
+	v.kd.ClearFaults(ctx)
+	g := startGateway(t, v, db)
+	client := g.grpc(t)
+	// The kills landed mid-run: the restarted gateway marks those runs failed (interrupted).
+	failed, err := client.ListRuns(authCtx(), &syncgatev1.ListRunsRequest{Status: syncgatev1.RunStatus_RUN_STATUS_FAILED})
+	if err != nil || len(failed.GetRuns()) < 3 || !strings.Contains(failed.GetRuns()[0].GetError(), "interrupted") {
+		t.Fatalf("interrupted runs: %v %v", failed, err)
+	}
+	for _, call := range []func() (*syncgatev1.Run, error){
+		func() (*syncgatev1.Run, error) {
+			r, err := client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
+			return r.GetRun(), err
+		},
+		func() (*syncgatev1.Run, error) {
+			r, err := client.SyncAgents(authCtx(), &syncgatev1.SyncAgentsRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
+			return r.GetRun(), err
+		},
+	} {
+		r, err := call()
+		if err != nil || r.GetStatus() != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED {
+			t.Fatalf("final run: %v %v", r, err)
+		}
+	}
+	// Agents: exactly one Kingdee customer per agent.
+	custs, _ := v.kd.KingdeeCustomers(ctx)
+	outIDs := map[string]int{}
+	for _, c := range custs {
+		if c.F_out_id != "" {
+			outIDs[c.F_out_id]++
+		}
+	}
+	for id, n := range outIDs {
+		if n != 1 {
+			t.Fatalf("agent %s is in kingdee %d times", id, n)
+		}
+	}
+	if len(outIDs) != 600 {
+		t.Fatalf("%d agents in kingdee, want 600", len(outIDs))
+	}
+	// Customers: every syncable customer (the seeded ones and the agents' new ones) is one distributor.
+	want = syncable(t, v)
+	r, err := client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dists, _ := v.gc.GreatonceDistributors(ctx)
+	if len(dists) != want {
+		t.Fatalf("%d distributors for %d syncable customers (last run %v)", len(dists), want, r.GetRun())
+	}
+	byNumber := map[string]int{}
+	for _, d := range dists {
+		byNumber[d.DistributorCode]++
+	}
+	if len(byNumber) != len(dists) {
+		t.Fatal("duplicate distributor codes")
+	}
+	if errors.Is(err, context.Canceled) {
+		t.Fatal("unreachable")
+	}
+}
