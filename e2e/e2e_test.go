@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,31 +53,23 @@ func TestMain(m *testing.M) {
 
 // vendors are the mock vendors' process and what it printed.
 type vendors struct {
-	proc                        *Process
-	kdURL, goURL, zlURL         string
-	kdAcct, kdUser, kdPass      string
-	goKey, goSecret, goCustomer string
-	zlUser, zlPass              string
-	kd, gc, zl                  *mockctl.Client
+	proc       *Process
+	info       VendorInfo
+	kd, gc, zl *mockctl.Client
 }
-
-var (
-	kdLine = regexp.MustCompile(`kingdee (\S+) acct=(\S+) user=(\S+) password=(\S+)`)
-	goLine = regexp.MustCompile(`greatonce (\S+) appKey=(\S+) secret=(\S+) customerId=(\S+)`)
-	zlLine = regexp.MustCompile(`zhilong (\S+) user=(\S+) password=(\S+)`)
-)
 
 func startVendors(t *testing.T, customers, agents int) *vendors {
 	t.Helper()
 	p := Start(t, "mocks", bins.mocks, []string{"-seed-customers", fmt.Sprint(customers), "-seed-agents", fmt.Sprint(agents), "-seed", "3"}, nil)
-	if _, err := p.WaitFor(regexp.MustCompile("mocks ready"), 30*time.Second); err != nil {
+	if _, err := p.WaitFor(MocksReady, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	out := p.Output()
-	k, g, z := kdLine.FindStringSubmatch(out), goLine.FindStringSubmatch(out), zlLine.FindStringSubmatch(out)
-	v := &vendors{proc: p, kdURL: k[1], kdAcct: k[2], kdUser: k[3], kdPass: k[4], goURL: g[1], goKey: g[2], goSecret: g[3], goCustomer: g[4],
-		zlURL: z[1], zlUser: z[2], zlPass: z[3]}
-	v.kd, v.gc, v.zl = mockctl.New(v.kdURL, nil), mockctl.New(v.goURL, nil), mockctl.New(v.zlURL, nil)
+	info, err := ParseVendors(p.Output())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &vendors{proc: p, info: info}
+	v.kd, v.gc, v.zl = mockctl.New(info.KingdeeURL, nil), mockctl.New(info.GreatonceURL, nil), mockctl.New(info.ZhilongURL, nil)
 	return v
 }
 
@@ -96,16 +87,9 @@ func startGateway(t *testing.T, v *vendors, db string, extra ...string) *gateway
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{
-		"SYNCGATE_API_KEYS=" + apiKey, "SYNCGATE_DB=" + db, "SYNCGATE_LISTEN=" + addr,
-		"SYNCGATE_KINGDEE_BASE_URL=" + v.kdURL, "SYNCGATE_KINGDEE_ACCT_ID=" + v.kdAcct, "SYNCGATE_KINGDEE_USERNAME=" + v.kdUser,
-		"SYNCGATE_KINGDEE_PASSWORD=" + v.kdPass, "SYNCGATE_GREATONCE_BASE_URL=" + v.goURL, "SYNCGATE_GREATONCE_APP_KEY=" + v.goKey,
-		"SYNCGATE_GREATONCE_SECRET=" + v.goSecret, "SYNCGATE_GREATONCE_CUSTOMER_ID=" + v.goCustomer,
-		"SYNCGATE_ZHILONG_BASE_URL=" + v.zlURL, "SYNCGATE_ZHILONG_USERNAME=" + v.zlUser, "SYNCGATE_ZHILONG_PASSWORD=" + v.zlPass,
-		"SYNCGATE_KINGDEE_RATE=0", "SYNCGATE_GREATONCE_RATE=0", "SYNCGATE_ZHILONG_RATE=0", "SYNCGATE_SYNC_PAGE_SIZE=50", "SYNCGATE_SYNC_BATCH_SIZE=20",
-	}
+	env := GatewayEnv(v.info, db, addr, apiKey, 50, 20)
 	p := Start(t, "syncgate", bins.gateway, extra, env)
-	if _, err := p.WaitFor(regexp.MustCompile(`syncgate listening on (http://\S+)`), 30*time.Second); err != nil {
+	if _, err := p.WaitFor(GatewayReady, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return &gateway{proc: p, url: "http://" + addr, addr: addr, db: db}
@@ -265,7 +249,7 @@ func TestRefusalsAndSecrets(t *testing.T) {
 	if err := g.proc.Wait(30 * time.Second); err != nil {
 		t.Fatalf("graceful shutdown: %v\n%s", err, g.proc.Output())
 	}
-	secrets := []string{v.kdPass, v.goSecret, v.zlPass, apiKey}
+	secrets := []string{v.info.KingdeePass, v.info.GreatonceSecret, v.info.ZhilongPass, apiKey}
 	dbBytes, _ := os.ReadFile(db)
 	wal, _ := os.ReadFile(db + "-wal")
 	for _, s := range secrets {

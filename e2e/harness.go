@@ -70,10 +70,9 @@ type Process struct {
 	err  error
 }
 
-// Start runs bin with args and env (added to a minimal environment) and returns at once. The process is
-// killed when the test ends, whatever happens.
-func Start(t testing.TB, name, bin string, args, env []string) *Process {
-	t.Helper()
+// StartProcess runs bin with args and env (added to a minimal environment) and returns at once; the
+// caller must Kill it.
+func StartProcess(name, bin string, args, env []string) (*Process, error) {
 	p := &Process{Name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
@@ -81,9 +80,20 @@ func Start(t testing.TB, name, bin string, args, env []string) *Process {
 	p.cmd.Stderr = p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Start is StartProcess for tests: the process is killed when the test ends, whatever happens, and
+// its output is logged if the test failed.
+func Start(t testing.TB, name, bin string, args, env []string) *Process {
+	t.Helper()
+	p, err := StartProcess(name, bin, args, env)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
@@ -91,6 +101,22 @@ func Start(t testing.TB, name, bin string, args, env []string) *Process {
 		}
 	})
 	return p
+}
+
+// PeakRSS returns the process's peak resident set size in bytes (Linux VmHWM).
+func (p *Process) PeakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%d", &kb)
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM for %s", p.Name)
 }
 
 // WaitFor waits until the output matches re and returns the first submatch (or the whole match).

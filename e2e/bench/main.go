@@ -1,0 +1,233 @@
+// Command bench measures syncgate against the mock vendors, as separate processes on loopback:
+//
+//	go run ./e2e/bench -n 10000,100000
+//
+// Per scale it seeds N Kingdee customers and N Zhilong agents and reports, per flow: records per
+// second, vendor calls per second, the no-change rerun time, the gateway's peak RSS and the SQLite
+// size. It also measures the limit: the raw rate at which the Greatonce mock serves signed calls at
+// the gateway's concurrency, so SyncCustomers' throughput is reported as a share of it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
+	"github.com/syncgate/syncgate/clients/greatonce"
+	"github.com/syncgate/syncgate/e2e"
+	"github.com/syncgate/syncgate/mocks/mockctl"
+)
+
+const key = "bench-key"
+
+func main() {
+	scales := flag.String("n", "10000,100000", "comma-separated record counts")
+	concurrency := flag.Int("concurrency", 16, "concurrent Greatonce calls (gateway and raw measurement)")
+	pageSize := flag.Int("page-size", 1000, "source page size")
+	batchSize := flag.Int("batch-size", 500, "Kingdee BatchSave size")
+	flag.Parse()
+	if err := run(*scales, *concurrency, *pageSize, *batchSize); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	n                        int
+	rawRate                  float64
+	custTime, custRerun      time.Duration
+	custRecords, custCalls   int64
+	agentTime, agentRerun    time.Duration
+	agentRecords, agentCalls int64
+	peakRSS, dbSize          int64
+}
+
+func run(scales string, conc, pageSize, batchSize int) error {
+	root, err := e2e.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "syncgate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	gw, err := e2e.Build(ctx, root, "./server/cmd/syncgate", dir)
+	if err != nil {
+		return err
+	}
+	mk, err := e2e.Build(ctx, root, "./mocks/cmd/syncgate-mocks", dir)
+	if err != nil {
+		return err
+	}
+	var results []result
+	for _, s := range strings.Split(scales, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "== N=%d\n", n)
+		r, err := measure(ctx, gw, mk, dir, n, conc, pageSize, batchSize)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	fmt.Printf("\n| N | flow | records | time | records/s | vendor calls/s | no-change rerun | rerun/full | raw mock rate | share of raw | gateway peak RSS | SQLite size |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		cr := float64(r.custRecords) / r.custTime.Seconds()
+		fmt.Printf("| %d | SyncCustomers | %d | %s | %.0f | %.0f | %s | %.1f%% | %.0f calls/s | %.0f%% | %.0f MiB | %.0f MiB |\n",
+			r.n, r.custRecords, r.custTime.Round(time.Millisecond), cr, float64(r.custCalls)/r.custTime.Seconds(),
+			r.custRerun.Round(time.Millisecond), 100*r.custRerun.Seconds()/r.custTime.Seconds(), r.rawRate, 100*cr/r.rawRate,
+			float64(r.peakRSS)/(1<<20), float64(r.dbSize)/(1<<20))
+		fmt.Printf("| %d | SyncAgents | %d | %s | %.0f | %.0f | %s | %.1f%% | | | | |\n",
+			r.n, r.agentRecords, r.agentTime.Round(time.Millisecond), float64(r.agentRecords)/r.agentTime.Seconds(),
+			float64(r.agentCalls)/r.agentTime.Seconds(), r.agentRerun.Round(time.Millisecond), 100*r.agentRerun.Seconds()/r.agentTime.Seconds())
+	}
+	return nil
+}
+
+func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, batchSize int) (result, error) {
+	r := result{n: n}
+	mocks, err := e2e.StartProcess("mocks", mkBin, []string{"-seed-customers", fmt.Sprint(n), "-seed-agents", fmt.Sprint(n)}, nil)
+	if err != nil {
+		return r, err
+	}
+	defer mocks.Kill()
+	if _, err := mocks.WaitFor(e2e.MocksReady, 10*time.Minute); err != nil {
+		return r, err
+	}
+	v, err := e2e.ParseVendors(mocks.Output())
+	if err != nil {
+		return r, err
+	}
+	kd, gc, zl := mockctl.New(v.KingdeeURL, nil), mockctl.New(v.GreatonceURL, nil), mockctl.New(v.ZhilongURL, nil)
+
+	// The limit: signed single-sync calls straight at the mock, same concurrency, same client code.
+	if r.rawRate, err = rawRate(ctx, v, conc, min(n, 20000)); err != nil {
+		return r, err
+	}
+	if err := gc.Reset(ctx); err != nil {
+		return r, err
+	}
+
+	addr, err := e2e.FreePort()
+	if err != nil {
+		return r, err
+	}
+	db := filepath.Join(dir, fmt.Sprintf("bench-%d.db", n))
+	env := append(e2e.GatewayEnv(v, db, addr, key, pageSize, batchSize), fmt.Sprintf("SYNCGATE_SYNC_CONCURRENCY=%d", conc))
+	gw, err := e2e.StartProcess("syncgate", gwBin, nil, env)
+	if err != nil {
+		return r, err
+	}
+	defer gw.Kill()
+	if _, err := gw.WaitFor(e2e.GatewayReady, time.Minute); err != nil {
+		return r, err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close()
+	client := syncgatev1.NewSyncServiceClient(conn)
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+	wait := &syncgatev1.SyncOptions{Wait: true}
+
+	count := func(c *mockctl.Client) int64 {
+		m, _ := c.Counts(ctx)
+		var t int64
+		for _, v := range m {
+			t += v
+		}
+		return t
+	}
+	// Agents first (Zhilong -> Kingdee), so that the customers run reads the seeded customers only
+	// when measured on its own: run customers on a reset Greatonce, counting Kingdee reads too.
+	c0 := count(kd) + count(zl)
+	t0 := time.Now()
+	ar, err := client.SyncAgents(actx, &syncgatev1.SyncAgentsRequest{Options: wait})
+	if err != nil {
+		return r, err
+	}
+	r.agentTime = time.Since(t0)
+	r.agentRecords, r.agentCalls = ar.GetRun().GetCounts().GetAdded(), count(kd)+count(zl)-c0
+	t0 = time.Now()
+	if _, err := client.SyncAgents(actx, &syncgatev1.SyncAgentsRequest{Options: wait}); err != nil {
+		return r, err
+	}
+	r.agentRerun = time.Since(t0)
+	fmt.Fprintf(os.Stderr, "agents: %v in %s (%s)\n", ar.GetRun().GetCounts(), r.agentTime, ar.GetRun().GetStatus())
+
+	c0 = count(kd) + count(gc)
+	t0 = time.Now()
+	cr, err := client.SyncCustomers(actx, &syncgatev1.SyncCustomersRequest{Options: wait})
+	if err != nil {
+		return r, err
+	}
+	r.custTime = time.Since(t0)
+	r.custRecords, r.custCalls = cr.GetRun().GetCounts().GetAdded(), count(kd)+count(gc)-c0
+	t0 = time.Now()
+	if _, err := client.SyncCustomers(actx, &syncgatev1.SyncCustomersRequest{Options: wait}); err != nil {
+		return r, err
+	}
+	r.custRerun = time.Since(t0)
+	fmt.Fprintf(os.Stderr, "customers: %v in %s (%s)\n", cr.GetRun().GetCounts(), r.custTime, cr.GetRun().GetStatus())
+
+	if r.peakRSS, err = gw.PeakRSS(); err != nil {
+		return r, err
+	}
+	for _, f := range []string{db, db + "-wal"} {
+		if st, err := os.Stat(f); err == nil {
+			r.dbSize += st.Size()
+		}
+	}
+	return r, nil
+}
+
+func rawRate(ctx context.Context, v e2e.VendorInfo, conc, calls int) (float64, error) {
+	c, err := greatonce.New(greatonce.Config{BaseURL: v.GreatonceURL, AppKey: v.GreatonceKey, Secret: v.GreatonceSecret,
+		CustomerID: v.GreatonceCustomer, Timeout: 10 * time.Second, MaxConns: conc + 4})
+	if err != nil {
+		return 0, err
+	}
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(calls) {
+					return
+				}
+				d := greatonce.Distributor{DistributorCode: fmt.Sprintf("RAW%08d", i), DistributorName: "基准分销商", Address: "上海市徐汇区",
+					DistributorCompanyName: "植隆集团总部", BalanceDeductType: "1", Mobile: "张伟", Contact: "张伟", DistributorLevelName: "A"}
+				if err := c.DistributorSync(ctx, greatonce.ActionAdd, d); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		return 0, fmt.Errorf("raw measurement: %d calls failed", failed.Load())
+	}
+	return float64(calls) / time.Since(start).Seconds(), nil
+}
