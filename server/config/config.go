@@ -24,8 +24,7 @@ import (
 type Config struct {
 	Listen          string        `yaml:"listen" env:"LISTEN" flag:"listen" help:"address to serve Connect/gRPC/gRPC-Web on"`
 	DB              string        `yaml:"db" env:"DB" flag:"db" help:"SQLite database file"`
-	APIKeys         []string      `yaml:"api_keys" env:"API_KEYS" secret:"true" help:"comma-separated API keys accepted as Authorization: Bearer <key>"`
-	APIKeysFile     string        `yaml:"api_keys_file" env:"API_KEYS_FILE" flag:"api-keys-file" help:"file with one API key per line"`
+	APIKeys         []string      `yaml:"api_keys" env:"API_KEYS" secret:"true" help:"API keys accepted as Authorization: Bearer <key>, comma- or newline-separated (SYNCGATE_API_KEYS_FILE: one per line, # comments)"`
 	Insecure        bool          `yaml:"insecure" env:"INSECURE" flag:"insecure" help:"allow serving a non-loopback address without API keys"`
 	MappingDir      string        `yaml:"mapping_dir" env:"MAPPING_DIR" flag:"mapping-dir" help:"directory with mapping spec overrides (customers.yaml, agents.yaml)"`
 	LogLevel        string        `yaml:"log_level" env:"LOG_LEVEL" flag:"log-level" help:"debug, info, warn or error"`
@@ -124,17 +123,6 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	})
 	if ferr != nil {
 		return Config{}, ferr
-	}
-	if cfg.APIKeysFile != "" {
-		b, err := os.ReadFile(cfg.APIKeysFile)
-		if err != nil {
-			return Config{}, fmt.Errorf("api keys file: %w", err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-				cfg.APIKeys = append(cfg.APIKeys, line)
-			}
-		}
 	}
 	return cfg, cfg.Validate()
 }
@@ -288,9 +276,14 @@ func setValue(v reflect.Value, s string) error {
 		return nil
 	case []string:
 		var out []string
-		for _, p := range strings.Split(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
+		for _, line := range strings.Split(s, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, p := range strings.Split(line, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					out = append(out, p)
+				}
 			}
 		}
 		v.Set(reflect.ValueOf(out))

@@ -60,7 +60,8 @@ func TestSecretsFromFilesAndRedaction(t *testing.T) {
 	keys := filepath.Join(dir, "keys")
 	os.WriteFile(pw, []byte("s3cret-pass\n"), 0o600)
 	os.WriteFile(keys, []byte("# comment\nkey-one\n\nkey-two\n"), 0o600)
-	cfg, err := load(t, []string{"--api-keys-file", keys}, map[string]string{
+	cfg, err := load(t, nil, map[string]string{
+		"SYNCGATE_API_KEYS_FILE":         keys,
 		"SYNCGATE_KINGDEE_PASSWORD_FILE": pw,
 		"SYNCGATE_GREATONCE_SECRET":      "go-secret",
 	})
@@ -106,7 +107,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad int flag", []string{"--page-size", "many"}, nil, "flag -page-size"},
 		{"page size range", []string{"--page-size", "0"}, nil, "page size 0"},
 		{"log format", nil, map[string]string{"SYNCGATE_LOG_FORMAT": "xml"}, "log format"},
-		{"missing keys file", []string{"--api-keys-file", filepath.Join(dir, "nope")}, nil, "api keys file"},
+		{"missing keys file", nil, map[string]string{"SYNCGATE_API_KEYS_FILE": filepath.Join(dir, "nope")}, "SYNCGATE_API_KEYS_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

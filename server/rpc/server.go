@@ -128,5 +128,5 @@ func CheckExposure(addr string, haveKeys, insecure bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("refusing to listen on non-loopback address %q without API keys: set SYNCGATE_API_KEYS (or --api-keys-file), or pass --insecure to accept unauthenticated calls", addr)
+	return fmt.Errorf("refusing to listen on non-loopback address %q without API keys: set SYNCGATE_API_KEYS (or SYNCGATE_API_KEYS_FILE), or pass --insecure to accept unauthenticated calls", addr)
 }
