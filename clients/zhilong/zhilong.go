@@ -369,6 +369,27 @@ func decodeAgent(raw json.RawMessage, a *Agent) error {
 	return nil
 }
 
+// Fields returns the agent's fields by their JSON names, as a map of strings (the seed types every
+// field as a string; the two object fields, agentIdArray and params, are decoded JSON). It reads the
+// decoded struct, so callers need not parse Raw again.
+func (a Agent) Fields() map[string]any {
+	v := reflect.ValueOf(a)
+	out := make(map[string]any, len(agentFieldIndex()))
+	for name, i := range agentFieldIndex() {
+		switch x := v.Field(i).Interface().(type) {
+		case string:
+			out[name] = x
+		case json.RawMessage:
+			var dec any
+			if len(x) > 0 {
+				_ = json.Unmarshal(x, &dec)
+			}
+			out[name] = dec
+		}
+	}
+	return out
+}
+
 // agentFieldIndex is computed once; the result is never modified.
 var agentFieldIndex = sync.OnceValue(agentFields)
 
@@ -378,6 +399,9 @@ func text(val json.RawMessage) string {
 		return ""
 	}
 	if val[0] == '"' {
+		if len(val) >= 2 && val[len(val)-1] == '"' && bytes.IndexByte(val, '\\') < 0 {
+			return string(val[1 : len(val)-1]) // no escapes: the common case, without a decoder
+		}
 		var s string
 		if json.Unmarshal(val, &s) == nil {
 			return s

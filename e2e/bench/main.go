@@ -32,11 +32,15 @@ import (
 
 const key = "bench-key"
 
+// overlap is the gateway's sync overlap during the benchmark.
+var overlap time.Duration
+
 func main() {
 	scales := flag.String("n", "10000,100000", "comma-separated record counts")
 	concurrency := flag.Int("concurrency", 16, "concurrent Greatonce calls (gateway and raw measurement)")
 	pageSize := flag.Int("page-size", 1000, "source page size")
 	batchSize := flag.Int("batch-size", 500, "Kingdee BatchSave size")
+	flag.DurationVar(&overlap, "overlap", 5*time.Second, "checkpoint overlap: a rerun re-reads (and skips) what changed this long before the checkpoint")
 	flag.Parse()
 	if err := run(*scales, *concurrency, *pageSize, *batchSize); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -130,7 +134,7 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 		return r, err
 	}
 	db := filepath.Join(dir, fmt.Sprintf("bench-%d.db", n))
-	env := append(e2e.GatewayEnv(v, db, addr, key, pageSize, batchSize), fmt.Sprintf("SYNCGATE_SYNC_CONCURRENCY=%d", conc))
+	env := append(e2e.GatewayEnv(v, db, addr, key, pageSize, batchSize), fmt.Sprintf("SYNCGATE_SYNC_CONCURRENCY=%d", conc), "SYNCGATE_SYNC_OVERLAP="+overlap.String())
 	gw, err := e2e.StartProcess("syncgate", gwBin, nil, env)
 	if err != nil {
 		return r, err

@@ -82,13 +82,7 @@ func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]Sourc
 }
 
 func decodeAgent(a zhilong.Agent) (SourceRecord, error) {
-	fields := mapping.Record{}
-	if len(a.Raw) > 0 {
-		if err := json.Unmarshal(a.Raw, &fields); err != nil {
-			return SourceRecord{}, fmt.Errorf("agent %s: %w", a.AgentID, err)
-		}
-	}
-	return recordFromFields(fields)
+	return recordFromFields(mapping.Record(a.Fields()))
 }
 
 func recordFromFields(fields mapping.Record) (SourceRecord, error) {

@@ -38,7 +38,7 @@ type vendors struct {
 	customersOpt CustomersOptions
 }
 
-func newVendors(t *testing.T, customers, agents, pageSize int) *vendors {
+func newVendors(t testing.TB, customers, agents, pageSize int) *vendors {
 	t.Helper()
 	v := &vendors{ctx: context.Background(), pageSize: pageSize}
 	kc, gc, zc := mockkd.DefaultConfig(), mockgo.DefaultConfig(), mockzl.DefaultConfig()
@@ -85,7 +85,7 @@ func newVendors(t *testing.T, customers, agents, pageSize int) *vendors {
 }
 
 // open (re)starts the gateway side on the same database, as a restarted process would.
-func (v *vendors) open(t *testing.T) {
+func (v *vendors) open(t testing.TB) {
 	t.Helper()
 	st, err := store.Open(v.ctx, v.dbPath)
 	if err != nil {
@@ -103,7 +103,7 @@ func (v *vendors) open(t *testing.T) {
 	t.Cleanup(func() { v.eng.Shutdown(context.Background()); st.Close() })
 }
 
-func (v *vendors) run(t *testing.T, flow string, opts Options) Run {
+func (v *vendors) run(t testing.TB, flow string, opts Options) Run {
 	t.Helper()
 	r, err := v.eng.Start(v.ctx, flow, opts)
 	if err != nil {
