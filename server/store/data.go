@@ -83,7 +83,8 @@ type PageCommit struct {
 	Records []Record
 	// DeadLetters are upserted; an existing letter's attempts grow by the new letter's attempts.
 	DeadLetters []DeadLetter
-	// Resolved removes these source keys from the dead letters (delivered now).
+	// Resolved removes these source keys from the dead letters (delivered now); keys without a letter
+	// are ignored. Applied after DeadLetters.
 	Resolved []string
 	// Checkpoint, when set, becomes the flow's checkpoint.
 	Checkpoint *Cursor
@@ -232,19 +233,31 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 			}
 		}
 	}
-	for _, d := range p.DeadLetters {
-		attempts := max(d.Attempts, 1)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (flow, source_key, attempts, last_error, payload, first_failed_at, last_failed_at)
+	if len(p.DeadLetters) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO dead_letters (flow, source_key, attempts, last_error, payload, first_failed_at, last_failed_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (flow, source_key) DO UPDATE SET attempts = dead_letters.attempts + excluded.attempts,
-				last_error = excluded.last_error, payload = excluded.payload, last_failed_at = excluded.last_failed_at`,
-			p.Flow, d.SourceKey, attempts, d.LastError, string(d.Payload), now, now); err != nil {
-			return fmt.Errorf("commit page: dead letter %s: %w", d.SourceKey, err)
+				last_error = excluded.last_error, payload = excluded.payload, last_failed_at = excluded.last_failed_at`)
+		if err != nil {
+			return fmt.Errorf("commit page: %w", err)
+		}
+		defer st.Close()
+		for _, d := range p.DeadLetters {
+			if _, err := st.ExecContext(ctx, p.Flow, d.SourceKey, max(d.Attempts, 1), d.LastError, string(d.Payload), now, now); err != nil {
+				return fmt.Errorf("commit page: dead letter %s: %w", d.SourceKey, err)
+			}
 		}
 	}
-	for _, k := range p.Resolved {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE flow = ? AND source_key = ?`, p.Flow, k); err != nil {
-			return fmt.Errorf("commit page: resolve dead letter %s: %w", k, err)
+	if len(p.Resolved) > 0 {
+		st, err := tx.PrepareContext(ctx, `DELETE FROM dead_letters WHERE flow = ? AND source_key = ?`)
+		if err != nil {
+			return fmt.Errorf("commit page: %w", err)
+		}
+		defer st.Close()
+		for _, k := range p.Resolved {
+			if _, err := st.ExecContext(ctx, p.Flow, k); err != nil {
+				return fmt.Errorf("commit page: resolve dead letter %s: %w", k, err)
+			}
 		}
 	}
 	if c := p.Checkpoint; c != nil {

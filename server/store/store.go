@@ -40,6 +40,35 @@ type Reader interface {
 
 var _ Reader = (*Store)(nil)
 
+// ReadOnly returns a view of the store that has only the Reader methods. Unlike the *Store itself
+// (which also satisfies Reader), the view cannot be converted back into something that writes.
+func (s *Store) ReadOnly() Reader { return readOnly{s: s} }
+
+// readOnly forwards the reads of a Store and nothing else.
+type readOnly struct{ s *Store }
+
+func (r readOnly) Mappings(ctx context.Context, flow string, keys []string) (map[string]Mapping, error) {
+	return r.s.Mappings(ctx, flow, keys)
+}
+
+func (r readOnly) Checkpoint(ctx context.Context, flow string) (Cursor, bool, error) {
+	return r.s.Checkpoint(ctx, flow)
+}
+
+func (r readOnly) DeadLetters(ctx context.Context, flow string, limit int) ([]DeadLetter, error) {
+	return r.s.DeadLetters(ctx, flow, limit)
+}
+
+func (r readOnly) GetRun(ctx context.Context, id string) (Run, error) { return r.s.GetRun(ctx, id) }
+
+func (r readOnly) ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error) {
+	return r.s.ListRuns(ctx, f)
+}
+
+func (r readOnly) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error) {
+	return r.s.RunRecords(ctx, runID, pageToken, pageSize)
+}
+
 func dsn(path string) string {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")

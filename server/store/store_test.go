@@ -52,6 +52,9 @@ func TestMigrations(t *testing.T) {
 	if err := Migrate(b.ctx, b.path, "down"); err != nil {
 		t.Fatal(err)
 	}
+	if err := Migrate(b.ctx, b.path, "down"); err != nil {
+		t.Fatalf("down with nothing to undo: %v", err)
+	}
 	if err := Migrate(b.ctx, b.path, "up"); err != nil {
 		t.Fatal(err)
 	}
@@ -202,4 +205,124 @@ func TestMappingsLookupManyKeys(t *testing.T) {
 	if n, _ := b.st.CountMappings(b.ctx, "agents"); n != 500 {
 		t.Fatalf("count = %d", n)
 	}
+}
+
+func TestReadOnlyViewCannotWrite(t *testing.T) {
+	b := setup(t)
+	if err := b.st.SetCheckpoint(b.ctx, "agents", Cursor{Time: time.Unix(100, 0), Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	ro := b.st.ReadOnly()
+	if _, ok := ro.(*Store); ok {
+		t.Fatal("the read-only view converts back into a *Store")
+	}
+	if _, ok := ro.(interface {
+		CommitPage(context.Context, PageCommit) error
+	}); ok {
+		t.Fatal("the read-only view can commit pages")
+	}
+	// It reads what the store holds.
+	cp, ok, err := ro.Checkpoint(b.ctx, "agents")
+	if err != nil || !ok || cp.Key != "k" || !cp.Time.Equal(time.Unix(100, 0)) {
+		t.Fatalf("checkpoint through the view = %+v %v %v", cp, ok, err)
+	}
+	if _, err := ro.GetRun(b.ctx, "none"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetRun through the view: %v", err)
+	}
+}
+
+func TestCommitPageTable(t *testing.T) {
+	// Each case starts from a fresh database holding run r1, a mapping for "1" and a dead letter for "3".
+	tests := []struct {
+		name    string
+		commit  PageCommit
+		wantErr bool
+		check   func(t *testing.T, b *bundle)
+	}{
+		{
+			name:   "resolving a key without a letter is a no-op",
+			commit: PageCommit{Flow: "customers", RunID: "r1", Resolved: []string{"9"}},
+			check: func(t *testing.T, b *bundle) {
+				if dl, _ := b.st.DeadLetters(b.ctx, "customers", 0); len(dl) != 1 {
+					t.Fatalf("dead letters = %+v", dl)
+				}
+			},
+		},
+		{
+			name:   "dead letters are per flow",
+			commit: PageCommit{Flow: "agents", RunID: "r1", Resolved: []string{"3"}},
+			check: func(t *testing.T, b *bundle) {
+				if dl, _ := b.st.DeadLetters(b.ctx, "customers", 0); len(dl) != 1 {
+					t.Fatalf("another flow resolved the letter: %+v", dl)
+				}
+			},
+		},
+		{
+			name:   "a checkpoint alone moves nothing else",
+			commit: PageCommit{Flow: "customers", RunID: "r1", Checkpoint: &Cursor{Time: time.Unix(5, 0), Key: "0005"}},
+			check: func(t *testing.T, b *bundle) {
+				cp, ok, _ := b.st.Checkpoint(b.ctx, "customers")
+				if !ok || cp.Key != "0005" {
+					t.Fatalf("checkpoint = %+v", cp)
+				}
+				if r, _ := b.st.GetRun(b.ctx, "r1"); r.Counts != (Counts{}) {
+					t.Fatalf("counts changed: %+v", r.Counts)
+				}
+			},
+		},
+		{
+			name: "an upsert keeps the creation time and changes the rest",
+			commit: PageCommit{Flow: "customers", RunID: "r1",
+				Mappings: []Mapping{{SourceKey: "1", TargetKey: "D1x", PayloadHash: "h2", Payload: []byte(`{"b":1}`)}}},
+			check: func(t *testing.T, b *bundle) {
+				m := mustMappings(t, b, "1")["1"]
+				if m.TargetKey != "D1x" || m.PayloadHash != "h2" || !m.UpdatedAt.After(m.CreatedAt) {
+					t.Fatalf("mapping = %+v", m)
+				}
+			},
+		},
+		{
+			name: "a failing row rolls back the checkpoint and the letters too",
+			commit: PageCommit{Flow: "customers", RunID: "missing-run", Resolved: []string{"3"},
+				Checkpoint: &Cursor{Time: time.Unix(9, 0), Key: "9"},
+				Records:    []Record{{SourceKey: "1", Action: "add", Outcome: "ok"}}},
+			wantErr: true,
+			check: func(t *testing.T, b *bundle) {
+				if _, ok, _ := b.st.Checkpoint(b.ctx, "customers"); ok {
+					t.Fatal("checkpoint written by a failed page")
+				}
+				if dl, _ := b.st.DeadLetters(b.ctx, "customers", 0); len(dl) != 1 {
+					t.Fatal("letter resolved by a failed page")
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t)
+			if err := b.st.CreateRun(b.ctx, Run{ID: "r1", Flow: "customers", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.st.CommitPage(b.ctx, PageCommit{Flow: "customers", RunID: "r1",
+				Mappings:    []Mapping{{SourceKey: "1", TargetKey: "D1", PayloadHash: "h1", Payload: []byte(`{}`)}},
+				DeadLetters: []DeadLetter{{SourceKey: "3", LastError: "bad"}}}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond) // updated_at must be able to differ from created_at
+			err := b.st.CommitPage(b.ctx, tt.commit)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error: %v", err, tt.wantErr)
+			}
+			tt.check(t, b)
+		})
+	}
+}
+
+func mustMappings(t *testing.T, b *bundle, keys ...string) map[string]Mapping {
+	t.Helper()
+	ms, err := b.st.Mappings(b.ctx, "customers", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }
