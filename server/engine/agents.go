@@ -54,31 +54,63 @@ type zhilongAgents struct {
 	pageSize int
 }
 
+// Read pages through the window in (updateTime, agentId) order. Zhilong pages by number, and a
+// number is an offset into a window that changes while we read: an agent updated meanwhile leaves the
+// window and shifts every later agent one place back, so plain pageNum+1 would skip one. Instead,
+// after each page the window restarts at the last agent's update time (page 1 again), and the agents
+// at exactly that time that were already passed on are left out. Only a run of equal update times
+// longer than a page is paged by number.
 func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
 	w := zhilong.Window{Start: q.After.Time, End: q.End}
 	if w.Start.IsZero() {
 		w.Start = time.Date(2000, 1, 1, 0, 0, 0, 0, vendor.GMT8())
 	}
-	for pageNum := 1; ; pageNum++ {
-		agents, total, err := s.zl.Page(ctx, w, pageNum, s.pageSize)
+	next := func(ctx context.Context, at zhilongPos) ([]SourceRecord, zhilongPos, bool, error) {
+		w.Start = at.start
+		agents, total, err := s.zl.Page(ctx, w, at.pageNum, s.pageSize)
 		if err != nil {
-			return err
+			return nil, at, true, err
 		}
 		recs := make([]SourceRecord, 0, len(agents))
-		for _, a := range agents {
+		var last time.Time
+		for i, a := range agents {
 			r, err := decodeAgent(a)
 			if err != nil {
-				return err
+				return nil, at, true, err
 			}
-			recs = append(recs, r)
+			if i > 0 && r.Cursor.Time.Before(last) {
+				return nil, at, true, fmt.Errorf("zhilong returned agents out of updateTime order (%s after %s): an incremental read needs ascending order",
+					r.Cursor.Time.Format(vendor.DateTimeLayout), last.Format(vendor.DateTimeLayout))
+			}
+			last = r.Cursor.Time
+			if !(at.seen[r.Key] && r.Cursor.Time.Equal(at.start)) {
+				recs = append(recs, r)
+			}
 		}
-		if err := page(recs); err != nil {
-			return err
+		// Stop on the total, never on an empty page: past the last page Zhilong answers the last page again.
+		if at.pageNum*s.pageSize >= total || len(agents) == 0 {
+			return recs, at, true, nil
 		}
-		if pageNum*s.pageSize >= total || len(agents) == 0 {
-			return nil
+		nextAt := zhilongPos{start: at.start, pageNum: at.pageNum + 1, seen: at.seen} // a page of one update time
+		if last.After(at.start) {
+			nextAt = zhilongPos{start: last, pageNum: 1, seen: map[string]bool{}}
 		}
+		for _, r := range recs {
+			if r.Cursor.Time.Equal(nextAt.start) {
+				nextAt.seen[r.Key] = true
+			}
+		}
+		return recs, nextAt, false, nil
 	}
+	return prefetch(ctx, zhilongPos{start: w.Start, pageNum: 1, seen: map[string]bool{}}, next, page)
+}
+
+// zhilongPos is where the next agents page is read: the window's start, the page number within it,
+// and the agents at exactly that start time already passed on.
+type zhilongPos struct {
+	start   time.Time
+	pageNum int
+	seen    map[string]bool
 }
 
 func decodeAgent(a zhilong.Agent) (SourceRecord, error) {

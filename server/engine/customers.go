@@ -40,7 +40,9 @@ func NewCustomersFlow(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Sp
 		o.Concurrency = 16
 	}
 	src := &kingdeeCustomers{kd: kd, spec: spec, pageSize: o.PageSize, orgs: o.UseOrgNumbers}
-	return &Flow{Name: FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: o.Concurrency}, Spec: spec, Overlap: o.Overlap}
+	return &Flow{Name: FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: o.Concurrency}, Spec: spec, Overlap: o.Overlap,
+		// Kingdee reads by FCUSTID cheaply: dead letters are retried as the customers are now.
+		FetchDeadLetters: true}
 }
 
 // kingdeeCustomers reads BD_Customer.
@@ -88,8 +90,7 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]So
 	if len(orgs) == 0 {
 		orgs = s.orgs
 	}
-	after := q.After
-	for {
+	next := func(ctx context.Context, after store.Cursor) ([]SourceRecord, store.Cursor, bool, error) {
 		parts := s.baseFilter(orgs)
 		parts = append(parts, "FModifyDate <= "+timeLiteral(q.End))
 		if !after.Time.IsZero() {
@@ -103,25 +104,17 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]So
 		}
 		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: s.headerKeys(),
 			Filter: strings.Join(parts, " and "), OrderBy: "FModifyDate ASC, FCUSTID ASC", Limit: s.pageSize})
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return nil
+		if err != nil || len(rows) == 0 {
+			return nil, after, true, err
 		}
 		recs, err := s.records(ctx, rows)
 		if err != nil {
-			return err
-		}
-		if err := page(recs); err != nil {
-			return err
-		}
-		if len(rows) < s.pageSize {
-			return nil
+			return nil, after, true, err
 		}
 		last := recs[len(recs)-1].Cursor
-		after = store.Cursor{Time: last.Time, Key: strings.TrimLeft(last.Key, "0")}
+		return recs, store.Cursor{Time: last.Time, Key: strings.TrimLeft(last.Key, "0")}, len(rows) < s.pageSize, nil
 	}
+	return prefetch(ctx, q.After, next, page)
 }
 
 // records turns header rows into source records and adds the address sub-record values.
@@ -190,7 +183,8 @@ func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (SourceRecord, error) {
 }
 
 // Fetch reads customers by FCUSTID or by customer number (FNumber); dead letters use FCUSTID, people
-// usually know the number.
+// usually know the number. Only customers the flow syncs come back (audited, active, in the configured
+// use organisations): a draft or forbidden customer is never sent, not even when asked for by key.
 func (s *kingdeeCustomers) Fetch(ctx context.Context, keys []string) ([]SourceRecord, error) {
 	var out []SourceRecord
 	for start := 0; start < len(keys); start += 200 {
@@ -206,7 +200,8 @@ func (s *kingdeeCustomers) Fetch(ctx context.Context, keys []string) ([]SourceRe
 		if len(ids) > 0 {
 			f = kingdee.Or(kingdee.In("FCUSTID", ids...), f)
 		}
-		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: s.headerKeys(), Filter: f.String(), OrderBy: "FModifyDate ASC, FCUSTID ASC"})
+		filter := strings.Join(append(s.baseFilter(s.orgs), "("+f.String()+")"), " and ")
+		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: s.headerKeys(), Filter: filter, OrderBy: "FModifyDate ASC, FCUSTID ASC"})
 		if err != nil {
 			return nil, err
 		}

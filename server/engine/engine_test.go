@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/store"
@@ -451,3 +454,120 @@ func TestUnknownRunAndBadInput(t *testing.T) {
 }
 
 func sameCursor(a, b store.Cursor) bool { return a.Time.Equal(b.Time) && a.Key == b.Key }
+
+func TestMetricsCountRecordsByOutcome(t *testing.T) {
+	b := newTestBundle(t, 12, 5, 0)
+	b.tgt.permanent[b.src.sorted()[4].Key] = true
+	b.sync(t, Options{})
+	b.advance(time.Hour)
+	for _, i := range []int{1, 7} {
+		b.src.put(agentFields(i, b.clock().Add(-time.Minute), fmt.Sprintf("改名%04d", i)))
+	}
+	b.sync(t, Options{DryRun: true}) // not counted
+	b.sync(t, Options{})
+	rec := func(outcome string) float64 {
+		return testutil.ToFloat64(b.eng.metrics.records.WithLabelValues(FlowAgents, outcome))
+	}
+	// Run 1: 11 added, 1 failed. Run 3: the letter fails again, 2 updated.
+	if rec("added") != 11 || rec("updated") != 2 || rec("failed") != 2 || rec("skipped") != 0 {
+		t.Fatalf("added %v updated %v failed %v skipped %v", rec("added"), rec("updated"), rec("failed"), rec("skipped"))
+	}
+	if n := testutil.ToFloat64(b.eng.metrics.runs.WithLabelValues(FlowAgents, string(StatusPartial))); n != 2 {
+		t.Fatalf("partial runs = %v", n)
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := New(Config{Registerer: reg}, b.st); err != nil {
+		t.Fatal(err)
+	}
+	again := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "syncgate_records_total", Help: "x"}, []string{"flow", "outcome"})
+	if err := reg.Register(again); err == nil { // a collision means the engine's vector is there
+		t.Fatalf("the engine did not register its metrics on the given registerer: %v", err)
+	}
+}
+
+// dupSource sends every page twice over: each record, then the page again (as a source whose paging
+// overlaps itself would).
+type dupSource struct{ *fakeSource }
+
+func (s dupSource) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
+	return s.fakeSource.Read(ctx, q, func(recs []SourceRecord) error {
+		return page(append(append([]SourceRecord(nil), recs...), recs...))
+	})
+}
+
+func TestDuplicatesInsideAPageAreDeliveredOnce(t *testing.T) {
+	b := newTestBundle(t, 9, 4, 0)
+	b.eng.flows[FlowAgents].Source = dupSource{b.src}
+	r := b.sync(t, Options{})
+	if r.Status != StatusSucceeded || r.Counts.Read != 9 || r.Counts.Added != 9 || b.tgt.writes != 9 {
+		t.Fatalf("run %+v, %d writes", r.Counts, b.tgt.writes)
+	}
+}
+
+func TestDeadLettersFetchedFreshFromTheSource(t *testing.T) {
+	b := newTestBundle(t, 8, 3, 0)
+	b.eng.flows[FlowAgents].FetchDeadLetters = true
+	recs := b.src.sorted()
+	fixed, gone := recs[2], recs[5]
+	b.tgt.permanent[fixed.Key], b.tgt.permanent[gone.Key] = true, true
+	if r := b.sync(t, Options{}); r.Counts.Failed != 2 {
+		t.Fatalf("first run %+v", r.Counts)
+	}
+	// One record is corrected at the source without a new update time (so the window will not
+	// bring it again); the other is deleted at the source.
+	delete(b.tgt.permanent, fixed.Key)
+	f := recs[2].Fields
+	f["agentName"] = "已更正"
+	b.src.put(f)
+	b.src.mu.Lock()
+	delete(b.src.recs, gone.Key)
+	b.src.mu.Unlock()
+	b.advance(time.Minute)
+	r := b.sync(t, Options{})
+	if r.Status != StatusSucceeded || r.Counts.Added != 1 || r.Counts.Failed != 0 {
+		t.Fatalf("retry run %+v %s", r.Counts, r.Error)
+	}
+	if dl, _ := b.st.DeadLetters(b.ctx, FlowAgents, 0); len(dl) != 0 {
+		t.Fatalf("letters left: %+v", dl)
+	}
+	delivered := false
+	for _, body := range b.tgt.bodies {
+		delivered = delivered || strings.Contains(string(body), "已更正")
+	}
+	if !delivered {
+		t.Fatal("the dead letter was retried from its stale copy, not from the source")
+	}
+	rows, _, _ := b.eng.RunRecords(b.ctx, r.ID, "", 100)
+	dropped := false
+	for _, row := range rows {
+		dropped = dropped || row.SourceKey == gone.Key && row.Outcome == "dropped"
+	}
+	if !dropped {
+		t.Fatalf("no audit row says the deleted record's letter was dropped: %+v", rows)
+	}
+}
+
+func TestPreviewDiffShowsOnlyMappedChanges(t *testing.T) {
+	b := newTestBundle(t, 4, 4, 0)
+	b.sync(t, Options{})
+	k := b.src.sorted()[1].Key
+	items, err := b.eng.Preview(b.ctx, FlowAgents, PreviewInput{Keys: []string{k}})
+	if err != nil || len(items) != 1 || items[0].Action != ActionSkip || len(items[0].Diff) != 0 {
+		t.Fatalf("unchanged record: %+v, %v", items, err)
+	}
+	f := b.src.sorted()[1].Fields
+	f["agentName"] = "新名字"
+	b.src.put(f)
+	items, err = b.eng.Preview(b.ctx, FlowAgents, PreviewInput{Keys: []string{k}})
+	if err != nil || len(items) != 1 || items[0].Action != ActionUpdate {
+		t.Fatalf("changed record: %+v, %v", items, err)
+	}
+	var fields []string
+	for _, c := range items[0].Diff {
+		fields = append(fields, c.Field)
+	}
+	// The agents spec maps agentName to FName and FINVOICETITLE; nothing else differs.
+	if strings.Join(fields, ",") != "FINVOICETITLE,FName" {
+		t.Fatalf("diff fields = %v", fields)
+	}
+}

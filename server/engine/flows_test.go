@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -329,4 +330,170 @@ func mustRead(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestAgentsReadLosesNothingWhenAgentsLeaveTheWindowMidRead(t *testing.T) {
+	// Page-number paging over a fixed window shifts every later agent one place back when an agent
+	// already read is updated (and so leaves the window): the first agent of the next page would be
+	// skipped, and the checkpoint would pass it.
+	v := newVendors(t, 0, 40, 5)
+	end := time.Date(2026, 9, 1, 0, 0, 0, 0, vendor.GMT8()) // after the seeded agents, before "now"
+	src := v.eng.flows[FlowAgents].Source
+	got := map[string]int{}
+	pages := 0
+	err := src.Read(v.ctx, ReadQuery{End: end}, func(recs []SourceRecord) error {
+		pages++
+		for _, r := range recs {
+			got[r.Key]++
+		}
+		if pages <= 2 {
+			return v.zl.Modify(v.ctx, 12, uint64(pages)) // updated now: out of the window
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := v.zl.ZhilongAgents(v.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	for _, a := range after {
+		if a.UpdateTime.After(end) {
+			left++
+			continue
+		}
+		if got[a.AgentID] == 0 {
+			t.Errorf("agent %s (updated %s, still in the window) was never read", a.AgentID, a.UpdateTime)
+		}
+	}
+	if left == 0 {
+		t.Fatal("no agent left the window: the test tests nothing")
+	}
+	for k, n := range got {
+		if n > 1 {
+			t.Errorf("agent %s read %d times", k, n)
+		}
+	}
+}
+
+func TestAuditTrailHasEveryAttemptAndNoCredentials(t *testing.T) {
+	v := newVendors(t, 15, 15, 6)
+	var rows []RecordOutcome
+	for _, flow := range []string{FlowCustomers, FlowAgents} {
+		r := v.run(t, flow, Options{})
+		if r.Status != StatusSucceeded {
+			t.Fatalf("%s: %+v %s", flow, r.Counts, r.Error)
+		}
+		for tok := ""; ; {
+			page, next, err := v.eng.RunRecords(v.ctx, r.ID, tok, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, page...)
+			if tok = next; tok == "" {
+				break
+			}
+		}
+	}
+	ops := map[string]int{}
+	for _, row := range rows {
+		if row.Action == "call" {
+			ops[row.Vendor+" "+row.Operation]++
+		}
+		for _, secret := range []string{mockkd.DefaultConfig().Password, mockgo.DefaultConfig().Secret, mockzl.DefaultConfig().Password} {
+			if strings.Contains(row.Request+row.Response+row.Error, secret) {
+				t.Fatalf("a credential is in the audit trail: %+v", row)
+			}
+		}
+		for _, key := range []string{`"token":"`, `"KDSVCSessionId":"`, `"SessionId":"`} {
+			if i := strings.Index(row.Response, key); i >= 0 && !strings.HasPrefix(row.Response[i+len(key):], vendor.Redacted) {
+				t.Fatalf("a session token is in the audit trail: %s", row.Response)
+			}
+		}
+	}
+	// Logins, reads and writes of all three vendors were attempted on behalf of the runs.
+	if len(ops) < 5 {
+		t.Fatalf("vendor calls in the audit trail: %v", ops)
+	}
+	t.Logf("audited calls: %v", ops)
+}
+
+func TestCustomersFetchReturnsOnlySyncableCustomers(t *testing.T) {
+	v := newVendors(t, 40, 0, 10)
+	cs, err := v.kd.KingdeeCustomers(v.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	want := map[string]bool{}
+	for _, c := range cs {
+		k := fmt.Sprint(c.FCUSTID)
+		keys = append(keys, k)
+		if c.FDocumentStatus == "C" && c.FForbidStatus == "A" {
+			want[k] = true
+		}
+	}
+	if len(want) == len(keys) {
+		t.Fatal("every seeded customer is syncable: the test tests nothing")
+	}
+	recs, err := v.eng.flows[FlowCustomers].Source.Fetch(v.ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("fetched %d customers, want the %d syncable ones", len(recs), len(want))
+	}
+	for _, r := range recs {
+		if !want[r.Key] {
+			t.Fatalf("fetched customer %s, which is a draft or forbidden", r.Key)
+		}
+	}
+}
+
+func TestPreviewDiffAgainstRealTargets(t *testing.T) {
+	v := newVendors(t, 12, 12, 5)
+	// Agents first: the customers they create in Kingdee are customers the other flow syncs.
+	for _, flow := range []string{FlowAgents, FlowCustomers} {
+		if r := v.run(t, flow, Options{}); r.Status != StatusSucceeded {
+			t.Fatalf("%s: %+v %s", flow, r.Counts, r.Error)
+		}
+	}
+	if err := v.kd.Modify(v.ctx, 3, 11); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.zl.Modify(v.ctx, 3, 11); err != nil {
+		t.Fatal(err)
+	}
+	for _, flow := range []string{FlowCustomers, FlowAgents} {
+		items, err := v.eng.Preview(v.ctx, flow, PreviewInput{Pending: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		updates := 0
+		for _, it := range items {
+			switch it.Action {
+			case ActionSkip:
+				if len(it.Diff) != 0 {
+					t.Fatalf("%s: unchanged record %s has a diff %+v", flow, it.SourceKey, it.Diff)
+				}
+			case ActionUpdate:
+				updates++
+				if len(it.Diff) == 0 {
+					t.Fatalf("%s: update of %s without a diff", flow, it.SourceKey)
+				}
+				for _, c := range it.Diff {
+					if c.Field == "actionType" || c.Field == "FCUSTID" || c.Field == "FNumber" {
+						t.Fatalf("%s: diff shows call bookkeeping: %+v", flow, it.Diff)
+					}
+				}
+			default:
+				t.Fatalf("%s: unexpected %s for %s", flow, it.Action, it.SourceKey)
+			}
+		}
+		if updates != 3 {
+			t.Fatalf("%s: %d updates previewed, want 3", flow, updates)
+		}
+	}
 }

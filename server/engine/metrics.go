@@ -11,7 +11,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncgate_records_total",
-			Help: "Source records processed, by flow and outcome (added, updated, skipped, failed; dry runs not counted).",
+			Help: "Source records processed, by flow and outcome (added, updated, skipped, failed = permanent, transient = not delivered this run; dry runs not counted).",
 		}, []string{"flow", "outcome"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncgate_runs_total",

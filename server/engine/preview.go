@@ -9,7 +9,6 @@ import (
 	"sort"
 
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
 )
 
 // Preview shows what a sync would send for the given records. It shares the planner with the syncs and
@@ -19,7 +18,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 	if !ok {
 		return nil, invalidf("unknown flow %q", flow)
 	}
-	var reader store.Reader = e.st
+	reader := e.st.ReadOnly()
 	spec := f.Spec
 	if in.SpecText != "" {
 		s, err := mapping.Parse("request spec", []byte(in.SpecText))
@@ -111,7 +110,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 	}
 	for _, k := range missing {
 		items = append(items, PreviewItem{SourceKey: k, TargetOperation: f.Target.Operation(), Action: ActionFail,
-			Errors: []Issue{{Message: "no such record in the source system"}}})
+			Errors: []Issue{{Message: "no such record in the source system, or not one this flow syncs"}}})
 	}
 	return items, nil
 }

@@ -17,28 +17,37 @@ import (
 // errLimitReached stops a source read once the run's record limit is reached.
 var errLimitReached = errors.New("record limit reached")
 
+// pageCommitter is the one store write a run makes per page.
+type pageCommitter interface {
+	CommitPage(ctx context.Context, p store.PageCommit) error
+}
+
 // runner is one run in progress.
 type runner struct {
-	e      *Engine
-	f      *Flow
-	st     *runState
-	opts   Options
-	log    *slog.Logger
-	audit  *audit
+	e     *Engine
+	f     *Flow
+	st    *runState
+	opts  Options
+	log   *slog.Logger
+	audit *audit
+	// reader is the read-only view of the store; writer is nil for dry runs, which therefore
+	// cannot write a page.
 	reader store.Reader
+	writer pageCommitter
 	vars   mapping.Vars
 	counts Counts
 	// checkpoint is the flow's checkpoint as committed so far; it only moves forward.
 	checkpoint     store.Cursor
 	moveCheckpoint bool
-	// dead are the flow's dead-letter keys when the run started; delivering one resolves it.
-	dead map[string]bool
 }
 
 func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Options) {
 	r0, _ := st.snapshot()
 	log := e.log.With("run_id", r0.ID, "flow", f.Name)
-	ru := &runner{e: e, f: f, st: st, opts: opts, log: log, audit: &audit{dry: opts.DryRun}, reader: e.st, dead: map[string]bool{}}
+	ru := &runner{e: e, f: f, st: st, opts: opts, log: log, audit: &audit{dry: opts.DryRun}, reader: e.st.ReadOnly()}
+	if !opts.DryRun {
+		ru.writer = e.st
+	}
 	ctx = withAudit(ctx, ru.audit)
 	err := ru.run(ctx)
 	ru.counts.Retried = ru.audit.retried.Load()
@@ -92,29 +101,10 @@ func (ru *runner) run(ctx context.Context) error {
 		return err
 	}
 	if len(dls) > 0 {
-		for _, d := range dls {
-			ru.dead[d.SourceKey] = true
-		}
 		ru.log.Info("retrying dead letters", "count", len(dls))
-		// Retried from the source record stored with the letter: some sources (Zhilong) cannot be
-		// read by key. A newer version of the record arrives through the window as usual.
-		recs := make([]SourceRecord, 0, len(dls))
-		for _, d := range dls {
-			var fields map[string]any
-			if err := json.Unmarshal(d.Payload, &fields); err != nil {
-				ru.log.Warn("dead letter without a readable source record", "source_key", d.SourceKey, "error", err)
-				continue
-			}
-			r, err := ru.f.Source.Decode(fields)
-			if err != nil {
-				ru.log.Warn("dead letter without a readable source record", "source_key", d.SourceKey, "error", err)
-				continue
-			}
-			recs = append(recs, r)
-		}
 		move := ru.moveCheckpoint
 		ru.moveCheckpoint = false
-		if err := ru.page(ctx, recs); err != nil {
+		if err := ru.retryDeadLetters(ctx, dls); err != nil {
 			return err
 		}
 		ru.moveCheckpoint = move
@@ -130,11 +120,86 @@ func (ru *runner) run(ctx context.Context) error {
 	return nil
 }
 
+// retryDeadLetters delivers the dead letters again, as one page that does not move the checkpoint.
+// Flows whose source reads by key retry the record as it is now (a letter whose record is gone or no
+// longer eligible is dropped, with an audit row saying so); the others retry the record stored with
+// the letter, and a newer version of it arrives through the window as usual.
+func (ru *runner) retryDeadLetters(ctx context.Context, dls []store.DeadLetter) error {
+	if ru.f.FetchDeadLetters {
+		keys := make([]string, len(dls))
+		for i, d := range dls {
+			keys[i] = d.SourceKey
+		}
+		recs, err := ru.f.Source.Fetch(ctx, keys)
+		if err != nil {
+			return fmt.Errorf("fetch dead-lettered records: %w", err)
+		}
+		found := make(map[string]bool, len(recs))
+		for _, r := range recs {
+			found[r.Key] = true
+		}
+		gone := store.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
+		for _, k := range keys {
+			if !found[k] {
+				gone.Resolved = append(gone.Resolved, k)
+				ru.record(&gone, plan{rec: SourceRecord{Key: k}}, ActionSkip, "dropped", "", "",
+					errors.New("dead letter dropped: the record is no longer in the source or no longer eligible for this flow"))
+			}
+		}
+		if len(gone.Resolved) > 0 {
+			if err := ru.commit(ctx, gone); err != nil {
+				return err
+			}
+		}
+		return ru.page(ctx, recs)
+	}
+	recs := make([]SourceRecord, 0, len(dls))
+	for _, d := range dls {
+		var fields map[string]any
+		if err := json.Unmarshal(d.Payload, &fields); err != nil {
+			ru.log.Warn("dead letter without a readable source record", "source_key", d.SourceKey, "error", err)
+			continue
+		}
+		r, err := ru.f.Source.Decode(fields)
+		if err != nil {
+			ru.log.Warn("dead letter without a readable source record", "source_key", d.SourceKey, "error", err)
+			continue
+		}
+		recs = append(recs, r)
+	}
+	return ru.page(ctx, recs)
+}
+
+// dedupe keeps one version of each source key in a page: the last, which is the newest in cursor
+// order. Two versions of one record in a page would otherwise both be planned as adds.
+func dedupe(recs []SourceRecord) []SourceRecord {
+	last := make(map[string]int, len(recs))
+	for i, r := range recs {
+		last[r.Key] = i
+	}
+	if len(last) == len(recs) {
+		return recs
+	}
+	out := make([]SourceRecord, 0, len(last))
+	for i, r := range recs {
+		if last[r.Key] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // page plans, delivers and commits one page of source records.
 func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// The checkpoint candidate is the page's last cursor, taken before de-duplication.
+	var lastCursor store.Cursor
+	if len(recs) > 0 {
+		lastCursor = recs[len(recs)-1].Cursor
+	}
+	recs = dedupe(recs)
 	limited := false
 	if ru.opts.Limit > 0 {
 		left := ru.opts.Limit - int(ru.counts.Read)
@@ -143,6 +208,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 		}
 		if len(recs) >= left {
 			recs, limited = recs[:left], true
+			lastCursor = recs[len(recs)-1].Cursor
 		}
 	}
 	if len(recs) == 0 {
@@ -163,10 +229,13 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	for i, p := range plans {
 		switch p.action {
 		case ActionSkip:
+			// Unchanged since the last delivery: whatever a dead letter held for it is delivered.
 			ru.counts.Skipped++
+			commit.Resolved = append(commit.Resolved, p.rec.Key)
 			ru.record(&commit, p, ActionSkip, "skipped", p.mapping.TargetKey, "", nil)
 		case ActionFail:
 			ru.counts.Failed++
+			ru.metric("failed")
 			ru.record(&commit, p, ActionFail, "permanent", "", "", p.err)
 			commit.DeadLetters = append(commit.DeadLetters, store.DeadLetter{SourceKey: p.rec.Key, Attempts: 1, LastError: p.err.Error(), Payload: sourceJSON(p.rec)})
 		default:
@@ -192,21 +261,21 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 			p := plans[writeIdx[j]]
 			switch {
 			case d.Err == nil:
+				outcome := "added"
 				if d.Action == ActionAdd {
 					ru.counts.Added++
 				} else {
 					ru.counts.Updated++
+					outcome = "updated"
 				}
-				ru.e.metrics.records.WithLabelValues(ru.f.Name, d.Action+"ed").Inc()
+				ru.metric(outcome)
 				commit.Mappings = append(commit.Mappings, store.Mapping{SourceKey: p.rec.Key, TargetKey: d.TargetKey,
-					PayloadHash: p.payload.Hash(), Payload: d.Body})
-				if ru.dead[p.rec.Key] {
-					commit.Resolved = append(commit.Resolved, p.rec.Key)
-				}
+					PayloadHash: p.payload.Hash(), Payload: deliveredPayload(ru.f.Target, toWrite[j], d)})
+				commit.Resolved = append(commit.Resolved, p.rec.Key)
 				ru.record(&commit, p, d.Action, "ok", d.TargetKey, string(d.Body), nil)
 			case vendor.IsPermanent(d.Err):
 				ru.counts.Failed++
-				ru.e.metrics.records.WithLabelValues(ru.f.Name, "failed").Inc()
+				ru.metric("failed")
 				commit.DeadLetters = append(commit.DeadLetters, store.DeadLetter{SourceKey: p.rec.Key, Attempts: 1,
 					LastError: d.Err.Error(), Payload: sourceJSON(p.rec)})
 				ru.record(&commit, p, ActionFail, "permanent", d.TargetKey, string(d.Body), d.Err)
@@ -216,20 +285,18 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 				if pageErr == nil {
 					pageErr = d.Err
 				}
+				ru.metric("transient")
 				ru.record(&commit, p, p.action, "transient", d.TargetKey, string(d.Body), d.Err)
 			}
 		}
 	}
 	for _, p := range plans {
 		if p.action == ActionSkip {
-			ru.e.metrics.records.WithLabelValues(ru.f.Name, "skipped").Inc()
+			ru.metric("skipped")
 		}
 	}
-	if pageErr == nil && ru.moveCheckpoint {
-		last := recs[len(recs)-1].Cursor
-		if cursorAfter(last, ru.checkpoint) {
-			commit.Checkpoint = &last
-		}
+	if pageErr == nil && ru.moveCheckpoint && cursorAfter(lastCursor, ru.checkpoint) {
+		commit.Checkpoint = &lastCursor
 	}
 	ru.counts.Retried = ru.audit.retried.Load()
 	counts := ru.counts
@@ -253,17 +320,24 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 // commit writes the page. A cancelled run still commits what it delivered, on a fresh context: a
 // vendor write without its local commit would be a duplicate waiting to happen.
 func (ru *runner) commit(ctx context.Context, c store.PageCommit) error {
-	if ru.opts.DryRun {
+	if ru.writer == nil { // dry run
 		ru.audit.drain()
 		return nil
 	}
 	c.Records = append(ru.audit.drain(), c.Records...)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ru.e.cfg.CommitTimeout)
 	defer cancel()
-	if err := ru.e.st.CommitPage(cctx, c); err != nil {
+	if err := ru.writer.CommitPage(cctx, c); err != nil {
 		return fmt.Errorf("commit page: %w", err)
 	}
 	return nil
+}
+
+// metric counts one record outcome; dry runs are not counted.
+func (ru *runner) metric(outcome string) {
+	if !ru.opts.DryRun {
+		ru.e.metrics.records.WithLabelValues(ru.f.Name, outcome).Inc()
+	}
 }
 
 // record adds the per-record audit row (the record's outcome in this run).
@@ -300,6 +374,18 @@ func readQuery(f *Flow, opts Options, cp store.Cursor, haveCP bool, now time.Tim
 		q.After = cp
 	}
 	return q, true
+}
+
+// deliveredPayload is what a mapping keeps as the last delivered payload: the body an update of the
+// record would carry now (so that a later preview's diff shows only what the mapping changed, not
+// the add/update bookkeeping of the call), or the delivered body if the target cannot prepare it.
+func deliveredPayload(t Target, p Planned, d Delivery) []byte {
+	p.Action = ActionUpdate
+	p.Mapping = &store.Mapping{TargetKey: d.TargetKey}
+	if body, _, err := t.Prepare(p); err == nil {
+		return body
+	}
+	return d.Body
 }
 
 // sourceJSON is the source record kept with a dead letter, to retry it from.
