@@ -571,3 +571,49 @@ func TestPreviewDiffShowsOnlyMappedChanges(t *testing.T) {
 		t.Fatalf("diff fields = %v", fields)
 	}
 }
+
+// outageSource serves the first page, then reports failed vendor attempts (as a client would, through
+// the audit hook) and gives up, as a source read beyond its retry budget does.
+type outageSource struct {
+	*fakeSource
+	hook vendor.Hook
+}
+
+func (s outageSource) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
+	pages := 0
+	return s.fakeSource.Read(ctx, q, func(recs []SourceRecord) error {
+		if pages++; pages == 1 {
+			return page(recs)
+		}
+		err := &vendor.Error{Vendor: "fake", Op: "list", Kind: vendor.Transient, Message: "HTTP 503"}
+		for attempt := 1; attempt <= 3; attempt++ {
+			s.hook(ctx, vendor.Attempt{Vendor: "fake", Operation: "list", Attempt: attempt, Request: []byte(`{"page":2}`), Err: err})
+		}
+		return err
+	})
+}
+
+func TestFailedSourceAttemptsReachTheAuditTrail(t *testing.T) {
+	b := newTestBundle(t, 10, 4, 0)
+	b.eng.flows[FlowAgents].Source = outageSource{fakeSource: b.src, hook: b.eng.AuditHook()}
+	r := b.sync(t, Options{})
+	if r.Status != StatusFailed || r.Counts.Added != 4 || r.Counts.Retried != 2 {
+		t.Fatalf("run %+v %s", r.Counts, r.Error)
+	}
+	rows, _, err := b.eng.RunRecords(b.ctx, r.ID, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, row := range rows {
+		if row.Action == "call" && row.Operation == "list" && row.Outcome == "transient" {
+			failed++
+		}
+	}
+	if failed != 3 {
+		t.Fatalf("%d of the 3 failed read attempts are in the audit trail", failed)
+	}
+	if stored, _ := b.st.GetRun(b.ctx, r.ID); stored.Counts.Retried != 2 {
+		t.Fatalf("stored counts %+v", stored.Counts)
+	}
+}

@@ -14,8 +14,14 @@ type fetched struct {
 // last one. It stops when ctx ends or page returns an error.
 func prefetch[S any](ctx context.Context, start S, next func(ctx context.Context, s S) ([]SourceRecord, S, bool, error), page func([]SourceRecord) error) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	ch := make(chan fetched, 1)
+	// The reader goroutine has ended when prefetch returns, so no vendor attempt of this read
+	// happens after the run's last commit.
+	defer func() {
+		cancel()
+		for range ch {
+		}
+	}()
 	go func() {
 		defer close(ch)
 		s := start

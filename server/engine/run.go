@@ -51,6 +51,12 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	ctx = withAudit(ctx, ru.audit)
 	err := ru.run(ctx)
 	ru.counts.Retried = ru.audit.retried.Load()
+	// Attempts made after the last page commit (the read that found no more records, or the failed
+	// calls that ended the run) still belong in the audit trail.
+	counts := ru.counts
+	if cerr := ru.commit(ctx, store.PageCommit{Flow: f.Name, RunID: r0.ID, Counts: &counts}); cerr != nil {
+		log.Error("record the run's last vendor attempts", "error", cerr)
+	}
 	st.update(func(r *Run) { r.Counts = ru.counts })
 	switch {
 	case err == nil && ru.counts.Failed > 0:
