@@ -42,42 +42,45 @@ func withRecord(ctx context.Context, sourceKey string) context.Context {
 	return context.WithValue(ctx, recordKey{}, sourceKey)
 }
 
-// AuditHook returns the hook the vendor clients call for every HTTP attempt. Attempts made on behalf
-// of a run land in that run's audit trail with the page that made them; others are ignored.
-func (e *Engine) AuditHook() vendor.Hook {
-	return func(ctx context.Context, at vendor.Attempt) {
-		a, _ := ctx.Value(auditKey{}).(*audit)
-		if a == nil {
-			return
-		}
-		if at.Attempt > 1 {
-			a.retried.Add(1)
-		}
-		if a.dry {
-			return // a dry run writes nothing, not even its audit rows
-		}
-		key, _ := ctx.Value(recordKey{}).(string)
-		outcome := "ok"
-		errText := ""
-		if at.Err != nil {
-			errText = at.Err.Error()
-			switch {
-			case vendor.IsPermanent(at.Err):
-				outcome = "permanent"
-			case vendor.IsReauth(at.Err):
-				outcome = "reauth"
-			default:
-				outcome = "transient"
-			}
-		}
-		row := store.Record{
-			SourceKey: key, Action: "call", Attempt: at.Attempt, Vendor: at.Vendor, Operation: at.Operation,
-			Request: clip(at.Request), Response: clip(at.Response), Outcome: outcome, Error: errText, At: at.Start,
-		}
-		a.mu.Lock()
-		a.rows = append(a.rows, row)
-		a.mu.Unlock()
+// AuditHook returns the hook the vendor clients call for every HTTP attempt: [AuditAttempt].
+func (e *Engine) AuditHook() vendor.Hook { return AuditAttempt }
+
+// AuditAttempt is the vendor.Hook that puts every HTTP attempt made on behalf of a run into that
+// run's audit trail, written with the run's next page commit; attempts made outside a run (ctx
+// carries no run) are ignored. It needs no engine, so clients can be built with it before the engine
+// that runs them.
+func AuditAttempt(ctx context.Context, at vendor.Attempt) {
+	a, _ := ctx.Value(auditKey{}).(*audit)
+	if a == nil {
+		return
 	}
+	if at.Attempt > 1 {
+		a.retried.Add(1)
+	}
+	if a.dry {
+		return // a dry run writes nothing, not even its audit rows
+	}
+	key, _ := ctx.Value(recordKey{}).(string)
+	outcome := "ok"
+	errText := ""
+	if at.Err != nil {
+		errText = at.Err.Error()
+		switch {
+		case vendor.IsPermanent(at.Err):
+			outcome = "permanent"
+		case vendor.IsReauth(at.Err):
+			outcome = "reauth"
+		default:
+			outcome = "transient"
+		}
+	}
+	row := store.Record{
+		SourceKey: key, Action: "call", Attempt: at.Attempt, Vendor: at.Vendor, Operation: at.Operation,
+		Request: clip(at.Request), Response: clip(at.Response), Outcome: outcome, Error: errText, At: at.Start,
+	}
+	a.mu.Lock()
+	a.rows = append(a.rows, row)
+	a.mu.Unlock()
 }
 
 func clip(b []byte) string {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -107,6 +108,15 @@ func (s *runState) snapshot() (Run, <-chan struct{}) {
 	return r, s.changed
 }
 
+func (s *runState) isDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (s *runState) update(fn func(*Run)) {
 	s.mu.Lock()
 	fn(&s.run)
@@ -173,6 +183,16 @@ func (e *Engine) Start(ctx context.Context, flow string, opts Options) (Run, err
 	go func() {
 		defer e.wg.Done()
 		defer cancel()
+		defer func() {
+			// A bug in a flow ends its run as failed instead of the gateway; committed pages stay
+			// consistent (each is one transaction).
+			if p := recover(); p != nil {
+				e.log.Error("run panicked", "run_id", run.ID, "flow", flow, "panic", p, "stack", string(debug.Stack()))
+				if !st.isDone() {
+					e.finish(st, StatusFailed, errors.New("internal error in the flow; see the gateway log"))
+				}
+			}
+		}()
 		e.execute(rctx, f, st, opts)
 	}()
 	r, _ := st.snapshot()
@@ -305,6 +325,11 @@ func (e *Engine) ListRuns(ctx context.Context, f ListFilter) ([]Run, string, err
 			return nil, "", invalidf("unknown flow %q", f.Flow)
 		}
 	}
+	switch Status(f.Status) {
+	case "", StatusRunning, StatusSucceeded, StatusPartial, StatusFailed, StatusCancelled:
+	default:
+		return nil, "", invalidf("unknown run status %q", f.Status)
+	}
 	srs, next, err := e.st.ListRuns(ctx, store.RunFilter{Flow: f.Flow, Status: f.Status, PageSize: f.PageSize, PageToken: f.PageToken})
 	if errors.Is(err, store.ErrBadPageToken) {
 		return nil, "", invalidf("page token is not one this server issued")
@@ -328,6 +353,9 @@ func (e *Engine) RunRecords(ctx context.Context, runID, pageToken string, pageSi
 	if st := e.state(runID); st != nil {
 		r, _ := st.snapshot()
 		if r.DryRun {
+			if pageSize <= 0 {
+				pageSize = 100
+			}
 			st.mu.Lock()
 			defer st.mu.Unlock()
 			var from int

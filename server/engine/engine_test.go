@@ -617,3 +617,36 @@ func TestFailedSourceAttemptsReachTheAuditTrail(t *testing.T) {
 		t.Fatalf("stored counts %+v", stored.Counts)
 	}
 }
+
+type panicTarget struct{ *fakeTarget }
+
+func (panicTarget) Write(context.Context, []Planned) []Delivery { panic("flow bug") }
+
+func TestAPanickingFlowFailsItsRunNotTheGateway(t *testing.T) {
+	b := newTestBundle(t, 3, 3, 0)
+	b.eng.flows[FlowAgents].Target = panicTarget{b.tgt}
+	r := b.sync(t, Options{})
+	if r.Status != StatusFailed || strings.Contains(r.Error, "flow bug") {
+		t.Fatalf("run = %+v", r)
+	}
+	if stored, _ := b.st.GetRun(b.ctx, r.ID); stored.Status != string(StatusFailed) {
+		t.Fatalf("stored run = %+v", stored)
+	}
+	// The flow is free again.
+	b.eng.flows[FlowAgents].Target = b.tgt
+	if r := b.sync(t, Options{}); r.Status != StatusSucceeded || r.Counts.Added != 3 {
+		t.Fatalf("next run = %+v", r)
+	}
+}
+
+func TestListAndRecordsInputChecks(t *testing.T) {
+	b := newTestBundle(t, 5, 5, 0)
+	if _, _, err := b.eng.ListRuns(b.ctx, ListFilter{Status: "exploded"}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("unknown status: %v", err)
+	}
+	r := b.sync(t, Options{DryRun: true})
+	recs, next, err := b.eng.RunRecords(b.ctx, r.ID, "", 0) // default page size, not an endless empty page
+	if err != nil || len(recs) != 5 || next != "" {
+		t.Fatalf("dry run records = %d %q %v", len(recs), next, err)
+	}
+}
