@@ -650,3 +650,82 @@ func TestListAndRecordsInputChecks(t *testing.T) {
 		t.Fatalf("dry run records = %d %q %v", len(recs), next, err)
 	}
 }
+
+func TestRunOptions(t *testing.T) {
+	// 12 records, three per minute from base: minutes 0..3.
+	const unchanged = -1
+	tests := []struct {
+		name string
+		// prior runs a complete sync first.
+		prior     bool
+		opts      func(b *tbundle) Options
+		wantRead  int64
+		wantAdded int64
+		// wantCP is the index of the record the checkpoint ends at, or unchanged.
+		wantCP int
+	}{
+		{name: "window", opts: func(b *tbundle) Options {
+			return Options{Window: &Window{Start: b.base.Add(time.Minute), End: b.base.Add(2 * time.Minute)}}
+		}, wantRead: 6, wantAdded: 6, wantCP: unchanged},
+		{name: "source keys", opts: func(b *tbundle) Options {
+			return Options{SourceKeys: []string{"A0001", "A0007", "A0099"}}
+		}, wantRead: 2, wantAdded: 2, wantCP: unchanged},
+		{name: "limit", opts: func(*tbundle) Options { return Options{Limit: 5} }, wantRead: 5, wantAdded: 5, wantCP: 4},
+		{name: "full resync after a sync writes nothing", prior: true, opts: func(*tbundle) Options {
+			return Options{FullResync: true}
+		}, wantRead: 12, wantAdded: 0, wantCP: 11},
+		{name: "full resync of a new database", opts: func(*tbundle) Options {
+			return Options{FullResync: true}
+		}, wantRead: 12, wantAdded: 12, wantCP: 11},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newTestBundle(t, 12, 5, 0)
+			if tt.prior {
+				b.sync(t, Options{})
+			}
+			before, hadCP, _ := b.st.Checkpoint(b.ctx, FlowAgents)
+			writes := b.tgt.writes
+			r := b.sync(t, tt.opts(b))
+			if r.Status != StatusSucceeded || r.Counts.Read != tt.wantRead || r.Counts.Added != tt.wantAdded || r.Counts.Updated != 0 {
+				t.Fatalf("run %+v %s", r.Counts, r.Error)
+			}
+			if got := int64(b.tgt.writes - writes); got != tt.wantAdded {
+				t.Fatalf("%d target writes, want %d", got, tt.wantAdded)
+			}
+			after, hasCP, _ := b.st.Checkpoint(b.ctx, FlowAgents)
+			if tt.wantCP == unchanged {
+				if hasCP != hadCP || !sameCursor(after, before) {
+					t.Fatalf("checkpoint moved from %+v to %+v", before, after)
+				}
+			} else if want := b.src.sorted()[tt.wantCP].Cursor; !hasCP || !sameCursor(after, want) {
+				t.Fatalf("checkpoint %+v, want %+v", after, want)
+			}
+		})
+	}
+}
+
+func TestShutdownCancelsRunsAndRefusesNewOnes(t *testing.T) {
+	b := newTestBundle(t, 6, 2, 0)
+	bt := &blockingTarget{fakeTarget: b.tgt, release: make(chan struct{})}
+	b.eng.flows[FlowAgents].Target = bt
+	r, err := b.eng.Start(b.ctx, FlowAgents, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt.release <- struct{}{} // one page delivered
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	time.Sleep(20 * time.Millisecond)
+	if err := b.eng.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := b.st.GetRun(b.ctx, r.ID)
+	maps, _ := b.st.CountMappings(b.ctx, FlowAgents)
+	if stored.Status != string(StatusCancelled) || maps != len(b.tgt.bodies) || maps != 2 {
+		t.Fatalf("after shutdown: run %s, %d mappings for %d delivered", stored.Status, maps, len(b.tgt.bodies))
+	}
+	if _, err := b.eng.Start(b.ctx, FlowAgents, Options{}); !errors.Is(err, ErrShuttingDown) {
+		t.Fatalf("start after shutdown: %v", err)
+	}
+}
