@@ -173,8 +173,13 @@ type kingdeeCustomerWriter struct {
 
 func (t *kingdeeCustomerWriter) Operation() string { return "BD_Customer BatchSave" }
 
-func (t *kingdeeCustomerWriter) options() (audit, verify bool) {
-	opts := t.spec.Options()
+// options are the call options of the spec the payload was rendered with (a preview may try a spec
+// other than the flow's).
+func (t *kingdeeCustomerWriter) options(spec *mapping.Spec) (audit, verify bool) {
+	if spec == nil {
+		spec = t.spec
+	}
+	opts := spec.Options()
 	audit, _ = opts["IsAutoSubmitAndAudit"].(bool)
 	verify, _ = opts["IsVerifyBaseDataField"].(bool)
 	return audit, verify
@@ -212,7 +217,7 @@ func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	audit, verify := t.options()
+	audit, verify := t.options(p.Spec)
 	opts := map[string]any{"FormId": formCustomer, "IsAutoSubmitAndAudit": audit, "IsVerifyBaseDataField": verify}
 	if id != 0 {
 		opts["NeedUpDateFields"] = updateFields(p)
@@ -266,7 +271,11 @@ func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []De
 			updates = append(updates, i)
 		}
 	}
-	audit, verify := t.options()
+	var spec *mapping.Spec // one run renders every item with the same spec
+	if len(items) > 0 {
+		spec = items[0].Spec
+	}
+	audit, verify := t.options(spec)
 	for _, group := range [][]int{creates, updates} {
 		for start := 0; start < len(group); start += t.batchSize {
 			batch := group[start:min(start+t.batchSize, len(group))]

@@ -27,6 +27,9 @@ type Config struct {
 	DeadLetterBatch int
 	// CommitTimeout bounds the final commit of a cancelled run (default 10s).
 	CommitTimeout time.Duration
+	// DryRunRecords is how many planned outcomes a dry run keeps in memory for RunRecords (default
+	// 10000); its counts cover every record.
+	DryRunRecords int
 }
 
 // Engine runs flows, one run at a time per flow.
@@ -64,6 +67,9 @@ func New(cfg Config, st *store.Store, flows ...*Flow) (*Engine, error) {
 	}
 	if cfg.CommitTimeout <= 0 {
 		cfg.CommitTimeout = 10 * time.Second
+	}
+	if cfg.DryRunRecords <= 0 {
+		cfg.DryRunRecords = 10000
 	}
 	e := &Engine{
 		cfg: cfg, log: cfg.Logger, st: st, flows: map[string]*Flow{},

@@ -649,6 +649,13 @@ func TestListAndRecordsInputChecks(t *testing.T) {
 	if err != nil || len(recs) != 5 || next != "" {
 		t.Fatalf("dry run records = %d %q %v", len(recs), next, err)
 	}
+	// A dry run keeps a bounded number of outcomes in memory, and says so.
+	b.eng.cfg.DryRunRecords = 3
+	r = b.sync(t, Options{DryRun: true})
+	recs, _, _ = b.eng.RunRecords(b.ctx, r.ID, "", 100)
+	if r.Counts.Added != 5 || len(recs) != 4 || recs[3].Outcome != "truncated" {
+		t.Fatalf("bounded dry run: %+v, %+v", r.Counts, recs)
+	}
 }
 
 func TestRunOptions(t *testing.T) {

@@ -49,6 +49,8 @@ type Planned struct {
 	Action string
 	// Mapping is the record's existing id mapping (nil for adds).
 	Mapping *store.Mapping
+	// Spec is the mapping spec the payload was rendered with; it also names the call's options.
+	Spec *mapping.Spec
 }
 
 // Delivery is the outcome of delivering one planned record.

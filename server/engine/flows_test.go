@@ -497,3 +497,21 @@ func TestPreviewDiffAgainstRealTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestPreviewWithSpecTextUsesItsCallOptions(t *testing.T) {
+	v := newVendors(t, 0, 3, 5)
+	spec := strings.Replace(string(mustRead(t)), "IsAutoSubmitAndAudit: true", "IsAutoSubmitAndAudit: false", 1)
+	rec := map[string]any{"agentId": "X9", "agentName": "试用", "updateTime": "2026-11-01 10:00:00"}
+	for _, tc := range []struct {
+		spec string
+		want bool
+	}{{"", true}, {spec, false}} {
+		items, err := v.eng.Preview(v.ctx, FlowAgents, PreviewInput{Records: []map[string]any{rec}, SpecText: tc.spec})
+		if err != nil || len(items) != 1 {
+			t.Fatalf("preview: %+v %v", items, err)
+		}
+		if got := items[0].CallOptions["IsAutoSubmitAndAudit"]; got != tc.want {
+			t.Fatalf("IsAutoSubmitAndAudit = %v, want %v", got, tc.want)
+		}
+	}
+}

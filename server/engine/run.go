@@ -354,9 +354,17 @@ func (ru *runner) record(c *store.PageCommit, p plan, action, outcome, targetKey
 		row.Error = err.Error()
 	}
 	if ru.opts.DryRun {
+		// A dry run keeps its outcomes in memory, so only the first few of them.
+		keep := ru.e.cfg.DryRunRecords
 		ru.st.mu.Lock()
-		ru.st.records = append(ru.st.records, RecordOutcome{SourceKey: row.SourceKey, TargetKey: row.TargetKey, Action: row.Action,
-			Operation: row.Operation, Request: row.Request, Outcome: row.Outcome, Error: row.Error, At: row.At})
+		switch n := len(ru.st.records); {
+		case n < keep:
+			ru.st.records = append(ru.st.records, RecordOutcome{SourceKey: row.SourceKey, TargetKey: row.TargetKey, Action: row.Action,
+				Operation: row.Operation, Request: row.Request, Outcome: row.Outcome, Error: row.Error, At: row.At})
+		case n == keep:
+			ru.st.records = append(ru.st.records, RecordOutcome{Outcome: "truncated", At: row.At,
+				Error: fmt.Sprintf("a dry run keeps its first %d outcomes; the run's counts cover every record", keep)})
+		}
 		ru.st.mu.Unlock()
 		return
 	}
@@ -409,6 +417,7 @@ func cursorAfter(a, b store.Cursor) bool {
 
 // plan is the planner's decision for one record.
 type plan struct {
+	spec    *mapping.Spec
 	rec     SourceRecord
 	payload *mapping.Payload
 	action  string
@@ -417,7 +426,7 @@ type plan struct {
 }
 
 func (p plan) planned() Planned {
-	return Planned{Record: p.rec, Payload: p.payload, Action: p.action, Mapping: p.mapping}
+	return Planned{Record: p.rec, Payload: p.payload, Action: p.action, Mapping: p.mapping, Spec: p.spec}
 }
 
 func targetKeyOf(p plan) string {
@@ -439,7 +448,7 @@ func (e *Engine) plan(ctx context.Context, f *Flow, spec *mapping.Spec, reader s
 	}
 	out := make([]plan, 0, len(recs))
 	for _, r := range recs {
-		p := plan{rec: r}
+		p := plan{spec: spec, rec: r}
 		if m, ok := maps[r.Key]; ok {
 			p.mapping = &m
 		}
