@@ -110,8 +110,10 @@ func (s *Server) Add(n int, seed uint64) []int64 {
 //	POST /_mock/faults {"endpoint":"*","kind":"session_lost","after":N}   every session is lost after N business calls
 func (s *Server) control(g *echo.Group) {
 	ctl.Mount(g, s.stats, s.faults, s.cfg.Seed, ctl.Hooks{
-		Reset: s.reset,
-		Seed:  s.Seed,
+		Reset:  s.reset,
+		Seed:   s.Seed,
+		Modify: func(k int, seed uint64) any { return s.Modify(k, seed) },
+		Add:    func(n int, seed uint64) any { return s.Add(n, seed) },
 		Fault: func(r fault.Rule) bool {
 			if r.Kind == fault.SessionLost && r.After > 0 && r.Rate == 0 && r.Count == 0 {
 				s.sessionMu.Lock()
@@ -123,14 +125,4 @@ func (s *Server) control(g *echo.Group) {
 		},
 	})
 	g.GET("/customers", func(c echo.Context) error { return c.JSON(http.StatusOK, s.Customers()) })
-	g.POST("/modify", func(c echo.Context) error {
-		k, _ := strconv.Atoi(c.QueryParam("k"))
-		seed, _ := strconv.ParseUint(c.QueryParam("seed"), 10, 64)
-		return c.JSON(http.StatusOK, map[string]any{"ids": s.Modify(k, seed)})
-	})
-	g.POST("/add", func(c echo.Context) error {
-		n, _ := strconv.Atoi(c.QueryParam("n"))
-		seed, _ := strconv.ParseUint(c.QueryParam("seed"), 10, 64)
-		return c.JSON(http.StatusOK, map[string]any{"ids": s.Add(n, seed)})
-	})
 }

@@ -90,18 +90,10 @@ func New(cfg Config) *Server {
 	e.POST("/login", s.login)
 	e.POST("/api/agentInfo/list", s.list)
 	g := e.Group("/_mock")
-	ctl.Mount(g, s.stats, s.faults, cfg.Seed, ctl.Hooks{Reset: s.reset, Seed: s.Seed})
+	ctl.Mount(g, s.stats, s.faults, cfg.Seed, ctl.Hooks{Reset: s.reset, Seed: s.Seed,
+		Modify: func(k int, seed uint64) any { return s.Modify(k, seed) },
+		Add:    func(n int, seed uint64) any { return s.Add(n, seed) }})
 	g.GET("/agents", func(c echo.Context) error { return c.JSON(http.StatusOK, s.Agents()) })
-	g.POST("/modify", func(c echo.Context) error {
-		k, _ := strconv.Atoi(c.QueryParam("k"))
-		seed, _ := strconv.ParseUint(c.QueryParam("seed"), 10, 64)
-		return c.JSON(http.StatusOK, map[string]any{"ids": s.Modify(k, seed)})
-	})
-	g.POST("/add", func(c echo.Context) error {
-		n, _ := strconv.Atoi(c.QueryParam("n"))
-		seed, _ := strconv.ParseUint(c.QueryParam("seed"), 10, 64)
-		return c.JSON(http.StatusOK, map[string]any{"ids": s.Add(n, seed)})
-	})
 	s.e = e
 	return s
 }

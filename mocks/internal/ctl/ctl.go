@@ -6,6 +6,7 @@ package ctl
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +95,9 @@ func (s *Stats) Log() []Entry {
 type Hooks struct {
 	Reset func()
 	Seed  func(n int, seed uint64)
+	// Modify changes k source records and Add creates n; both return the changed ids (nil: the mock
+	// has no source records, and the routes are not mounted).
+	Modify, Add func(n int, seed uint64) any
 	// Fault lets a mock handle vendor-specific fault settings (e.g. Kingdee's session lost after N
 	// calls); return true when it handled the rule.
 	Fault func(r fault.Rule) bool
@@ -107,6 +111,8 @@ type Hooks struct {
 //	GET  /log                         the last requests
 //	POST /faults  {rule}              add a fault rule (see fault.Rule)
 //	DELETE /faults                    remove every rule
+//	POST /modify?k=K&seed=S           change K source records (when the mock has source records)
+//	POST /add?n=N&seed=S              add N source records (likewise)
 func Mount(g *echo.Group, st *Stats, inj *fault.Injector, seed uint64, h Hooks) {
 	g.POST("/reset", func(c echo.Context) error {
 		h.Reset()
@@ -142,4 +148,18 @@ func Mount(g *echo.Group, st *Stats, inj *fault.Injector, seed uint64, h Hooks) 
 		inj.Clear(seed)
 		return c.JSON(http.StatusOK, map[string]any{"ok": true})
 	})
+	for path, fn := range map[string]func(int, uint64) any{"/modify?k": h.Modify, "/add?n": h.Add} {
+		if fn == nil {
+			continue
+		}
+		route, param, _ := strings.Cut(path, "?")
+		g.POST(route, func(c echo.Context) error {
+			n, err := strconv.Atoi(c.QueryParam(param))
+			if err != nil || n < 0 {
+				return c.JSON(http.StatusBadRequest, map[string]any{"error": param + " must be a non-negative number"})
+			}
+			sd, _ := strconv.ParseUint(c.QueryParam("seed"), 10, 64)
+			return c.JSON(http.StatusOK, map[string]any{"ids": fn(n, sd)})
+		})
+	}
 }
