@@ -678,6 +678,9 @@ func TestRunOptions(t *testing.T) {
 			return Options{SourceKeys: []string{"A0001", "A0007", "A0099"}}
 		}, wantRead: 2, wantAdded: 2, wantCP: unchanged},
 		{name: "limit", opts: func(*tbundle) Options { return Options{Limit: 5} }, wantRead: 5, wantAdded: 5, wantCP: 4},
+		{name: "limit below the source keys", opts: func(*tbundle) Options {
+			return Options{SourceKeys: []string{"A0001", "A0002", "A0003"}, Limit: 2}
+		}, wantRead: 2, wantAdded: 2, wantCP: unchanged},
 		{name: "full resync after a sync writes nothing", prior: true, opts: func(*tbundle) Options {
 			return Options{FullResync: true}
 		}, wantRead: 12, wantAdded: 0, wantCP: 11},

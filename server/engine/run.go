@@ -50,6 +50,9 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	}
 	ctx = withAudit(ctx, ru.audit)
 	err := ru.run(ctx)
+	if errors.Is(err, errLimitReached) { // wherever the limit struck: dead letters, keys or the window
+		err = nil
+	}
 	ru.counts.Retried = ru.audit.retried.Load()
 	// Attempts made after the last page commit (the read that found no more records, or the failed
 	// calls that ended the run) still belong in the audit trail.
@@ -117,13 +120,10 @@ func (ru *runner) run(ctx context.Context) error {
 	}
 
 	err = ru.f.Source.Read(ctx, q, func(recs []SourceRecord) error { return ru.page(ctx, recs) })
-	if errors.Is(err, errLimitReached) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errLimitReached) {
 		return fmt.Errorf("read source: %w", err)
 	}
-	return nil
+	return err // nil, or errLimitReached
 }
 
 // retryDeadLetters delivers the dead letters again, as one page that does not move the checkpoint.
