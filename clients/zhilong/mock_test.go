@@ -1,0 +1,63 @@
+package zhilong
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/syncgate/syncgate/mocks/mockctl"
+	mock "github.com/syncgate/syncgate/mocks/zhilong"
+)
+
+func TestAgainstMock(t *testing.T) {
+	m := mock.New(mock.DefaultConfig())
+	m.Seed(37, 1)
+	srv := httptest.NewServer(m)
+	defer srv.Close()
+	mc := mock.DefaultConfig()
+	c, err := New(Config{BaseURL: srv.URL, Username: mc.Username, Password: mc.Password, Timeout: 300 * time.Millisecond,
+		MaxAttempts: 5, MaxElapsed: 5 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := mockctl.New(srv.URL, nil)
+	ctx := context.Background()
+	w := Window{Start: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Now()}
+	count := func() int {
+		n := 0
+		for a, err := range c.Agents(ctx, w, 10) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.AgentID == "" {
+				t.Fatal("agent without id")
+			}
+			n++
+		}
+		return n
+	}
+	if n := count(); n != 37 {
+		t.Fatalf("iterated %d agents, want 37 (stop on total, past-the-end pages repeat the last)", n)
+	}
+	for _, f := range []mockctl.Fault{
+		{Endpoint: "agentInfo/list", Kind: "token_expiry", Count: 1},
+		{Endpoint: "agentInfo/list", Kind: "rate_limit", Count: 2},
+		{Endpoint: "agentInfo/list", Kind: "http502", Count: 2},
+		{Endpoint: "agentInfo/list", Kind: "drop", Count: 1},
+		{Endpoint: "agentInfo/list", Kind: "hang", Count: 1},
+		{Endpoint: "agentInfo/list", Kind: "truncated", Count: 1},
+		{Endpoint: "agentInfo/list", Kind: "html", Count: 1},
+	} {
+		if err := ctl.SetFault(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 37 {
+			t.Fatalf("%s: %d agents", f.Kind, n)
+		}
+	}
+	bad, _ := New(Config{BaseURL: srv.URL, Username: mc.Username, Password: "wrong", MaxAttempts: 2})
+	if _, _, err := bad.Page(ctx, w, 1, 10); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+}
