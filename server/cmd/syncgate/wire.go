@@ -11,7 +11,6 @@ import (
 
 	"github.com/syncgate/syncgate/clients/greatonce"
 	"github.com/syncgate/syncgate/clients/kingdee"
-	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/clients/zhilong"
 	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/engine"
@@ -51,13 +50,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		return nil, fmt.Errorf("store: %w", err)
 	}
 
-	// The clients are built before the engine that records their attempts, so the hook forwards.
-	var eng *engine.Engine
-	hook := func(ctx context.Context, a vendor.Attempt) {
-		if eng != nil {
-			eng.AuditHook()(ctx, a)
-		}
-	}
+	// Every vendor attempt made on behalf of a run lands in that run's audit trail.
+	hook := engine.AuditAttempt
 	conns := cfg.Sync.Concurrency + 4
 	kd, err := kingdee.New(kingdee.Config{
 		BaseURL: cfg.Kingdee.BaseURL, AcctID: cfg.Kingdee.AcctID, Username: cfg.Kingdee.Username,
@@ -96,7 +90,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 	agents := engine.NewAgentsFlow(zl, kd, agentsSpec, engine.AgentsOptions{
 		PageSize: cfg.Sync.PageSize, BatchSize: cfg.Sync.BatchSize, Overlap: cfg.Sync.Overlap,
 	})
-	eng, err = engine.New(engine.Config{Logger: log, Registerer: reg}, st, customers, agents)
+	eng, err := engine.New(engine.Config{Logger: log, Registerer: reg}, st, customers, agents)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("engine: %w", err)
