@@ -205,3 +205,26 @@ func TestBatchSavePartialDuplicatesAndEntryRows(t *testing.T) {
 		t.Fatalf("entry rows: %s", body)
 	}
 }
+
+// TestOneMillionCustomers seeds 1,000,000 customers and checks an incremental query at the end of the
+// index answers without scanning everything. Skipped with -short (about 5 s and 1 GiB).
+func TestOneMillionCustomers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1M seed")
+	}
+	s := New(DefaultConfig())
+	start := time.Now()
+	s.Seed(1_000_000, 1)
+	seeded := time.Since(start)
+	last := s.ix.entries[len(s.ix.entries)-1].c
+	f, err := parseFilter("FModifyDate >= '" + last.Modified.Add(-time.Hour).Format(timeLayout) + "' and FDocumentStatus = 'C'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	rows := s.rows(f, []string{"FCUSTID"}, false, "FModifyDate ASC, FCUSTID ASC", 0, 100)
+	if len(rows) == 0 || time.Since(start) > time.Second {
+		t.Fatalf("tail query: %d rows in %s", len(rows), time.Since(start))
+	}
+	t.Logf("seeded 1M customers in %s; tail query %s", seeded, time.Since(start))
+}

@@ -83,3 +83,20 @@ func TestLoginListPagingAndErrors(t *testing.T) {
 		t.Fatalf("rate limit: %v", out)
 	}
 }
+
+// TestOneMillionAgents seeds 1,000,000 agents and pages the last window. Skipped with -short.
+func TestOneMillionAgents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1M seed")
+	}
+	s := New(DefaultConfig())
+	s.Seed(1_000_000, 1)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	cfg := DefaultConfig()
+	tok := post(t, srv.URL+"/login", "", `{"username":"`+cfg.Username+`","password":"`+cfg.Password+`"}`)["token"].(string)
+	out := post(t, srv.URL+"/api/agentInfo/list?pageNum=99999999&pageSize=1000", tok, "{}")
+	if out["total"] != float64(1_000_000) || len(out["rows"].([]any)) != 1000 {
+		t.Fatalf("total %v, rows %d", out["total"], len(out["rows"].([]any)))
+	}
+}
