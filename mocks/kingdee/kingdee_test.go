@@ -228,3 +228,18 @@ func TestOneMillionCustomers(t *testing.T) {
 	}
 	t.Logf("seeded 1M customers in %s; tail query %s", seeded, time.Since(start))
 }
+
+// Customers created after a large seed get ids of their own (a seed of 1M once overlapped them).
+func TestCreatedIDsDoNotCollideWithSeeded(t *testing.T) {
+	s := New(DefaultConfig())
+	s.Seed(850_000, 1)
+	s.mu.Lock()
+	r := s.saveOne(map[string]any{"FCUSTID": 0.0, "FName": "新"}, nil, true)
+	s.mu.Unlock()
+	if !r.ok || r.id <= 100000+850_000 {
+		t.Fatalf("created id %d collides with seeded ids (ok=%v %s)", r.id, r.ok, r.msg)
+	}
+	if len(s.Customers()) != 850_001 {
+		t.Fatalf("%d customers after one create", len(s.Customers()))
+	}
+}

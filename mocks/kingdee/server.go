@@ -120,6 +120,8 @@ func (s *Server) Seed(n int, seed uint64) {
 		s.insertLocked(generate(g, i, n))
 	}
 	s.nextNum = n + 1
+	// New customers get ids after the seeded ones (seeded ids are 100001…100000+n).
+	s.nextID = max(s.nextID, int64(100001+n))
 }
 
 func (s *Server) insertLocked(c *customer) {
