@@ -7,9 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
+
+// Issue is a problem with one field of a rendered payload; Field is a path such as "distributorName"
+// or "FUseOrgId.FNumber".
+type Issue struct {
+	Field, Message string
+}
 
 // Payload is a rendered target body: fields in spec order.
 type Payload struct {
@@ -18,112 +26,152 @@ type Payload struct {
 	warnings []Issue
 }
 
-// Render maps one source record to the target body. Missing source fields render as empty text; a
-// function that cannot handle its input (a date that is not a date) is an error naming the field.
+// Render maps one source record to the target body. A source field missing from the record renders
+// as empty text with a warning; an empty required field is a warning too. A function that cannot
+// handle its input (a date that is not a date) is an error naming the target field.
 func (s *Spec) Render(rec Record, vars Vars) (*Payload, error) {
-	p := &Payload{values: make(map[string]any, len(s.fields))}
-	var errs []error
-	for _, cf := range s.fields {
-		v, err := s.renderField(cf, rec, vars)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("target field %q: %w", cf.def.Name, err))
-			continue
-		}
-		p.fields = append(p.fields, cf.def.Name)
-		p.values[cf.def.Name] = v
+	p, err := render(s.fields, "target field", rec, vars)
+	if err != nil {
+		return nil, err
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	for _, r := range s.required {
+	for _, r := range s.schema.required {
 		if v, ok := p.values[r]; ok && isEmpty(v) {
-			p.warnings = append(p.warnings, Issue{Field: r, Message: "required field is empty"})
+			p.warnings = append(p.warnings, Issue{Field: path(r, v), Message: "required field is empty"})
 		}
+	}
+	if k := s.f.Target.Key; !slices.Contains(s.schema.required, k) && isEmpty(p.values[k]) {
+		p.warnings = append(p.warnings, Issue{Field: path(k, p.values[k]), Message: "target key is empty"})
 	}
 	return p, nil
 }
 
+// RenderRequest renders the source call's parameters declared under source.request (the seed's
+// request table, e.g. updateTimeStart = {{LAST_SYNC_TIME datetime}}); empty when the spec has none.
+func (s *Spec) RenderRequest(vars Vars) (*Payload, error) {
+	return render(s.request, "request field", nil, vars)
+}
+
+func render(fields []compiledField, what string, rec Record, vars Vars) (*Payload, error) {
+	p := &Payload{fields: make([]string, 0, len(fields)), values: make(map[string]any, len(fields))}
+	var errs []error
+	for _, cf := range fields {
+		v, absent, err := cf.render(rec, vars)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", what, cf.name, err))
+			continue
+		}
+		for _, k := range absent {
+			p.warnings = append(p.warnings, Issue{Field: cf.name, Message: fmt.Sprintf("source field %q is absent from the record", k)})
+		}
+		p.fields = append(p.fields, cf.name)
+		p.values[cf.name] = v
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// path is a field's path: the field, or field.FNumber for a base-data reference.
+func path(field string, v any) string {
+	if m, ok := v.(map[string]any); ok && len(m) == 1 {
+		for k := range m {
+			return field + "." + k
+		}
+	}
+	return field
+}
+
 func isEmpty(v any) bool {
 	switch x := v.(type) {
+	case nil:
+		return true
 	case string:
 		return strings.TrimSpace(x) == ""
 	case map[string]any:
 		for _, inner := range x {
-			return isEmpty(inner)
+			if !isEmpty(inner) {
+				return false
+			}
 		}
 		return true
 	}
-	return v == nil
+	return false
 }
 
-func (s *Spec) lookup(id string, rec Record, vars Vars) any {
-	switch id {
+func vars2value(key string, vars Vars) any {
+	switch key {
 	case "LAST_SYNC_TIME":
 		return vars.LastSyncTime
 	case "CURRENT_TIME":
 		return vars.CurrentTime
 	case "PAGINATION_PAGE_SIZE":
-		return float64(vars.PageSize)
+		return json.Number(strconv.Itoa(vars.PageSize))
 	case "PAGINATION_START_ROW":
-		return float64(vars.StartRow)
-	case "PAGINATION_START_PAGE":
-		return float64(vars.StartPage)
+		return json.Number(strconv.Itoa(vars.StartRow))
+	default: // PAGINATION_START_PAGE
+		return json.Number(strconv.Itoa(vars.StartPage))
 	}
-	if k, ok := s.f.Source.Aliases[id]; ok {
-		id = k
-	}
-	return rec[id]
 }
 
-func (s *Spec) renderField(cf compiledField, rec Record, vars Vars) (any, error) {
+// render renders one field; absent lists the source fields the record lacks.
+func (cf *compiledField) render(rec Record, vars Vars) (v any, absent []string, err error) {
 	var b strings.Builder
-	for _, p := range cf.tpl.parts {
+	for _, p := range cf.parts {
 		if p.expr == nil {
-			b.WriteString(p.lit)
+			b.WriteString(p.text)
 			continue
 		}
-		v := s.lookup(p.expr.ident, rec, vars)
-		for _, c := range p.expr.calls {
-			var err error
-			if v, err = functions[c.name].fn(v, c.args, s.f.Target.Maps); err != nil {
-				return nil, err
+		var val any
+		if p.expr.variable {
+			val = vars2value(p.expr.key, vars)
+		} else {
+			var ok bool
+			if val, ok = rec[p.expr.key]; !ok && !slices.Contains(absent, p.expr.key) {
+				absent = append(absent, p.expr.key)
 			}
 		}
-		b.WriteString(text(v))
+		for _, st := range p.expr.steps {
+			if val, err = st(val); err != nil {
+				return nil, nil, err
+			}
+		}
+		b.WriteString(text(val))
 	}
 	out := b.String()
-	var v any = out
-	switch cf.def.Type {
+	v = out
+	switch cf.typ {
 	case "bool":
 		bv, err := strconv.ParseBool(strings.TrimSpace(out))
 		if err != nil {
-			return nil, fmt.Errorf("%q is not true or false", out)
+			return nil, nil, fmt.Errorf("%q is not true or false", out)
 		}
 		v = bv
 	case "number":
-		if strings.TrimSpace(out) == "" {
-			v = 0
-			break
+		t := strings.TrimSpace(out)
+		if t == "" {
+			t = "0"
 		}
-		n := json.Number(strings.TrimSpace(out))
+		n := json.Number(t)
 		if _, err := n.Float64(); err != nil {
-			return nil, fmt.Errorf("%q is not a number", out)
+			return nil, nil, fmt.Errorf("%q is not a number", out)
 		}
 		v = n
 	}
-	if cf.def.Ref != "" {
-		v = map[string]any{cf.def.Ref: v}
+	if cf.ref != "" {
+		v = map[string]any{cf.ref: v}
 	}
-	return v, nil
+	return v, absent, nil
 }
 
 // Fields lists the payload's fields in spec order.
-func (p *Payload) Fields() []string { return append([]string(nil), p.fields...) }
+func (p *Payload) Fields() []string { return slices.Clone(p.fields) }
 
-// Get returns a field's value (nil when absent).
+// Get returns a field's value (nil when absent): a string, a bool or json.Number where the spec
+// says so, or map[string]any{"FNumber": …} for a base-data reference.
 func (p *Payload) Get(field string) any { return p.values[field] }
 
-// Set sets a field, appending it when new.
+// Set sets a field, appending it when new (the engine uses it for actionType and FCUSTID).
 func (p *Payload) Set(field string, v any) {
 	if _, ok := p.values[field]; !ok {
 		p.fields = append(p.fields, field)
@@ -131,19 +179,27 @@ func (p *Payload) Set(field string, v any) {
 	p.values[field] = v
 }
 
-// Map returns a copy of the payload as a map.
+// Map returns a deep copy of the payload as a map.
 func (p *Payload) Map() map[string]any {
-	out := make(map[string]any, len(p.values))
-	for k, v := range p.values {
+	return copyMap(p.values)
+}
+
+func copyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if inner, ok := v.(map[string]any); ok {
+			v = copyMap(inner)
+		}
 		out[k] = v
 	}
 	return out
 }
 
-// Warnings are problems that do not stop delivery (empty required fields).
-func (p *Payload) Warnings() []Issue { return append([]Issue(nil), p.warnings...) }
+// Warnings are problems that do not stop delivery (empty required fields, source fields absent
+// from the record), with field paths.
+func (p *Payload) Warnings() []Issue { return slices.Clone(p.warnings) }
 
-// MarshalJSON renders the body with fields in spec order and no HTML escaping.
+// MarshalJSON renders the body exactly as sent: fields in spec order, no HTML escaping.
 func (p *Payload) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
@@ -156,13 +212,14 @@ func (p *Payload) MarshalJSON() ([]byte, error) {
 		}
 		buf.WriteByte(':')
 		if err := encode(&buf, p.values[f]); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("field %q: %w", f, err)
 		}
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
 }
 
+// encode writes v as JSON without HTML escaping; maps come out with sorted keys.
 func encode(buf *bytes.Buffer, v any) error {
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
@@ -173,15 +230,57 @@ func encode(buf *bytes.Buffer, v any) error {
 	return nil
 }
 
-// Hash is a stable SHA-256 of the body; equal payloads have equal hashes.
+// canonical is v's canonical JSON: object keys sorted, no HTML escaping, numbers as written.
+func canonical(v any) []byte {
+	var buf bytes.Buffer
+	if err := encode(&buf, v); err != nil {
+		return []byte(fmt.Sprintf("%#v", v))
+	}
+	return buf.Bytes()
+}
+
+// Hash is the hex SHA-256 of the payload's canonical JSON (keys sorted, so reordering a spec's
+// fields does not change it); equal payloads have equal hashes.
 func (p *Payload) Hash() string {
-	b, _ := p.MarshalJSON()
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(canonical(p.values))
 	return hex.EncodeToString(sum[:])
 }
 
-// FieldChange is one field that differs between two payloads.
+// FieldChange is one field that differs between two payloads; Old or New is nil where the field is
+// absent on that side.
 type FieldChange struct {
 	Field    string
 	Old, New any
+}
+
+// Diff lists the fields that differ between an old payload (e.g. the one last delivered, decoded
+// from JSON) and a new one, by path ("FUseOrgId.FNumber" inside base-data references), sorted by
+// path. Values compare by their canonical JSON, so 100, float64(100) and json.Number("100") are equal.
+func Diff(old, new map[string]any) []FieldChange {
+	var out []FieldChange
+	diffInto(&out, "", old, new)
+	slices.SortFunc(out, func(a, b FieldChange) int { return strings.Compare(a.Field, b.Field) })
+	return out
+}
+
+func diffInto(out *[]FieldChange, prefix string, old, new map[string]any) {
+	keys := slices.Sorted(maps.Keys(old))
+	for k := range new {
+		if _, ok := old[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		o, inOld := old[k]
+		n, inNew := new[k]
+		om, oIsMap := o.(map[string]any)
+		nm, nIsMap := n.(map[string]any)
+		switch {
+		case oIsMap && nIsMap:
+			diffInto(out, prefix+k+".", om, nm)
+		case inOld && inNew && bytes.Equal(canonical(o), canonical(n)):
+		default:
+			*out = append(*out, FieldChange{Field: prefix + k, Old: o, New: n})
+		}
+	}
 }

@@ -1,12 +1,28 @@
 package mapping
 
-// schema is what a flow's spec is validated against: the source fields its templates may read, and
-// the target fields it may write.
+// optionKind is the YAML type a target call option takes.
+type optionKind int
+
+const (
+	optBool optionKind = iota
+	optInt
+	optString
+	optStrings
+)
+
+// schema is what a flow's spec is validated against: the source fields its templates may read, the
+// parameters of the source call, the target call and the target fields it may write.
 type schema struct {
-	source   map[string]bool
-	entry    map[string]bool
+	source   map[string]bool // header fields (Kingdee FieldKeys, Zhilong response fields)
+	entry    map[string]bool // sub-record fields (Kingdee FT_BD_CUSTCONTACT)
+	request  map[string]bool // the source call's parameters (the seed's request table)
 	target   map[string]bool
+	baseData map[string]bool // target fields that are Kingdee base-data references
+	reserved map[string]string
 	required []string
+	// operation is the only target call the gateway implements for the flow.
+	operation string
+	options   map[string]optionKind
 }
 
 func set(lists ...[]string) map[string]bool {
@@ -25,26 +41,51 @@ var variables = map[string]bool{
 	"PAGINATION_PAGE_SIZE": true, "PAGINATION_START_ROW": true, "PAGINATION_START_PAGE": true,
 }
 
-var schemas = map[string]schema{
+// kingdeeSaveOptions are the Save/BatchSave data options (vendors.md §1) besides Model.
+var kingdeeSaveOptions = map[string]optionKind{
+	"IsAutoSubmitAndAudit": optBool, "IsVerifyBaseDataField": optBool, "IsDeleteEntry": optBool,
+	"ValidateFlag": optBool, "NumberSearch": optBool, "IsEntryBatchFill": optBool,
+	"BatchCount": optInt, "InterationFlags": optString, "NeedReturnFields": optStrings,
+}
+
+// schemas are the two flows' schemas, read from the seed documents and vendors.md (never modified).
+var schemas = map[string]*schema{
 	"customers": {
 		source: set(customerSeedFields, []string{
-			// Read by the flow besides the seed's list (vendors.md §1, BD_Customer).
+			// Read by the flow besides the seed's response list (vendors.md §1, BD_Customer).
 			"FModifyDate", "FCreateDate", "FDocumentStatus", "FForbidStatus", "FCreateOrgId.FName", "FUseOrgId.FName",
 			"FCreateOrgId", "FUseOrgId", "F_out_id", "F_KHLX", "FTRADINGCURRID.FNumber", "FGroup.FName",
 		}),
-		// The address sub-record FT_BD_CUSTCONTACT (one row per address; the flow picks the default one).
+		// The address sub-record FT_BD_CUSTCONTACT (one row per address; the flow picks the default
+		// one) and its contact person.
 		entry: set([]string{"FNUMBER1", "FNAME1", "FADDRESS1", "FMOBILE", "FIsDefaultConsignee",
 			"FTContact.FName", "FTContact.FNumber", "FTContact.FMobile"}),
+		request: set([]string{"Limit", "StartRow", "TopRowCount", "FilterString", "FieldKeys", "FormId", "OrderString"}),
 		target: set([]string{"actionType", "address", "balance_deduct_type", "distributorCode", "distributorCompanyName",
 			"distributorName", "mobile", "contact", "distributorLevelName"}),
-		required: []string{"actionType", "distributorCode", "distributorName"},
+		baseData:  map[string]bool{},
+		required:  []string{"actionType", "distributorCode", "distributorName"},
+		operation: "greatonce.distributor.single.sync",
+		options:   map[string]optionKind{},
 	},
 	"agents": {
-		source: set(agentSeedFields),
-		entry:  map[string]bool{},
-		target: set([]string{"FName", "FNumber", "FShortName", "FCreateOrgId", "FUseOrgId", "FDescription", "FTRADINGCURRID",
-			"FADDRESS", "FTEL", "FZIP", "FINVOICETITLE", "FTAXREGISTERCODE", "FINVOICEBANKNAME", "FINVOICETEL",
-			"FINVOICEBANKACCOUNT", "FINVOICEADDRESS", "F_out_id", "F_KHLX", "FGroup", "FCustTypeId", "F_FML_Combo", "F_FML_Combo1"}),
-		required: []string{"FName", "F_out_id"},
+		source:  set(agentSeedFields),
+		entry:   map[string]bool{},
+		request: set([]string{"updateTimeStart", "updateTimeEnd"}),
+		target: set([]string{"FCUSTID", "FName", "FNumber", "FShortName", "FCreateOrgId", "FUseOrgId", "FDescription",
+			"FTRADINGCURRID", "FADDRESS", "FTEL", "FZIP", "FFAX", "FWEBSITE", "FINVOICETITLE", "FTAXREGISTERCODE",
+			"FINVOICEBANKNAME", "FINVOICETEL", "FINVOICEBANKACCOUNT", "FINVOICEADDRESS", "F_out_id", "F_KHLX", "FGroup",
+			"FCustTypeId", "FSALDEPTID", "FSELLER", "FSETTLETYPEID", "FRECCONDITIONID", "FPRICELISTID", "F_FML_Combo",
+			"F_FML_Combo1"}),
+		baseData: set([]string{"FCreateOrgId", "FUseOrgId", "FTRADINGCURRID", "FGroup", "FCustTypeId", "FSALDEPTID",
+			"FSELLER", "FSETTLETYPEID", "FRECCONDITIONID", "FPRICELISTID"}),
+		reserved: map[string]string{
+			"FCUSTID": "FCUSTID is set by the gateway (0 to create, the mapped customer id to update)",
+		},
+		// FName is Kingdee's 客户名称 (a required field); F_out_id is how the gateway finds an agent's
+		// customer in Kingdee.
+		required:  []string{"FName", "F_out_id"},
+		operation: "BD_Customer BatchSave",
+		options:   kingdeeSaveOptions,
 	},
 }

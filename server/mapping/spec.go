@@ -2,30 +2,43 @@ package mapping
 
 import (
 	"bytes"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"io"
+	"maps"
+	"regexp"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed specs/*.yaml
-var embedded embed.FS
-
 // Record is one source record: field values by source field key ("FName", "FUseOrgId.FName",
-// "agentName", …).
+// "FADDRESS1", "agentName", …), as the source client decoded them (strings, float64 or json.Number,
+// nil).
 type Record map[string]any
 
 // Vars are the run variables templates can use.
 type Vars struct {
-	LastSyncTime, CurrentTime     time.Time
+	// LastSyncTime and CurrentTime bound the incremental window ({{LAST_SYNC_TIME}}, {{CURRENT_TIME}}).
+	LastSyncTime, CurrentTime time.Time
+	// PageSize, StartRow and StartPage are {{PAGINATION_PAGE_SIZE}}, {{PAGINATION_START_ROW}} and
+	// {{PAGINATION_START_PAGE}}.
 	PageSize, StartRow, StartPage int
+}
+
+// TargetOptions are the target call's options besides the body (Kingdee BatchSave:
+// IsAutoSubmitAndAudit, IsVerifyBaseDataField, …), typed as validated at load: bool, int, string or
+// []string.
+type TargetOptions map[string]any
+
+// Bool returns a boolean option and whether the spec sets it.
+func (o TargetOptions) Bool(name string) (value, ok bool) {
+	value, ok = o[name].(bool)
+	return value, ok
 }
 
 // file is a spec file as written.
@@ -37,6 +50,7 @@ type file struct {
 		Fields      []string          `yaml:"fields"`
 		EntryFields []string          `yaml:"entry_fields"`
 		Aliases     map[string]string `yaml:"aliases"`
+		Request     []fieldDef        `yaml:"request"`
 	} `yaml:"source"`
 	Target struct {
 		Operation string                       `yaml:"operation"`
@@ -47,279 +61,435 @@ type file struct {
 	} `yaml:"target"`
 }
 
+// fieldDef is one field entry of target.fields or source.request.
 type fieldDef struct {
 	Name     string `yaml:"name"`
 	Template string `yaml:"template"`
 	// Ref wraps the value as a Kingdee base-data reference: {"<Ref>": value}.
 	Ref string `yaml:"ref"`
 	// Type is string (default), bool or number.
-	Type        string `yaml:"type"`
-	line, col   int    // position of the template value
-	nline, ncol int    // position of the field entry
-	quoted      bool
+	Type string `yaml:"type"`
 }
 
-func (f *fieldDef) UnmarshalYAML(n *yaml.Node) error {
-	type plain fieldDef
-	if err := n.Decode((*plain)(f)); err != nil {
-		return err
-	}
-	f.line, f.col = n.Line, n.Column
-	f.nline, f.ncol = n.Line, n.Column
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "template" {
-			v := n.Content[i+1]
-			f.line, f.col = v.Line, v.Column
-			f.quoted = v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
-		}
-	}
-	return nil
-}
-
-// Spec is a compiled, validated mapping spec.
+// Spec is a compiled, validated mapping spec. It is immutable and safe for concurrent use.
 type Spec struct {
-	name     string
-	f        file
-	fields   []compiledField
-	header   []string
-	entry    []string
-	required []string
+	name    string
+	f       file
+	schema  *schema
+	fields  []compiledField
+	request []compiledField
+	header  []string
+	entry   []string
 }
 
 type compiledField struct {
-	def fieldDef
-	tpl *Template
+	name, ref, typ string
+	parts          []compiledPart
 }
 
-// Issue is a problem with one target field.
-type Issue struct {
-	Field, Message string
+// compiledPart is literal text (expr == nil) or a compiled {{…}} action.
+type compiledPart struct {
+	text string
+	expr *compiledExpr
 }
 
-// Parse compiles and validates a spec; name is used in error messages (usually the file name). All
-// problems are reported together, each with the file, line:column and target field.
+type compiledExpr struct {
+	key      string // the source field key or variable name it reads
+	variable bool
+	steps    []step
+}
+
+// Parse compiles and validates a spec; name is used in error messages (usually the file name).
+// Every problem is reported at once in a *SpecError, each with the file, line:column, the field and
+// the position inside its template.
 func Parse(name string, data []byte) (*Spec, error) {
+	fail := func(msg string) (*Spec, error) {
+		return nil, &SpecError{Problems: []*Problem{{File: name, Msg: msg}}}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(name, err)
+	}
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if err := dec.Decode(&f); errors.Is(err, io.EOF) {
+		return fail("empty spec")
+	} else if err != nil {
+		return nil, yamlError(name, err)
 	}
-	sc, ok := schemas[f.Flow]
-	if !ok {
-		return nil, fmt.Errorf("%s: unknown flow %q (want customers or agents)", name, f.Flow)
+	c := &compiler{name: name, lines: strings.Split(string(data), "\n"), root: &root, f: f}
+	s := c.compile()
+	if len(c.problems) > 0 {
+		sort.SliceStable(c.problems, func(i, j int) bool {
+			a, b := c.problems[i], c.problems[j]
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
+		return nil, &SpecError{Problems: c.problems}
 	}
-	s := &Spec{name: name, f: f, required: sc.required}
-	var errs []error
-	fail := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
-	}
-
-	resolve := func(id string) (key string, entry, ok bool) {
-		if variables[id] {
-			return id, false, true
-		}
-		if k, ok := f.Source.Aliases[id]; ok {
-			id = k
-		}
-		return id, sc.entry[id], sc.source[id] || sc.entry[id]
-	}
-	for alias, key := range f.Source.Aliases {
-		if !sc.source[key] && !sc.entry[key] {
-			fail("alias %q: %q is not a %s source field", alias, key, f.Flow)
-		}
-	}
-	header, entry := map[string]bool{}, map[string]bool{}
-	for _, k := range f.Source.Fields {
-		if !sc.source[k] {
-			fail("source field %q is not a %s source field", k, f.Flow)
-		}
-		header[k] = true
-	}
-	for _, k := range f.Source.EntryFields {
-		if !sc.entry[k] {
-			fail("entry field %q is not a %s sub-record field", k, f.Flow)
-		}
-		entry[k] = true
-	}
-	if f.Source.Key == "" || !sc.source[f.Source.Key] {
-		fail("source key %q is not a %s source field", f.Source.Key, f.Flow)
-	}
-	header[f.Source.Key] = true
-	if f.Source.Cursor != "" {
-		if !sc.source[f.Source.Cursor] {
-			fail("cursor %q is not a %s source field", f.Source.Cursor, f.Flow)
-		}
-		header[f.Source.Cursor] = true
-	}
-	seen := map[string]bool{}
-	for _, fd := range f.Target.Fields {
-		where := func(p Pos) string {
-			col := fd.col + p.Col - 1
-			if fd.quoted {
-				col++
-			}
-			return fmt.Sprintf("%d:%d: target field %q", fd.line+p.Line-1, col, fd.Name)
-		}
-		switch {
-		case !sc.target[fd.Name]:
-			fail("%d:%d: unknown target field %q", fd.nline, fd.ncol, fd.Name)
-		case seen[fd.Name]:
-			fail("%d:%d: target field %q given twice", fd.nline, fd.ncol, fd.Name)
-		}
-		seen[fd.Name] = true
-		if fd.Type != "" && fd.Type != "string" && fd.Type != "bool" && fd.Type != "number" {
-			fail("%s: unknown type %q (want string, bool or number)", where(Pos{1, 1}), fd.Type)
-		}
-		tpl, err := ParseTemplate(fd.Template)
-		if err != nil {
-			var se *SyntaxError
-			if errors.As(err, &se) {
-				fail("%s: %s", where(se.Pos), se.Msg)
-			} else {
-				fail("%s: %v", where(Pos{1, 1}), err)
-			}
-			continue
-		}
-		for _, p := range tpl.parts {
-			if p.expr == nil {
-				continue
-			}
-			key, isEntry, ok := resolve(p.expr.ident)
-			if !ok {
-				fail("%s: unknown source field %q", where(p.expr.pos), p.expr.ident)
-			} else if !variables[key] {
-				if isEntry {
-					entry[key] = true
-				} else {
-					header[key] = true
-				}
-			}
-			for _, c := range p.expr.calls {
-				fn, ok := functions[c.name]
-				switch {
-				case !ok:
-					fail("%s: unknown function %q", where(c.pos), c.name)
-				case len(c.args) < fn.minArgs || len(c.args) > fn.maxArgs:
-					fail("%s: %s takes %d to %d arguments, got %d", where(c.pos), c.name, fn.minArgs, fn.maxArgs, len(c.args))
-				case c.name == "map" && f.Target.Maps[c.args[0]] == nil:
-					fail("%s: unknown value map %q", where(c.pos), c.args[0])
-				}
-			}
-		}
-		s.fields = append(s.fields, compiledField{def: fd, tpl: tpl})
-	}
-	for _, r := range sc.required {
-		if !seen[r] {
-			fail("required target field %q is missing", r)
-		}
-	}
-	if f.Target.Key != "" && !seen[f.Target.Key] {
-		fail("target key %q is not one of the target fields", f.Target.Key)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	for k := range header {
-		s.header = append(s.header, k)
-	}
-	for k := range entry {
-		s.entry = append(s.entry, k)
-	}
-	slices.Sort(s.header)
-	slices.Sort(s.entry)
 	return s, nil
 }
 
-// Flow names the flow the spec maps.
+var (
+	yamlLine     = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	yamlUnknown  = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	yamlTypeName = regexp.MustCompile(` into mapping\.\w+|mapping\.`)
+)
+
+// yamlError turns a YAML error into problems with line numbers, one per error.
+func yamlError(name string, err error) error {
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	se := &SpecError{}
+	for _, m := range msgs {
+		p := &Problem{File: name, Msg: m}
+		if g := yamlLine.FindStringSubmatch(m); g != nil {
+			p.Line, _ = strconv.Atoi(g[1])
+			p.Msg = g[2]
+			if u := yamlUnknown.FindStringSubmatch(p.Msg); u != nil {
+				p.Msg = fmt.Sprintf("unknown key %q", u[1])
+			}
+			p.Msg = yamlTypeName.ReplaceAllString(p.Msg, "")
+		}
+		se.Problems = append(se.Problems, p)
+	}
+	return se
+}
+
+// compiler compiles one spec file, collecting problems.
+type compiler struct {
+	name     string
+	lines    []string
+	root     *yaml.Node
+	f        file
+	sc       *schema
+	problems []*Problem
+}
+
+func (c *compiler) problem(n *yaml.Node, format string, args ...any) {
+	p := &Problem{File: c.name, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		p.Line, p.Col = n.Line, n.Column
+	}
+	c.problems = append(c.problems, p)
+}
+
+func (c *compiler) compile() *Spec {
+	f := c.f
+	sc, ok := schemas[f.Flow]
+	if !ok {
+		c.problem(lookup(c.root, "flow"), "unknown flow %q (want agents or customers)", f.Flow)
+		return nil
+	}
+	c.sc = sc
+	s := &Spec{name: c.name, f: f, schema: sc}
+	header, entry := map[string]bool{}, map[string]bool{}
+
+	src := lookup(c.root, "source")
+	for i, k := range f.Source.Fields {
+		if !sc.source[k] {
+			c.problem(item(lookup(src, "fields"), i), "source field %q is not a %s source field%s", k, f.Flow, c.suggest(k))
+		}
+		header[k] = true
+	}
+	for i, k := range f.Source.EntryFields {
+		if !sc.entry[k] {
+			c.problem(item(lookup(src, "entry_fields"), i), "entry field %q is not a %s sub-record field%s", k, f.Flow, c.suggest(k))
+		}
+		entry[k] = true
+	}
+	for _, alias := range slices.Sorted(maps.Keys(f.Source.Aliases)) {
+		key := f.Source.Aliases[alias]
+		switch {
+		case variables[alias] || sc.source[alias] || sc.entry[alias]:
+			c.problem(keyNode(lookup(src, "aliases"), alias), "alias %q hides the source field or variable of that name", alias)
+		case !sc.source[key] && !sc.entry[key]:
+			c.problem(lookup(src, "aliases", alias), "alias %q: %q is not a %s source field%s", alias, key, f.Flow, c.suggest(key))
+		}
+	}
+	for _, k := range []struct{ what, field string }{{"key", f.Source.Key}, {"cursor", f.Source.Cursor}} {
+		n := lookup(src, k.what)
+		switch {
+		case k.field == "":
+			c.problem(src, "source %s is missing", k.what)
+		case !sc.source[k.field]:
+			c.problem(n, "source %s %q is not a %s source field%s", k.what, k.field, f.Flow, c.suggest(k.field))
+		default:
+			header[k.field] = true
+		}
+	}
+
+	tgt := lookup(c.root, "target")
+	switch f.Target.Operation {
+	case sc.operation:
+	case "":
+		c.problem(tgt, "target operation is missing (the %s flow calls %q)", f.Flow, sc.operation)
+	default:
+		c.problem(lookup(tgt, "operation"), "target operation %q: the %s flow calls %q", f.Target.Operation, f.Flow, sc.operation)
+	}
+	c.options(lookup(tgt, "options"))
+
+	reqSeen := map[string]bool{}
+	for i, fd := range f.Source.Request {
+		if cf, ok := c.field("request", fd, item(lookup(src, "request"), i), sc.request, reqSeen, nil, nil); ok {
+			s.request = append(s.request, cf)
+		}
+	}
+	seen := map[string]bool{}
+	for i, fd := range f.Target.Fields {
+		if cf, ok := c.field("target", fd, item(lookup(tgt, "fields"), i), sc.target, seen, header, entry); ok {
+			s.fields = append(s.fields, cf)
+		}
+	}
+	for _, r := range sc.required {
+		if !seen[r] {
+			c.problem(orNode(lookup(tgt, "fields"), tgt), "required target field %q is missing", r)
+		}
+	}
+	switch {
+	case f.Target.Key == "":
+		c.problem(tgt, "target key is missing")
+	case !seen[f.Target.Key]:
+		c.problem(lookup(tgt, "key"), "target key %q is not one of the target fields", f.Target.Key)
+	}
+	s.header = slices.Sorted(maps.Keys(header))
+	s.entry = slices.Sorted(maps.Keys(entry))
+	return s
+}
+
+func orNode(n, fallback *yaml.Node) *yaml.Node {
+	if n != nil {
+		return n
+	}
+	return fallback
+}
+
+// options checks the target call's options against the flow's option schema.
+func (c *compiler) options(n *yaml.Node) {
+	for _, name := range slices.Sorted(maps.Keys(c.f.Target.Options)) {
+		v := c.f.Target.Options[name]
+		kind, ok := c.sc.options[name]
+		if !ok {
+			if len(c.sc.options) == 0 {
+				c.problem(keyNode(n, name), "unknown option %q: %s takes no options", name, c.sc.operation)
+			} else {
+				c.problem(keyNode(n, name), "unknown option %q for %s", name, c.sc.operation)
+			}
+			continue
+		}
+		good := false
+		switch kind {
+		case optBool:
+			_, good = v.(bool)
+		case optInt:
+			_, good = v.(int)
+		case optString:
+			_, good = v.(string)
+		case optStrings:
+			l, isList := v.([]any)
+			good = isList
+			for _, e := range l {
+				if _, s := e.(string); !s {
+					good = false
+				}
+			}
+		}
+		if !good {
+			c.problem(lookup(n, name), "option %q must be %s, not %v", name, [...]string{"true or false", "a whole number", "text", "a list of field keys"}[kind], v)
+		}
+	}
+}
+
+// field compiles one field entry; header and entry collect the source fields it reads (nil for
+// request parameters, which may only use run variables).
+func (c *compiler) field(section string, fd fieldDef, n *yaml.Node, known, seen, header, entry map[string]bool) (compiledField, bool) {
+	cf := compiledField{name: fd.Name, ref: fd.Ref, typ: fd.Type}
+	fail := func(at *yaml.Node, p Pos, format string, args ...any) {
+		pr := &Problem{File: c.name, Section: section, Field: fd.Name, Template: p, Msg: fmt.Sprintf(format, args...)}
+		if p.Line > 0 {
+			pr.Line, pr.Col = templatePos(c.lines, at, fd.Template, p)
+		} else if at != nil {
+			pr.Line, pr.Col = at.Line, at.Column
+		}
+		c.problems = append(c.problems, pr)
+	}
+	before := len(c.problems)
+	switch {
+	case fd.Name == "":
+		c.problem(n, "%s field without a name", section)
+		return cf, false
+	case !known[fd.Name]:
+		fail(lookup(n, "name"), Pos{}, "unknown %s field%s", section, c.suggestIn(fd.Name, known))
+	case c.sc.reserved[fd.Name] != "" && section == "target":
+		fail(lookup(n, "name"), Pos{}, "%s", c.sc.reserved[fd.Name])
+	case seen[fd.Name]:
+		fail(lookup(n, "name"), Pos{}, "given twice")
+	}
+	seen[fd.Name] = true
+	switch fd.Type {
+	case "", "string", "bool", "number":
+	default:
+		fail(lookup(n, "type"), Pos{}, "unknown type %q (want string, bool or number)", fd.Type)
+	}
+	switch {
+	case section == "target" && c.sc.baseData[fd.Name] && fd.Ref == "":
+		fail(lookup(n, "name"), Pos{}, "a base-data reference: add ref: FNumber")
+	case fd.Ref != "" && !(section == "target" && c.sc.baseData[fd.Name]):
+		fail(lookup(n, "ref"), Pos{}, "not a base-data reference, ref does not apply")
+	case fd.Ref != "" && fd.Ref != "FNumber" && fd.Ref != "FName":
+		fail(lookup(n, "ref"), Pos{}, "ref %q: want FNumber or FName", fd.Ref)
+	}
+	tplNode := orNode(lookup(n, "template"), n)
+	tpl, err := ParseTemplate(fd.Template)
+	if err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			fail(tplNode, se.Pos, "%s", se.Msg)
+		} else {
+			fail(tplNode, Pos{1, 1}, "%v", err)
+		}
+		return cf, false
+	}
+	for _, nd := range tpl.nodes {
+		if nd.action == nil {
+			cf.parts = append(cf.parts, compiledPart{text: nd.text})
+			continue
+		}
+		a := nd.action
+		e := &compiledExpr{key: a.name, variable: variables[a.name]}
+		if !e.variable {
+			k, isAlias := c.f.Source.Aliases[a.name]
+			if isAlias {
+				e.key = k
+			}
+			switch {
+			case isAlias && !c.sc.source[k] && !c.sc.entry[k]:
+				// The alias itself is reported once.
+			case header == nil:
+				fail(tplNode, a.pos, "unknown variable %q: request parameters use run variables only (LAST_SYNC_TIME, CURRENT_TIME, PAGINATION_PAGE_SIZE, PAGINATION_START_ROW, PAGINATION_START_PAGE)", a.name)
+			case c.sc.entry[e.key]:
+				entry[e.key] = true
+			case c.sc.source[e.key]:
+				header[e.key] = true
+			default:
+				fail(tplNode, a.pos, "unknown source field or alias %q%s", a.name, c.suggest(a.name))
+			}
+		}
+		for _, call := range a.calls {
+			fn, ok := functions[call.name]
+			if !ok {
+				fail(tplNode, call.pos, "unknown function %q (have %s)", call.name, strings.Join(slices.Sorted(maps.Keys(functions)), ", "))
+				continue
+			}
+			if len(call.args) < fn.minArgs || len(call.args) > fn.maxArgs {
+				fail(tplNode, call.pos, "%s takes %s, got %d", call.name, argCount(fn.minArgs, fn.maxArgs), len(call.args))
+				continue
+			}
+			st, err := fn.compile(call.args, c.f.Target.Maps)
+			if err != nil {
+				fail(tplNode, call.pos, "%v", err)
+				continue
+			}
+			e.steps = append(e.steps, st)
+		}
+		cf.parts = append(cf.parts, compiledPart{expr: e})
+	}
+	return cf, len(c.problems) == before
+}
+
+func argCount(lo, hi int) string {
+	switch {
+	case lo == hi && lo == 0:
+		return "no arguments"
+	case lo == hi && lo == 1:
+		return "1 argument"
+	case lo == hi:
+		return fmt.Sprintf("%d arguments", lo)
+	default:
+		return fmt.Sprintf("%d to %d arguments", lo, hi)
+	}
+}
+
+// suggest names a known source field, alias or variable that differs from name only in case.
+func (c *compiler) suggest(name string) string {
+	known := map[string]bool{}
+	maps.Copy(known, c.sc.source)
+	maps.Copy(known, c.sc.entry)
+	maps.Copy(known, variables)
+	for a := range c.f.Source.Aliases {
+		known[a] = true
+	}
+	return c.suggestIn(name, known)
+}
+
+func (c *compiler) suggestIn(name string, known map[string]bool) string {
+	for _, k := range slices.Sorted(maps.Keys(known)) {
+		if k != name && strings.EqualFold(k, name) {
+			return fmt.Sprintf(" (did you mean %q?)", k)
+		}
+	}
+	return ""
+}
+
+// Flow names the flow the spec maps ("customers" or "agents").
 func (s *Spec) Flow() string { return s.f.Flow }
 
-// Name is the spec's file name.
+// Name is the spec's name as given to Parse (a path for overrides).
 func (s *Spec) Name() string { return s.name }
 
-// SourceFields are the header source fields to fetch (Kingdee FieldKeys), sorted.
+// SourceFields are the header source fields to fetch (Kingdee FieldKeys, Zhilong response fields):
+// the declared ones, the key, the cursor and every field a template reads; sorted.
 func (s *Spec) SourceFields() []string { return slices.Clone(s.header) }
 
-// EntryFields are the sub-record fields to fetch (Kingdee entry FieldKeys), sorted.
+// EntryFields are the sub-record fields to fetch (Kingdee FT_BD_CUSTCONTACT FieldKeys), sorted.
 func (s *Spec) EntryFields() []string { return slices.Clone(s.entry) }
 
-// SourceKeyField names the source key field.
+// SourceKeyField names the source field that identifies a record (FCUSTID, agentId).
 func (s *Spec) SourceKeyField() string { return s.f.Source.Key }
 
-// TargetKeyField names the target field that identifies the record in the target.
+// TargetKeyField names the target field that identifies the record in the target (distributorCode,
+// F_out_id).
 func (s *Spec) TargetKeyField() string { return s.f.Target.Key }
 
-// CursorField names the source modification-time field.
+// CursorField names the source modification-time field (FModifyDate, updateTime).
 func (s *Spec) CursorField() string { return s.f.Source.Cursor }
 
 // Operation names the target call.
 func (s *Spec) Operation() string { return s.f.Target.Operation }
 
-// Options are the target call's options (e.g. IsAutoSubmitAndAudit).
-func (s *Spec) Options() map[string]any {
-	out := make(map[string]any, len(s.f.Target.Options))
+// TargetFields lists the target fields in spec order.
+func (s *Spec) TargetFields() []string {
+	out := make([]string, len(s.fields))
+	for i, f := range s.fields {
+		out[i] = f.name
+	}
+	return out
+}
+
+// Options are the target call's options (a copy).
+func (s *Spec) Options() TargetOptions {
+	out := make(TargetOptions, len(s.f.Target.Options))
 	for k, v := range s.f.Target.Options {
+		if l, ok := v.([]any); ok {
+			strs := make([]string, len(l))
+			for i, e := range l {
+				strs[i], _ = e.(string)
+			}
+			v = strs
+		}
 		out[k] = v
 	}
 	return out
 }
 
-// SourceKey returns a record's source key.
+// SourceKey returns a record's source key as text.
 func (s *Spec) SourceKey(rec Record) (string, error) {
 	k := text(rec[s.f.Source.Key])
 	if k == "" {
 		return "", fmt.Errorf("record has no %s", s.f.Source.Key)
 	}
 	return k, nil
-}
-
-// Set is the active specs, one per flow.
-type Set struct {
-	specs map[string]*Spec
-}
-
-// LoadSet loads the embedded default specs and, if dir is not empty, overrides each with the file of
-// the same name in dir (customers.yaml, agents.yaml). Any invalid spec is an error.
-func LoadSet(dir string) (*Set, error) {
-	set := &Set{specs: map[string]*Spec{}}
-	entries, err := fs.ReadDir(embedded, "specs")
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	for _, e := range entries {
-		data, err := embedded.ReadFile("specs/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		name := "embedded " + e.Name()
-		if dir != "" {
-			p := filepath.Join(dir, e.Name())
-			if b, err := os.ReadFile(p); err == nil {
-				data, name = b, p
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("mapping spec: %w", err)
-			}
-		}
-		s, err := Parse(name, data)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if want := strings.TrimSuffix(e.Name(), ".yaml"); s.Flow() != want {
-			errs = append(errs, fmt.Errorf("%s: declares flow %q, want %q", name, s.Flow(), want))
-			continue
-		}
-		set.specs[s.Flow()] = s
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return set, nil
-}
-
-// Get returns the spec of a flow.
-func (s *Set) Get(flow string) (*Spec, bool) {
-	sp, ok := s.specs[flow]
-	return sp, ok
 }

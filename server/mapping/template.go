@@ -1,46 +1,18 @@
 package mapping
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
-// Template is a compiled template: literal text and {{…}} expressions, concatenated.
-type Template struct {
-	src   string
-	parts []part
-}
-
-type part struct {
-	lit  string
-	expr *expr // nil for a literal
-}
-
-// expr is `IDENT [MODIFIER] (| FUNC[:ARG[,ARG…]])*`; a space-separated modifier is a call too.
-type expr struct {
-	ident string
-	pos   Pos
-	calls []call
-}
-
-type call struct {
-	name string
-	args []string
-	pos  Pos
-}
-
-// Pos is a 1-based line and column inside a template.
+// Pos is a 1-based line and column (in characters) inside a template.
 type Pos struct{ Line, Col int }
 
 func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 
-// SyntaxError is a template error at a position.
+// SyntaxError is a template syntax error at a position in the template.
 type SyntaxError struct {
 	Pos Pos
 	Msg string
@@ -48,179 +20,254 @@ type SyntaxError struct {
 
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
 
-// posAt converts a byte offset into a line and a column (in runes).
-func posAt(src string, off int) Pos {
-	line, col := 1, 1
-	for _, r := range src[:off] {
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return Pos{line, col}
+// Template is a parsed template: literal text and {{…}} actions, concatenated in order.
+type Template struct {
+	nodes []node
 }
 
-// ParseTemplate parses template text. Everything outside {{ }} is literal; a lone "}}" is literal too.
+// node is one piece of a template: literal text (action == nil) or an action.
+type node struct {
+	text   string
+	action *action
+}
+
+// action is `{{name [modifier] (| call)*}}`; the seed's space-separated modifier is stored as a call.
+type action struct {
+	name  string
+	pos   Pos
+	calls []call
+}
+
+// call is one function application: `name` or `name:arg,arg…`.
+type call struct {
+	name string
+	args []string
+	pos  Pos
+}
+
+// ParseTemplate parses template text. Everything outside {{ }} is literal text (a lone "}}" too);
+// inside, the grammar is
+//
+//	action   = "{{" name [ modifier ] { "|" call } "}}"
+//	modifier = name                      (seed form: {{LAST_SYNC_TIME datetime}})
+//	call     = name [ ":" arg { "," arg } ]
+//	arg      = quoted string ("…" with \" and \\) | bare word (up to , | space or }})
+//	name     = letters, digits, "_" and "." (FUseOrgId.FName)
+//
+// with spaces allowed between tokens.
 func ParseTemplate(src string) (*Template, error) {
-	t := &Template{src: src}
-	i := 0
-	for i < len(src) {
-		j := strings.Index(src[i:], "{{")
-		if j < 0 {
-			t.parts = append(t.parts, part{lit: src[i:]})
+	p := &parser{lex: lexer{src: src, line: 1, col: 1}}
+	return p.parse()
+}
+
+// lexer walks the template text, tracking line and column.
+type lexer struct {
+	src       string
+	off       int
+	line, col int
+}
+
+func (l *lexer) pos() Pos { return Pos{l.line, l.col} }
+
+func (l *lexer) eof() bool { return l.off >= len(l.src) }
+
+func (l *lexer) peek() rune {
+	if l.eof() {
+		return -1
+	}
+	r, _ := utf8.DecodeRuneInString(l.src[l.off:])
+	return r
+}
+
+func (l *lexer) hasPrefix(s string) bool { return strings.HasPrefix(l.src[l.off:], s) }
+
+func (l *lexer) advance() rune {
+	r, n := utf8.DecodeRuneInString(l.src[l.off:])
+	l.off += n
+	if r == '\n' {
+		l.line, l.col = l.line+1, 1
+	} else {
+		l.col++
+	}
+	return r
+}
+
+func (l *lexer) skipSpace() {
+	for !l.eof() && unicode.IsSpace(l.peek()) {
+		l.advance()
+	}
+}
+
+func isNameRune(r rune) bool {
+	return r == '_' || r == '.' || unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// name lexes a name; empty when the next character cannot start one.
+func (l *lexer) name() string {
+	start := l.off
+	for !l.eof() && isNameRune(l.peek()) {
+		l.advance()
+	}
+	return l.src[start:l.off]
+}
+
+// arg lexes a function argument: a quoted string or a bare word.
+func (l *lexer) arg() (string, error) {
+	p := l.pos()
+	if l.peek() == '"' {
+		l.advance()
+		var b strings.Builder
+		for !l.eof() {
+			// Bytes are copied as they are, so text that is not valid UTF-8 survives a round trip.
+			start := l.off
+			switch l.advance() {
+			case '\\':
+				if l.eof() {
+					return "", &SyntaxError{p, "unterminated string"}
+				}
+				start = l.off
+				l.advance()
+			case '"':
+				return b.String(), nil
+			}
+			b.WriteString(l.src[start:l.off])
+		}
+		return "", &SyntaxError{p, "unterminated string"}
+	}
+	start := l.off
+	for !l.eof() && !l.hasPrefix("}}") {
+		if r := l.peek(); r == ',' || r == '|' || unicode.IsSpace(r) {
 			break
 		}
-		if j > 0 {
-			t.parts = append(t.parts, part{lit: src[i : i+j]})
+		l.advance()
+	}
+	if start == l.off {
+		return "", &SyntaxError{p, "expected an argument"}
+	}
+	return l.src[start:l.off], nil
+}
+
+type parser struct {
+	lex lexer
+}
+
+func (p *parser) parse() (*Template, error) {
+	t := &Template{}
+	l := &p.lex
+	for !l.eof() {
+		i := strings.Index(l.src[l.off:], "{{")
+		if i < 0 {
+			i = len(l.src) - l.off
 		}
-		start := i + j
-		end := strings.Index(src[start+2:], "}}")
-		if end < 0 {
-			return nil, &SyntaxError{posAt(src, start), "unclosed {{"}
+		if i > 0 {
+			start := l.off
+			for l.off < start+i {
+				l.advance()
+			}
+			t.nodes = append(t.nodes, node{text: l.src[start:l.off]})
 		}
-		inner := src[start+2 : start+2+end]
-		e, err := parseExpr(src, start+2, inner)
+		if l.eof() {
+			break
+		}
+		a, err := p.action()
 		if err != nil {
 			return nil, err
 		}
-		t.parts = append(t.parts, part{expr: e})
-		i = start + 2 + end + 2
+		t.nodes = append(t.nodes, node{action: a})
 	}
 	return t, nil
 }
 
-// lexer over one {{…}} body.
-type lexer struct {
-	src  string // whole template, for positions
-	base int    // offset of body in src
-	body string
-	i    int
-}
-
-func (l *lexer) pos() Pos { return posAt(l.src, l.base+l.i) }
-
-func (l *lexer) skipSpace() {
-	for l.i < len(l.body) {
-		r, n := utf8.DecodeRuneInString(l.body[l.i:])
-		if !unicode.IsSpace(r) {
-			return
-		}
-		l.i += n
-	}
-}
-
-func isIdentRune(r rune) bool {
-	return r == '_' || r == '.' || unicode.IsLetter(r) || unicode.IsDigit(r)
-}
-
-func (l *lexer) ident() string {
-	start := l.i
-	for l.i < len(l.body) {
-		r, n := utf8.DecodeRuneInString(l.body[l.i:])
-		if !isIdentRune(r) {
-			break
-		}
-		l.i += n
-	}
-	return l.body[start:l.i]
-}
-
-// arg reads a quoted string ("…" with \" and \\ escapes) or a bare word up to , | or space.
-func (l *lexer) arg() (string, error) {
-	if l.i < len(l.body) && l.body[l.i] == '"' {
-		p := l.pos()
-		var b strings.Builder
-		l.i++
-		for l.i < len(l.body) {
-			c := l.body[l.i]
-			switch c {
-			case '\\':
-				if l.i+1 >= len(l.body) {
-					return "", &SyntaxError{p, "unterminated string"}
-				}
-				b.WriteByte(l.body[l.i+1])
-				l.i += 2
-			case '"':
-				l.i++
-				return b.String(), nil
-			default:
-				b.WriteByte(c)
-				l.i++
-			}
-		}
-		return "", &SyntaxError{p, "unterminated string"}
-	}
-	start := l.i
-	for l.i < len(l.body) && !strings.ContainsRune(",| \t\n", rune(l.body[l.i])) {
-		l.i++
-	}
-	if start == l.i {
-		return "", &SyntaxError{l.pos(), "expected an argument"}
-	}
-	return l.body[start:l.i], nil
-}
-
-func parseExpr(src string, base int, body string) (*expr, error) {
-	l := &lexer{src: src, base: base, body: body}
+// action parses one {{…}}; the lexer is at "{{".
+func (p *parser) action() (*action, error) {
+	l := &p.lex
+	open := l.pos()
+	l.advance()
+	l.advance()
 	l.skipSpace()
-	e := &expr{pos: l.pos()}
-	e.ident = l.ident()
-	if e.ident == "" {
-		return nil, &SyntaxError{l.pos(), "expected a field or variable name"}
+	a := &action{pos: l.pos()}
+	if a.name = l.name(); a.name == "" {
+		return nil, p.unexpected(open, "a field or variable name")
 	}
+	space := l.off
 	l.skipSpace()
-	// Seed form: {{VAR datetime}} — a bare word after the name is a modifier.
-	if l.i < len(l.body) && l.body[l.i] != '|' {
-		c := call{pos: l.pos()}
-		if c.name = l.ident(); c.name == "" {
-			return nil, &SyntaxError{l.pos(), fmt.Sprintf("unexpected %q", l.body[l.i:])}
-		}
-		e.calls = append(e.calls, c)
+	// Seed form {{VAR datetime}}: a name after spaces is a modifier.
+	if l.off > space && isNameRune(l.peek()) {
+		a.calls = append(a.calls, call{pos: l.pos(), name: l.name()})
 		l.skipSpace()
 	}
-	for l.i < len(l.body) {
-		if l.body[l.i] != '|' {
-			return nil, &SyntaxError{l.pos(), fmt.Sprintf("unexpected %q, want | and a function", l.body[l.i:])}
-		}
-		l.i++
-		l.skipSpace()
-		c := call{pos: l.pos()}
-		if c.name = l.ident(); c.name == "" {
-			return nil, &SyntaxError{l.pos(), "expected a function name after |"}
-		}
-		if l.i < len(l.body) && l.body[l.i] == ':' {
-			l.i++
-			for {
-				a, err := l.arg()
-				if err != nil {
-					return nil, err
-				}
-				c.args = append(c.args, a)
-				if l.i < len(l.body) && l.body[l.i] == ',' {
-					l.i++
-					continue
-				}
-				break
+	for {
+		switch {
+		case l.hasPrefix("}}"):
+			l.advance()
+			l.advance()
+			return a, nil
+		case l.peek() == '|':
+			l.advance()
+			l.skipSpace()
+			c, err := p.call(open)
+			if err != nil {
+				return nil, err
 			}
+			a.calls = append(a.calls, c)
+			l.skipSpace()
+		default:
+			return nil, p.unexpected(open, `"|" and a function, or "}}"`)
 		}
-		e.calls = append(e.calls, c)
-		l.skipSpace()
 	}
-	return e, nil
 }
 
-// String renders the template back to source form (canonical spacing).
+func (p *parser) call(open Pos) (call, error) {
+	l := &p.lex
+	c := call{pos: l.pos()}
+	if c.name = l.name(); c.name == "" {
+		return c, p.unexpected(open, `a function name after "|"`)
+	}
+	if l.peek() != ':' {
+		return c, nil
+	}
+	l.advance()
+	for {
+		a, err := l.arg()
+		if err != nil {
+			return c, err
+		}
+		c.args = append(c.args, a)
+		if l.peek() != ',' {
+			return c, nil
+		}
+		l.advance()
+	}
+}
+
+// unexpected reports what was found where want was expected; at the end of the text it reports the
+// unclosed action instead.
+func (p *parser) unexpected(open Pos, want string) error {
+	l := &p.lex
+	if l.eof() {
+		return &SyntaxError{open, `unclosed "{{"`}
+	}
+	found := l.src[l.off:]
+	if r, _ := utf8.DecodeRuneInString(found); l.hasPrefix("}}") {
+		found = "}}"
+	} else {
+		found = string(r)
+	}
+	return &SyntaxError{l.pos(), fmt.Sprintf("expected %s, found %q", want, found)}
+}
+
+// String renders the template back to canonical source: modifiers in pipe form, arguments quoted.
+// Parsing the result gives the same template.
 func (t *Template) String() string {
 	var b strings.Builder
-	for _, p := range t.parts {
-		if p.expr == nil {
-			b.WriteString(p.lit)
+	for _, n := range t.nodes {
+		if n.action == nil {
+			b.WriteString(n.text)
 			continue
 		}
 		b.WriteString("{{")
-		b.WriteString(p.expr.ident)
-		for _, c := range p.expr.calls {
+		b.WriteString(n.action.name)
+		for _, c := range n.action.calls {
 			b.WriteString("|")
 			b.WriteString(c.name)
 			for i, a := range c.args {
@@ -237,141 +284,18 @@ func (t *Template) String() string {
 	return b.String()
 }
 
-// Constant reports whether the template has no expressions.
-func (t *Template) Constant() bool {
-	for _, p := range t.parts {
-		if p.expr != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// function is a template function: it transforms a value given its arguments.
-type function struct {
-	minArgs, maxArgs int
-	fn               func(v any, args []string, maps map[string]map[string]string) (any, error)
-}
-
-// javaLayout converts yyyy-MM-dd HH:mm:ss style layouts (what the vendors' docs use) to Go's.
-func javaLayout(s string) string {
-	r := strings.NewReplacer("yyyy", "2006", "MM", "01", "dd", "02", "HH", "15", "mm", "04", "ss", "05", "SSS", "000")
-	return r.Replace(s)
-}
-
-var functions = map[string]function{
-	"datetime": {0, 0, func(v any, _ []string, _ map[string]map[string]string) (any, error) {
-		return formatTime(v, "2006-01-02 15:04:05")
-	}},
-	"date": {0, 1, func(v any, a []string, _ map[string]map[string]string) (any, error) {
-		layout := "2006-01-02"
-		if len(a) == 1 {
-			layout = javaLayout(a[0])
-		}
-		return formatTime(v, layout)
-	}},
-	"trim": {0, 0, func(v any, _ []string, _ map[string]map[string]string) (any, error) {
-		return strings.TrimSpace(text(v)), nil
-	}},
-	"upper": {0, 0, func(v any, _ []string, _ map[string]map[string]string) (any, error) {
-		return strings.ToUpper(text(v)), nil
-	}},
-	"lower": {0, 0, func(v any, _ []string, _ map[string]map[string]string) (any, error) {
-		return strings.ToLower(text(v)), nil
-	}},
-	"default": {1, 1, func(v any, a []string, _ map[string]map[string]string) (any, error) {
-		if strings.TrimSpace(text(v)) == "" {
-			return a[0], nil
-		}
-		return v, nil
-	}},
-	"substring": {1, 2, func(v any, a []string, _ map[string]map[string]string) (any, error) {
-		r := []rune(text(v))
-		start, err := strconv.Atoi(a[0])
-		if err != nil || start < 0 {
-			return nil, fmt.Errorf("substring: start %q is not a non-negative number", a[0])
-		}
-		end := len(r)
-		if len(a) == 2 {
-			n, err := strconv.Atoi(a[1])
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("substring: length %q is not a non-negative number", a[1])
-			}
-			end = min(start+n, len(r))
-		}
-		if start >= len(r) {
-			return "", nil
-		}
-		return string(r[start:end]), nil
-	}},
-	"map": {1, 1, func(v any, a []string, maps map[string]map[string]string) (any, error) {
-		m := maps[a[0]]
-		if out, ok := m[text(v)]; ok {
-			return out, nil
-		}
-		if out, ok := m["*"]; ok {
-			return out, nil
-		}
-		return v, nil
-	}},
-}
-
-func formatTime(v any, layout string) (any, error) {
-	switch t := v.(type) {
-	case time.Time:
-		if t.IsZero() {
-			return "", nil
-		}
-		return t.In(gmt8).Format(layout), nil
-	case string:
-		if strings.TrimSpace(t) == "" {
-			return "", nil
-		}
-		for _, l := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05", "2006-01-02"} {
-			if pt, err := time.ParseInLocation(l, t, gmt8); err == nil {
-				return pt.Format(layout), nil
-			}
-		}
-		if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
-			return pt.In(gmt8).Format(layout), nil
-		}
-		return nil, fmt.Errorf("%q is not a date/time", t)
-	default:
-		return nil, fmt.Errorf("%v is not a date/time", v)
-	}
-}
-
-// gmt8 is the vendors' zone (China Standard Time), fixed so no tzdata is needed.
-var gmt8 = time.FixedZone("GMT+8", 8*3600)
-
-// text renders a source value as the vendors expect text: numbers without exponents, whole numbers
-// without a fraction, nil as "".
-func text(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
-			return strconv.FormatInt(int64(x), 10)
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case json.Number:
-		return x.String()
-	case time.Time:
-		if x.IsZero() {
-			return ""
-		}
-		return x.In(gmt8).Format("2006-01-02 15:04:05")
-	case bool:
-		return strconv.FormatBool(x)
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
 // quoteArg quotes a function argument the way the lexer reads it back.
 func quoteArg(a string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a) + `"`
+}
+
+// Names lists the field and variable names the template reads, in order of appearance.
+func (t *Template) Names() []string {
+	var out []string
+	for _, n := range t.nodes {
+		if n.action != nil {
+			out = append(out, n.action.name)
+		}
+	}
+	return out
 }
