@@ -242,3 +242,27 @@ func TestLoadSet(t *testing.T) {
 		t.Fatal("default for an unknown flow")
 	}
 }
+
+// FuzzParseSpec: any spec text is either compiled or refused with problems, never a panic, and a
+// compiled spec renders an empty record.
+func FuzzParseSpec(f *testing.F) {
+	for _, flow := range []string{"customers", "agents"} {
+		b, _ := Default(flow)
+		f.Add(b)
+	}
+	f.Add([]byte(customersBase))
+	f.Add([]byte(strings.Replace(agentsBase, `template: "100"`, "template: |\n        {{a\n        b}}", 1)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse("f.yaml", data)
+		if err != nil {
+			var se *SpecError
+			if !errors.As(err, &se) || len(se.Problems) == 0 {
+				t.Fatalf("error %v is not a SpecError with problems", err)
+			}
+			return
+		}
+		if _, err := s.Render(Record{}, Vars{}); err != nil && !strings.Contains(err.Error(), "target field") {
+			t.Fatalf("render error without a field: %v", err)
+		}
+	})
+}
