@@ -243,3 +243,19 @@ func TestRenderWarnings(t *testing.T) {
 		t.Errorf("warnings %v", w)
 	}
 }
+
+func BenchmarkRenderCustomer(b *testing.B) {
+	set, err := LoadSet("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, _ := set.Get("customers")
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := c.Render(customerRecord, window)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = p.Hash()
+	}
+}
