@@ -12,6 +12,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,12 +37,20 @@ const key = "bench-key"
 // overlap is the gateway's sync overlap during the benchmark.
 var overlap time.Duration
 
+// profileDir, when set, receives a CPU profile of the gateway per full run.
+var profileDir string
+
+// profileSeconds is the length of each profile.
+var profileSeconds int
+
 func main() {
 	scales := flag.String("n", "10000,100000", "comma-separated record counts")
 	concurrency := flag.Int("concurrency", 16, "concurrent Greatonce calls (gateway and raw measurement)")
 	pageSize := flag.Int("page-size", 1000, "source page size")
 	batchSize := flag.Int("batch-size", 500, "Kingdee BatchSave size")
 	flag.DurationVar(&overlap, "overlap", 5*time.Second, "checkpoint overlap: a rerun re-reads (and skips) what changed this long before the checkpoint")
+	flag.StringVar(&profileDir, "profile", "", "write the gateway's CPU profile of each full run to this directory (agents-N.pprof, customers-N.pprof)")
+	flag.IntVar(&profileSeconds, "profile-seconds", 20, "length of each profile (from the start of the run)")
 	flag.Parse()
 	if err := run(*scales, *concurrency, *pageSize, *batchSize); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -56,6 +66,9 @@ type result struct {
 	agentTime, agentRerun    time.Duration
 	agentRecords, agentCalls int64
 	peakRSS, dbSize          int64
+	// CPU time used during the full run of each flow, by the gateway and by the mocks.
+	custGwCPU, custMockCPU   time.Duration
+	agentGwCPU, agentMockCPU time.Duration
 }
 
 func run(scales string, conc, pageSize, batchSize int) error {
@@ -102,6 +115,14 @@ func run(scales string, conc, pageSize, batchSize int) error {
 			r.n, r.agentRecords, r.agentTime.Round(time.Millisecond), float64(r.agentRecords)/r.agentTime.Seconds(),
 			float64(r.agentCalls)/r.agentTime.Seconds(), r.agentRerun.Round(time.Millisecond), 100*r.agentRerun.Seconds()/r.agentTime.Seconds())
 	}
+	fmt.Printf("\nCPU time during the full runs (2 cores in all; the mocks serve both vendors of a flow):\n\n")
+	fmt.Printf("| N | flow | wall | gateway CPU | mocks CPU | gateway CPU per record |\n|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		fmt.Printf("| %d | SyncCustomers | %s | %s | %s | %.0f µs |\n", r.n, r.custTime.Round(time.Millisecond), r.custGwCPU.Round(10*time.Millisecond),
+			r.custMockCPU.Round(10*time.Millisecond), float64(r.custGwCPU.Microseconds())/float64(max(r.custRecords, 1)))
+		fmt.Printf("| %d | SyncAgents | %s | %s | %s | %.0f µs |\n", r.n, r.agentTime.Round(time.Millisecond), r.agentGwCPU.Round(10*time.Millisecond),
+			r.agentMockCPU.Round(10*time.Millisecond), float64(r.agentGwCPU.Microseconds())/float64(max(r.agentRecords, 1)))
+	}
 	return nil
 }
 
@@ -135,6 +156,13 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	}
 	db := filepath.Join(dir, fmt.Sprintf("bench-%d.db", n))
 	env := append(e2e.GatewayEnv(v, db, addr, key, pageSize, batchSize), fmt.Sprintf("SYNCGATE_SYNC_CONCURRENCY=%d", conc), "SYNCGATE_SYNC_OVERLAP="+overlap.String())
+	var debugAddr string
+	if profileDir != "" {
+		if debugAddr, err = e2e.FreePort(); err != nil {
+			return r, err
+		}
+		env = append(env, "SYNCGATE_DEBUG_LISTEN="+debugAddr)
+	}
 	gw, err := e2e.StartProcess("syncgate", gwBin, nil, env)
 	if err != nil {
 		return r, err
@@ -162,13 +190,23 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	}
 	// Agents first (Zhilong -> Kingdee), so that the customers run reads the seeded customers only
 	// when measured on its own: run customers on a reset Greatonce, counting Kingdee reads too.
+	cpu := func() (gwCPU, mockCPU time.Duration) {
+		gwCPU, _ = gw.CPUTime()
+		mockCPU, _ = mocks.CPUTime()
+		return gwCPU, mockCPU
+	}
 	c0 := count(kd) + count(zl)
+	g0, m0 := cpu()
+	prof := startProfile(ctx, debugAddr, fmt.Sprintf("agents-%d.pprof", n))
 	t0 := time.Now()
 	ar, err := client.SyncAgents(actx, &syncgatev1.SyncAgentsRequest{Options: wait})
 	if err != nil {
 		return r, err
 	}
 	r.agentTime = time.Since(t0)
+	prof()
+	g1, m1 := cpu()
+	r.agentGwCPU, r.agentMockCPU = g1-g0, m1-m0
 	r.agentRecords, r.agentCalls = ar.GetRun().GetCounts().GetAdded(), count(kd)+count(zl)-c0
 	t0 = time.Now()
 	if _, err := client.SyncAgents(actx, &syncgatev1.SyncAgentsRequest{Options: wait}); err != nil {
@@ -178,12 +216,17 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	fmt.Fprintf(os.Stderr, "agents: %v in %s (%s)\n", ar.GetRun().GetCounts(), r.agentTime, ar.GetRun().GetStatus())
 
 	c0 = count(kd) + count(gc)
+	g0, m0 = cpu()
+	prof = startProfile(ctx, debugAddr, fmt.Sprintf("customers-%d.pprof", n))
 	t0 = time.Now()
 	cr, err := client.SyncCustomers(actx, &syncgatev1.SyncCustomersRequest{Options: wait})
 	if err != nil {
 		return r, err
 	}
 	r.custTime = time.Since(t0)
+	prof()
+	g1, m1 = cpu()
+	r.custGwCPU, r.custMockCPU = g1-g0, m1-m0
 	r.custRecords, r.custCalls = cr.GetRun().GetCounts().GetAdded(), count(kd)+count(gc)-c0
 	t0 = time.Now()
 	if _, err := client.SyncCustomers(actx, &syncgatev1.SyncCustomersRequest{Options: wait}); err != nil {
@@ -201,6 +244,50 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 		}
 	}
 	return r, nil
+}
+
+// startProfile starts a CPU profile of the gateway's first profileSeconds of a run (when profiling is on)
+// and returns the function that waits for it to be written to profileDir/name. pprof's endpoint
+// answers only after the time asked for, so a run shorter than that is profiled whole, with idle time
+// after it.
+func startProfile(ctx context.Context, debugAddr, name string) (wait func()) {
+	if debugAddr == "" {
+		return func() {}
+	}
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, profileSeconds)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := fetchTo(ctx, url, filepath.Join(profileDir, name)); err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+		}
+	}()
+	return func() { <-done }
+}
+
+// fetchTo writes the body of a GET of url to file.
+func fetchTo(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, res.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func rawRate(ctx context.Context, v e2e.VendorInfo, conc, calls int) (float64, error) {

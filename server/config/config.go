@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"reflect"
 	"strconv"
@@ -32,6 +33,7 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" help:"how long in-flight calls may drain on SIGTERM"`
 	ReadTimeout     time.Duration `yaml:"read_timeout" env:"READ_TIMEOUT" flag:"read-timeout" help:"time a client may take to send a request"`
 	MaxRequestBytes int           `yaml:"max_request_bytes" env:"MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest accepted request message"`
+	DebugListen     string        `yaml:"debug_listen" env:"DEBUG_LISTEN" flag:"debug-listen" help:"loopback address for Go profiling at /debug/pprof/ (empty: off)"`
 
 	Kingdee   Kingdee   `yaml:"kingdee"`
 	Greatonce Greatonce `yaml:"greatonce"`
@@ -133,6 +135,9 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		errs = append(errs, errors.New("listen address is empty"))
 	}
+	if c.DebugListen != "" && !isLoopback(c.DebugListen) {
+		errs = append(errs, fmt.Errorf("debug listen address %q: profiling is served on loopback only (127.0.0.1:PORT, [::1]:PORT or localhost:PORT)", c.DebugListen))
+	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("db path is empty"))
 	}
@@ -157,6 +162,19 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// isLoopback reports whether addr (host:port) names a loopback host.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseLevel parses a log level name.

@@ -19,9 +19,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"connectrpc.com/grpchealth"
 	"github.com/prometheus/client_golang/prometheus"
@@ -140,6 +142,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		demo.PrintHelp(stdout, addr)
 	}
 
+	if cfg.DebugListen != "" {
+		stop, err := serveDebug(cfg.DebugListen, stdout, log)
+		if err != nil {
+			_ = gw.stopRuns(context.Background())
+			_ = gw.close()
+			return err
+		}
+		defer stop()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -162,4 +174,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		log.Warn("drain incomplete", "error", err)
 	}
 	return errors.Join(stopErr, gw.close())
+}
+
+// serveDebug serves Go's profiling endpoints (/debug/pprof/) on their own loopback listener, apart from
+// the API port and its authentication; config.Validate refuses a non-loopback address. stop closes it.
+func serveDebug(addr string, stdout io.Writer, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("debug server stopped", "error", err)
+		}
+	}()
+	fmt.Fprintf(stdout, "syncgate profiling on http://%s/debug/pprof/\n", ln.Addr())
+	return func() { _ = srv.Close() }, nil
 }

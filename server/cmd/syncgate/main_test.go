@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/syncgate/syncgate/server/store"
 )
@@ -65,3 +70,80 @@ func TestSettingsCommand(t *testing.T) {
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
+
+// lockedBuffer is a bytes.Buffer safe for a writer goroutine and a reading test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestDebugListenServesProfilingApart checks that --debug-listen serves pprof on its own port and that
+// the API port (behind authentication) does not serve it.
+func TestDebugListenServesProfilingApart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--debug-listen", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "x.db")},
+			env(map[string]string{"SYNCGATE_API_KEYS": "k",
+				// Vendors are never called here; the clients only need to be constructible.
+				"SYNCGATE_KINGDEE_BASE_URL": "http://127.0.0.1:1/k3cloud/", "SYNCGATE_KINGDEE_ACCT_ID": "a", "SYNCGATE_KINGDEE_USERNAME": "u",
+				"SYNCGATE_KINGDEE_PASSWORD": "p", "SYNCGATE_GREATONCE_BASE_URL": "http://127.0.0.1:1/", "SYNCGATE_GREATONCE_APP_KEY": "k",
+				"SYNCGATE_GREATONCE_SECRET": "s", "SYNCGATE_GREATONCE_CUSTOMER_ID": "c", "SYNCGATE_ZHILONG_BASE_URL": "http://127.0.0.1:1/",
+				"SYNCGATE_ZHILONG_USERNAME": "u", "SYNCGATE_ZHILONG_PASSWORD": "p"}), &out, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	api := regexp.MustCompile(`syncgate listening on (http://\S+)`)
+	dbg := regexp.MustCompile(`syncgate profiling on (http://\S+)/debug/pprof/`)
+	var apiURL, dbgURL string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && (apiURL == "" || dbgURL == ""); time.Sleep(10 * time.Millisecond) {
+		if m := api.FindStringSubmatch(out.String()); m != nil {
+			apiURL = m[1]
+		}
+		if m := dbg.FindStringSubmatch(out.String()); m != nil {
+			dbgURL = m[1]
+		}
+	}
+	if apiURL == "" || dbgURL == "" {
+		t.Fatalf("gateway did not announce both addresses:\n%s", out.String())
+	}
+	get := func(url string) int {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get(dbgURL + "/debug/pprof/cmdline"); code != http.StatusOK {
+		t.Errorf("debug port: /debug/pprof/cmdline answered %d", code)
+	}
+	if code := get(apiURL + "/debug/pprof/cmdline"); code == http.StatusOK {
+		t.Errorf("API port serves /debug/pprof/cmdline (%d)", code)
+	}
+}
+
+func TestDebugListenMustBeLoopback(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--debug-listen", "0.0.0.0:6060", "--db", filepath.Join(t.TempDir(), "x.db")}, env(nil), &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "loopback only") {
+		t.Fatalf("err = %v", err)
+	}
+}
