@@ -102,6 +102,9 @@ type fakeTarget struct {
 	permanent map[string]bool
 	transient map[string]bool
 	next      int
+	calls     int
+	// onWrite, when set, is called at the start of each Write with the number of calls so far.
+	onWrite func(call int)
 }
 
 func (t *fakeTarget) Operation() string { return "fake.write" }
@@ -114,6 +117,10 @@ func (t *fakeTarget) Prepare(p Planned) ([]byte, map[string]any, error) {
 func (t *fakeTarget) Write(ctx context.Context, items []Planned) []Delivery {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.calls++
+	if t.onWrite != nil {
+		t.onWrite(t.calls)
+	}
 	out := make([]Delivery, len(items))
 	for i, p := range items {
 		body, _, _ := t.Prepare(p)

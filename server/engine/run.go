@@ -30,10 +30,12 @@ type runner struct {
 	opts  Options
 	log   *slog.Logger
 	audit *audit
-	// reader is the read-only view of the store; writer is nil for dry runs, which therefore
-	// cannot write a page.
-	reader store.Reader
+	// reader is the read-only view of the store, overlaid with the mappings of the page being
+	// committed; writer is nil for dry runs, which therefore cannot write a page.
+	reader *pipelineReader
 	writer pageCommitter
+	// inflight is the page commit running while the next page is planned and delivered.
+	inflight *pendingCommit
 	vars   mapping.Vars
 	counts Counts
 	// checkpoint is the flow's checkpoint as committed so far; it only moves forward.
@@ -44,14 +46,18 @@ type runner struct {
 func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Options) {
 	r0, _ := st.snapshot()
 	log := e.log.With("run_id", r0.ID, "flow", f.Name)
-	ru := &runner{e: e, f: f, st: st, opts: opts, log: log, audit: &audit{dry: opts.DryRun}, reader: e.st.ReadOnly()}
+	ru := &runner{e: e, f: f, st: st, opts: opts, log: log, audit: &audit{dry: opts.DryRun}, reader: &pipelineReader{Reader: e.st.ReadOnly()}}
 	if !opts.DryRun {
-		ru.writer = e.st
+		ru.writer = e.pages
 	}
 	ctx = withAudit(ctx, ru.audit)
 	err := ru.run(ctx)
 	if errors.Is(err, errLimitReached) { // wherever the limit struck: dead letters, keys or the window
 		err = nil
+	}
+	// The last page's commit may still be running; a run whose last page did not commit has failed.
+	if werr := ru.wait(); werr != nil {
+		err = errors.Join(err, werr)
 	}
 	ru.counts.Retried = ru.audit.retried.Load()
 	// Attempts made after the last page commit (the read that found no more records, or the failed
@@ -307,13 +313,15 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	ru.counts.Retried = ru.audit.retried.Load()
 	counts := ru.counts
 	commit.Counts = &counts
-	if err := ru.commit(ctx, commit); err != nil {
+	// The page commits in the background while the next page is read, planned and delivered. The
+	// checkpoint is taken as moved now: if this commit fails, the run stops before committing anything
+	// after it.
+	if err := ru.commitAsync(ctx, commit, func() { ru.st.update(func(r *Run) { r.Counts = counts }) }); err != nil {
 		return err
 	}
 	if commit.Checkpoint != nil {
 		ru.checkpoint = *commit.Checkpoint
 	}
-	ru.st.update(func(r *Run) { r.Counts = ru.counts })
 	if pageErr != nil {
 		return fmt.Errorf("delivery failed, checkpoint kept at the last durable page: %w", pageErr)
 	}
@@ -323,14 +331,67 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	return nil
 }
 
-// commit writes the page. A cancelled run still commits what it delivered, on a fresh context: a
-// vendor write without its local commit would be a duplicate waiting to happen.
+// commit writes c now, after the page commit in flight. A cancelled run still commits what it
+// delivered, on a fresh context: a vendor write without its local commit would be a duplicate waiting
+// to happen.
 func (ru *runner) commit(ctx context.Context, c store.PageCommit) error {
+	if err := ru.wait(); err != nil {
+		return err
+	}
 	if ru.writer == nil { // dry run
 		ru.audit.drain()
 		return nil
 	}
 	c.Records = append(ru.audit.drain(), c.Records...)
+	return ru.write(ctx, c)
+}
+
+// commitAsync waits for the page commit in flight, then starts committing c in the background and
+// returns; done runs once c is durable. It returns the error of the commit it waited for, and then
+// does not start c.
+func (ru *runner) commitAsync(ctx context.Context, c store.PageCommit, done func()) error {
+	if err := ru.wait(); err != nil {
+		return err
+	}
+	if ru.writer == nil { // dry run
+		ru.audit.drain()
+		done()
+		return nil
+	}
+	c.Records = append(ru.audit.drain(), c.Records...)
+	p := &pendingCommit{done: make(chan struct{})}
+	if len(c.Mappings) > 0 {
+		p.mappings = make(map[string]store.Mapping, len(c.Mappings))
+		for _, m := range c.Mappings {
+			p.mappings[m.SourceKey] = m
+		}
+	}
+	ru.inflight = p
+	ru.reader.setPending(p)
+	go func() {
+		defer close(p.done)
+		p.err = ru.write(ctx, c)
+		ru.reader.clearPending(p)
+		if p.err == nil {
+			done()
+		}
+	}()
+	return nil
+}
+
+// wait waits for the page commit in flight, if any, and returns its error.
+func (ru *runner) wait() error {
+	p := ru.inflight
+	if p == nil {
+		return nil
+	}
+	<-p.done
+	ru.inflight = nil
+	return p.err
+}
+
+// write commits c on a context that outlives the run's cancellation, bounded by CommitTimeout.
+func (ru *runner) write(ctx context.Context, c store.PageCommit) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ru.e.cfg.CommitTimeout)
 	defer cancel()
 	if err := ru.writer.CommitPage(cctx, c); err != nil {
