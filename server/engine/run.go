@@ -36,8 +36,8 @@ type runner struct {
 	writer pageCommitter
 	// inflight is the page commit running while the next page is planned and delivered.
 	inflight *pendingCommit
-	vars   mapping.Vars
-	counts Counts
+	vars     mapping.Vars
+	counts   Counts
 	// checkpoint is the flow's checkpoint as committed so far; it only moves forward.
 	checkpoint     store.Cursor
 	moveCheckpoint bool
