@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Issue is a problem with one field of a rendered payload; Field is a path such as "distributorName"
@@ -19,11 +20,14 @@ type Issue struct {
 	Field, Message string
 }
 
-// Payload is a rendered target body: fields in spec order.
+// Payload is a rendered target body: fields in spec order. Like a map, it is safe for concurrent
+// reads (Get, Map, MarshalJSON) only once Hash has been called; Set needs exclusive use.
 type Payload struct {
 	fields   []string
 	values   map[string]any
 	warnings []Issue
+	// hash caches Hash.
+	hash string
 }
 
 // Render maps one source record to the target body. A source field missing from the record renders
@@ -177,6 +181,7 @@ func (p *Payload) Set(field string, v any) {
 		p.fields = append(p.fields, field)
 	}
 	p.values[field] = v
+	p.hash = ""
 }
 
 // Map returns a deep copy of the payload as a map.
@@ -201,49 +206,135 @@ func (p *Payload) Warnings() []Issue { return slices.Clone(p.warnings) }
 
 // MarshalJSON renders the body exactly as sent: fields in spec order, no HTML escaping.
 func (p *Payload) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
+	return p.AppendJSON(make([]byte, 0, 64*len(p.fields)))
+}
+
+// AppendJSON appends the body as MarshalJSON renders it to dst.
+func (p *Payload) AppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, '{')
 	for i, f := range p.fields {
 		if i > 0 {
-			buf.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		if err := encode(&buf, f); err != nil {
-			return nil, err
-		}
-		buf.WriteByte(':')
-		if err := encode(&buf, p.values[f]); err != nil {
+		dst = appendString(dst, f)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendJSON(dst, p.values[f]); err != nil {
 			return nil, fmt.Errorf("field %q: %w", f, err)
 		}
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(dst, '}'), nil
 }
 
-// encode writes v as JSON without HTML escaping; maps come out with sorted keys.
-func encode(buf *bytes.Buffer, v any) error {
-	enc := json.NewEncoder(buf)
+// appendJSON appends v as encoding/json renders it with HTML escaping off (maps with sorted keys),
+// byte for byte. The payload's own value types (text, bool, base-data maps) take a direct path that
+// skips reflection, which a page of records otherwise pays per field; anything else goes through
+// encoding/json.
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendString(dst, x), nil
+	case bool:
+		return strconv.AppendBool(dst, x), nil
+	case map[string]any:
+		keys := slices.Sorted(maps.Keys(x))
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = appendJSON(dst, x[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return err
+		return nil, err
 	}
-	buf.Truncate(buf.Len() - 1) // Encode adds a newline
-	return nil
+	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string exactly as encoding/json does with HTML escaping off:
+// quote, backslash and control characters escaped (\b \f \n \r \t or \u00XX), invalid UTF-8 as
+// \ufffd, U+2028 and U+2029 escaped (JavaScript line terminators), everything else as is.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // canonical is v's canonical JSON: object keys sorted, no HTML escaping, numbers as written.
 func canonical(v any) []byte {
-	var buf bytes.Buffer
-	if err := encode(&buf, v); err != nil {
+	b, err := appendJSON(nil, v)
+	if err != nil {
 		return []byte(fmt.Sprintf("%#v", v))
 	}
-	return buf.Bytes()
+	return b
 }
 
 // Hash is the hex SHA-256 of the payload's canonical JSON (keys sorted, so reordering a spec's
-// fields does not change it); equal payloads have equal hashes.
+// fields does not change it); equal payloads have equal hashes. It is computed once per payload
+// (Set resets it).
 func (p *Payload) Hash() string {
-	sum := sha256.Sum256(canonical(p.values))
-	return hex.EncodeToString(sum[:])
+	if p.hash == "" {
+		sum := sha256.Sum256(canonical(p.values))
+		p.hash = hex.EncodeToString(sum[:])
+	}
+	return p.hash
 }
 
 // FieldChange is one field that differs between two payloads; Old or New is nil where the field is
