@@ -284,6 +284,16 @@ func TestBatchSavePartialResultsByDIndex(t *testing.T) {
 		t.Fatalf("sent %s", f.saveBody)
 	}
 
+	// Pre-encoded items are sent as they are, as the same Model array.
+	res, err = c.BatchSave(context.Background(), SaveRequest{FormID: "BD_Customer",
+		Models: []json.RawMessage{json.RawMessage(`{"FName":"A","FCUSTID":0}`), json.RawMessage(`{"FNumber":"C1"}`), json.RawMessage(`{"FName":""}`)}})
+	if err != nil || len(res.Items) != 3 {
+		t.Fatalf("pre-encoded: %v %+v", err, res)
+	}
+	if !strings.Contains(f.saveBody, `"Model":[{"FName":"A","FCUSTID":0},{"FNumber":"C1"},{"FName":""}]`) {
+		t.Fatalf("pre-encoded items not sent as given: %s", f.saveBody)
+	}
+
 	// A lock conflict with nothing saved is retried as a whole.
 	f.saveResp = `{"Result":{"ResponseStatus":{"IsSuccess":false,"Errors":[{"Message":"网控冲突","DIndex":0}],"SuccessEntitys":[],"MsgCode":13}}}`
 	f.fault = func(n int, _ string, w http.ResponseWriter) bool {

@@ -17,6 +17,9 @@ type SaveRequest struct {
 	// Model holds the records; BatchSave sends them as an array indexed by
 	// DIndex, Save needs exactly one.
 	Model []map[string]any
+	// Models are Model items already encoded as JSON objects; when set they are sent instead of
+	// Model (a caller that keeps each item's exact body need not encode it twice).
+	Models []json.RawMessage
 	// NeedUpDateFields lists the fields an update touches; NeedReturnFields
 	// the fields to return.
 	NeedUpDateFields, NeedReturnFields []string
@@ -77,6 +80,9 @@ type saveData struct {
 // committed the batch; callers creating records should be ready to find
 // them already created (e.g. look up by an external id).
 func (c *Client) BatchSave(ctx context.Context, req SaveRequest) (*SaveResult, error) {
+	if len(req.Models) > 0 {
+		return c.save(ctx, OpBatchSave, ServiceBatchSave, req, req.Models)
+	}
 	return c.save(ctx, OpBatchSave, ServiceBatchSave, req, req.Model)
 }
 
@@ -84,11 +90,17 @@ func (c *Client) BatchSave(ctx context.Context, req SaveRequest) (*SaveResult, e
 // Save service. The item's failure is returned as the error (a
 // *vendor.Error); the result carries ID and Number on success.
 func (c *Client) Save(ctx context.Context, req SaveRequest) (*ItemResult, error) {
-	if len(req.Model) != 1 {
+	var model any
+	switch {
+	case len(req.Models) == 1:
+		model = req.Models[0]
+	case len(req.Models) == 0 && len(req.Model) == 1:
+		model = req.Model[0]
+	default:
 		return nil, &vendor.Error{Vendor: VendorName, Op: OpSave, Kind: vendor.Permanent, Code: "invalid_request",
-			Message: fmt.Sprintf("Save needs exactly one model, got %d", len(req.Model))}
+			Message: fmt.Sprintf("Save needs exactly one model, got %d", max(len(req.Model), len(req.Models)))}
 	}
-	res, err := c.save(ctx, OpSave, ServiceSave, req, req.Model[0])
+	res, err := c.save(ctx, OpSave, ServiceSave, req, model)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +112,8 @@ func (c *Client) Save(ctx context.Context, req SaveRequest) (*ItemResult, error)
 }
 
 func (c *Client) save(ctx context.Context, op, service string, req SaveRequest, model any) (*SaveResult, error) {
-	if req.FormID == "" || len(req.Model) == 0 {
+	n := max(len(req.Model), len(req.Models))
+	if req.FormID == "" || n == 0 {
 		return nil, &vendor.Error{Vendor: VendorName, Op: op, Kind: vendor.Permanent, Code: "invalid_request",
 			Message: "FormID and at least one Model item are required"}
 	}
@@ -112,7 +125,9 @@ func (c *Client) save(ctx context.Context, op, service string, req SaveRequest, 
 	if err != nil {
 		return nil, fmt.Errorf("kingdee: marshal %s: %w", op, err)
 	}
-	n := len(req.Model)
+	if op == OpSave {
+		n = 1
+	}
 	return vendor.Retry(ctx, c.vc, op, func(ctx context.Context, call *vendor.Call) (*SaveResult, error) {
 		var res *SaveResult
 		err := c.invoke(ctx, call, op, service, body, func(resp *vendor.Response) error {

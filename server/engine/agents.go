@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -185,15 +184,16 @@ func (t *kingdeeCustomerWriter) options(spec *mapping.Spec) (audit, verify bool)
 	return audit, verify
 }
 
-// model is the Model item: the mapped payload with FCUSTID 0 for a create or the mapped id for an
-// update. An update never sends an empty FNumber: the number Kingdee's coding rule assigned stays.
-func (t *kingdeeCustomerWriter) model(p Planned, custID int64) map[string]any {
-	m := p.Payload.Map()
-	m["FCUSTID"] = custID
-	if n, _ := m["FNumber"].(string); custID != 0 && n == "" {
-		delete(m, "FNumber")
+// model is the Model item as sent: the mapped payload with FCUSTID 0 for a create or the mapped id
+// for an update. An update never sends an empty FNumber: the number Kingdee's coding rule assigned
+// stays.
+func (t *kingdeeCustomerWriter) model(p Planned, custID int64) ([]byte, error) {
+	m := p.Payload.Clone()
+	m.Set("FCUSTID", custID)
+	if n, _ := m.Get("FNumber").(string); custID != 0 && n == "" {
+		m.Delete("FNumber")
 	}
-	return m
+	return m.MarshalJSON()
 }
 
 // updateFields are the NeedUpDateFields of an update: the payload's fields less an empty FNumber.
@@ -213,7 +213,7 @@ func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, erro
 	if p.Mapping != nil {
 		id, _ = strconv.ParseInt(p.Mapping.TargetKey, 10, 64)
 	}
-	body, err := json.Marshal(t.model(p, id))
+	body, err := t.model(p, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,15 +281,23 @@ func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []De
 			batch := group[start:min(start+t.batchSize, len(group))]
 			req := kingdee.SaveRequest{FormID: formCustomer, IsAutoSubmitAndAudit: audit, IsVerifyBaseDataField: verify}
 			bodies := make([][]byte, len(batch))
+			var encErr error
 			for j, i := range batch {
-				m := t.model(items[i], ids[i])
-				req.Model = append(req.Model, m)
-				bodies[j], _ = json.Marshal(m)
+				if bodies[j], encErr = t.model(items[i], ids[i]); encErr != nil {
+					break
+				}
+				req.Models = append(req.Models, bodies[j])
 			}
 			if ids[batch[0]] != 0 {
 				req.NeedUpDateFields = updateFields(items[batch[0]])
 			}
-			res, err := t.kd.BatchSave(ctx, req)
+			var res *kingdee.SaveResult
+			err := encErr
+			if err == nil {
+				res, err = t.kd.BatchSave(ctx, req)
+			} else {
+				err = &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Permanent, Message: "payload does not encode as JSON: " + err.Error()}
+			}
 			for j, i := range batch {
 				action := ActionAdd
 				if ids[i] != 0 {

@@ -3,6 +3,7 @@ package mapping
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -22,7 +23,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	for _, v := range []any{
 		nil, true, false, "", "plain", "植隆代理商 上海市徐汇区", `quote " and \ backslash`, "<html> & 'amp'",
 		"\x00\x01\b\f\n\r\t\x1f\x7f", "line\u2028sep\u2029para", "bad \xff utf8 \xc3", "emoji 😀",
-		json.Number("12.50"), json.Number(""), 42, 3.5, []any{"a", 1.0},
+		json.Number("12.50"), json.Number(""), 42, int64(-9007199254740993), 3.5, []any{"a", 1.0},
 		map[string]any{"FNumber": "C001"}, map[string]any{"b": "2", "a": map[string]any{"z": true, "y": nil}},
 	} {
 		got, err := appendJSON(nil, v)
@@ -75,5 +76,37 @@ func BenchmarkPayloadJSON(b *testing.B) {
 		if _, err := p.MarshalJSON(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCloneIsIndependent(t *testing.T) {
+	set, err := LoadSet("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := set.Get("customers")
+	p, err := c.Render(customerRecord, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := p.MarshalJSON()
+	hash := p.Hash()
+	q := p.Clone()
+	q.Set("FCUSTID", int64(7))
+	q.Delete("distributorName")
+	q.Delete("no such field")
+	after, _ := p.MarshalJSON()
+	if !bytes.Equal(before, after) || p.Hash() != hash {
+		t.Fatalf("changing a clone changed the original:\n%s\n%s", before, after)
+	}
+	if q.Get("distributorName") != nil || slices.Contains(q.Fields(), "distributorName") || q.Get("FCUSTID") != int64(7) {
+		t.Fatalf("clone: fields %v", q.Fields())
+	}
+	if q.Hash() == hash {
+		t.Fatal("a changed clone kept the original's hash")
+	}
+	body, _ := q.MarshalJSON()
+	if bytes.Contains(body, []byte("distributorName")) || !bytes.HasSuffix(body, []byte(`"FCUSTID":7}`)) {
+		t.Fatalf("clone body %s", body)
 	}
 }

@@ -184,6 +184,22 @@ func (p *Payload) Set(field string, v any) {
 	p.hash = ""
 }
 
+// Delete removes a field.
+func (p *Payload) Delete(field string) {
+	if _, ok := p.values[field]; !ok {
+		return
+	}
+	delete(p.values, field)
+	p.fields = slices.DeleteFunc(p.fields, func(f string) bool { return f == field })
+	p.hash = ""
+}
+
+// Clone returns a copy that Set and Delete can change without touching p (values are shared; base-data
+// maps are never changed in place).
+func (p *Payload) Clone() *Payload {
+	return &Payload{fields: slices.Clone(p.fields), values: maps.Clone(p.values), warnings: p.warnings, hash: p.hash}
+}
+
 // Map returns a deep copy of the payload as a map.
 func (p *Payload) Map() map[string]any {
 	return copyMap(p.values)
@@ -238,6 +254,10 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		return appendString(dst, x), nil
 	case bool:
 		return strconv.AppendBool(dst, x), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
 	case map[string]any:
 		keys := slices.Sorted(maps.Keys(x))
 		dst = append(dst, '{')
