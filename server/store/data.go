@@ -196,18 +196,15 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 	}()
 	now := time.Now().UnixNano()
 	if len(p.Mappings) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO mappings (flow, source_key, target_key, payload_hash, payload, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (flow, source_key) DO UPDATE SET target_key = excluded.target_key,
-				payload_hash = excluded.payload_hash, payload = excluded.payload, updated_at = excluded.updated_at`)
+		err := insertRows(ctx, tx, `INSERT INTO mappings (flow, source_key, target_key, payload_hash, payload, created_at, updated_at) VALUES `,
+			`ON CONFLICT (flow, source_key) DO UPDATE SET target_key = excluded.target_key,
+				payload_hash = excluded.payload_hash, payload = excluded.payload, updated_at = excluded.updated_at`,
+			7, len(p.Mappings), func(i int, args []any) []any {
+				m := p.Mappings[i]
+				return append(args, p.Flow, m.SourceKey, m.TargetKey, m.PayloadHash, string(m.Payload), now, now)
+			})
 		if err != nil {
-			return fmt.Errorf("commit page: %w", err)
-		}
-		defer st.Close()
-		for _, m := range p.Mappings {
-			if _, err := st.ExecContext(ctx, p.Flow, m.SourceKey, m.TargetKey, m.PayloadHash, string(m.Payload), now, now); err != nil {
-				return fmt.Errorf("commit page: upsert mapping %s: %w", m.SourceKey, err)
-			}
+			return fmt.Errorf("commit page: upsert mappings: %w", err)
 		}
 	}
 	if len(p.Records) > 0 {
@@ -215,22 +212,18 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM run_records WHERE run_id = ?`, p.RunID).Scan(&seq); err != nil {
 			return fmt.Errorf("commit page: %w", err)
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO run_records (run_id, seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		err := insertRows(ctx, tx, `INSERT INTO run_records (run_id, seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at) VALUES `,
+			"", 13, len(p.Records), func(i int, args []any) []any {
+				r := p.Records[i]
+				at := r.At
+				if at.IsZero() {
+					at = time.Unix(0, now)
+				}
+				return append(args, p.RunID, seq+int64(i)+1, r.SourceKey, r.TargetKey, r.Action, r.Attempt, r.Vendor, r.Operation,
+					r.Request, r.Response, r.Outcome, r.Error, at.UnixNano())
+			})
 		if err != nil {
-			return fmt.Errorf("commit page: %w", err)
-		}
-		defer st.Close()
-		for _, r := range p.Records {
-			seq++
-			at := r.At
-			if at.IsZero() {
-				at = time.Unix(0, now)
-			}
-			if _, err := st.ExecContext(ctx, p.RunID, seq, r.SourceKey, r.TargetKey, r.Action, r.Attempt, r.Vendor, r.Operation,
-				r.Request, r.Response, r.Outcome, r.Error, at.UnixNano()); err != nil {
-				return fmt.Errorf("commit page: audit row: %w", err)
-			}
+			return fmt.Errorf("commit page: audit rows: %w", err)
 		}
 	}
 	if len(p.DeadLetters) > 0 {
@@ -249,14 +242,21 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 		}
 	}
 	if len(p.Resolved) > 0 {
-		st, err := tx.PrepareContext(ctx, `DELETE FROM dead_letters WHERE flow = ? AND source_key = ?`)
+		// Every delivered record is resolved, but letters are rare: look only when the flow has any.
+		var letters int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM dead_letters WHERE flow = ? LIMIT 1)`, p.Flow).Scan(&letters)
 		if err != nil {
 			return fmt.Errorf("commit page: %w", err)
 		}
-		defer st.Close()
-		for _, k := range p.Resolved {
-			if _, err := st.ExecContext(ctx, p.Flow, k); err != nil {
-				return fmt.Errorf("commit page: resolve dead letter %s: %w", k, err)
+		for start := 0; letters > 0 && start < len(p.Resolved); start += inChunk {
+			chunk := p.Resolved[start:min(start+inChunk, len(p.Resolved))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, p.Flow)
+			for _, k := range chunk {
+				args = append(args, k)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE flow = ? AND source_key IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+				return fmt.Errorf("commit page: resolve dead letters: %w", err)
 			}
 		}
 	}
@@ -275,6 +275,44 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit page: %w", err)
+	}
+	return nil
+}
+
+// rowsPerInsert is how many rows one multi-row INSERT carries: a page's rows go in a few statements
+// instead of one per row (each statement costs a cgo round trip and database/sql bookkeeping), well
+// under SQLite's limit of 32766 parameters.
+const rowsPerInsert = 100
+
+// insertRows inserts n rows of cols columns with head + "(?,…),(?,…)…" + tail, rowsPerInsert at a
+// time; row appends row i's values to args.
+func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row func(i int, args []any) []any) error {
+	one := "(" + placeholders(cols) + ")"
+	var full *sql.Stmt
+	args := make([]any, 0, cols*min(n, rowsPerInsert))
+	for start := 0; start < n; start += rowsPerInsert {
+		count := min(rowsPerInsert, n-start)
+		args = args[:0]
+		for i := start; i < start+count; i++ {
+			args = row(i, args)
+		}
+		query := head + strings.TrimSuffix(strings.Repeat(one+",", count), ",") + " " + tail
+		if count < rowsPerInsert {
+			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+				return err
+			}
+			continue
+		}
+		if full == nil {
+			var err error
+			if full, err = tx.PrepareContext(ctx, query); err != nil {
+				return err
+			}
+			defer full.Close()
+		}
+		if _, err := full.ExecContext(ctx, args...); err != nil {
+			return err
+		}
 	}
 	return nil
 }
