@@ -306,7 +306,7 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	}
 	defer hresp.Body.Close()
 	resp := &Response{Status: hresp.StatusCode, Header: hresp.Header}
-	body, err := io.ReadAll(io.LimitReader(hresp.Body, c.opts.MaxBodyBytes+1))
+	body, err := readBody(hresp, c.opts.MaxBodyBytes+1)
 	resp.Body = body
 	if err != nil {
 		return resp, c.transportError(ctx, req.Op, hresp.StatusCode, err)
@@ -320,6 +320,30 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 		return resp, err
 	}
 	return resp, nil
+}
+
+// readBody reads at most limit bytes of the body, into a buffer sized by Content-Length when the
+// server sent one (a page of a few MB otherwise grows its buffer a dozen times).
+func readBody(hresp *http.Response, limit int64) ([]byte, error) {
+	r := io.LimitReader(hresp.Body, limit)
+	n := hresp.ContentLength
+	if n <= 0 || n >= limit {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, n+1) // +1: the read that sees EOF needs no growth
+	for {
+		if len(buf) == cap(buf) { // longer than announced
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // transportError classifies a failure to send or to read the body. The

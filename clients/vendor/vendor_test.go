@@ -393,3 +393,25 @@ func TestMalformedDetectsHTML(t *testing.T) {
 		t.Fatal("GMT+8 formatting")
 	}
 }
+
+func TestReadBodyWhateverTheAnnouncedLength(t *testing.T) {
+	for _, c := range []struct {
+		body     string
+		declared int64
+		limit    int64
+		want     string
+	}{
+		{"hello", 5, 100, "hello"},
+		{"hello", -1, 100, "hello"},
+		{"hello", 2, 100, "hello"},  // longer than announced: read it all
+		{"hello", 50, 100, "hello"}, // shorter than announced
+		{"hello", 5, 3, "hel"},      // the limit wins
+		{"hello", 2, 3, "hel"},
+		{"", 0, 100, ""},
+	} {
+		got, err := readBody(&http.Response{Body: io.NopCloser(strings.NewReader(c.body)), ContentLength: c.declared}, c.limit)
+		if err != nil || string(got) != c.want {
+			t.Errorf("%+v: got %q, %v", c, got, err)
+		}
+	}
+}

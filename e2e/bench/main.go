@@ -49,7 +49,7 @@ func main() {
 	pageSize := flag.Int("page-size", 1000, "source page size")
 	batchSize := flag.Int("batch-size", 500, "Kingdee BatchSave size")
 	flag.DurationVar(&overlap, "overlap", 5*time.Second, "checkpoint overlap: a rerun re-reads (and skips) what changed this long before the checkpoint")
-	flag.StringVar(&profileDir, "profile", "", "write the gateway's CPU profile of each full run to this directory (agents-N.pprof, customers-N.pprof)")
+	flag.StringVar(&profileDir, "profile", "", "write the gateway's CPU profile of each full run (agents-N.pprof, customers-N.pprof) and its allocations (allocs-N.pprof) to this directory")
 	flag.IntVar(&profileSeconds, "profile-seconds", 20, "length of each profile (from the start of the run)")
 	flag.Parse()
 	if err := run(*scales, *concurrency, *pageSize, *batchSize); err != nil {
@@ -235,6 +235,11 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	r.custRerun = time.Since(t0)
 	fmt.Fprintf(os.Stderr, "customers: %v in %s (%s)\n", cr.GetRun().GetCounts(), r.custTime, cr.GetRun().GetStatus())
 
+	if debugAddr != "" { // allocations since start, both flows
+		if err := fetchTo(ctx, "http://"+debugAddr+"/debug/pprof/allocs", filepath.Join(profileDir, fmt.Sprintf("allocs-%d.pprof", n))); err != nil {
+			fmt.Fprintln(os.Stderr, "allocs profile:", err)
+		}
+	}
 	if r.peakRSS, err = gw.PeakRSS(); err != nil {
 		return r, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/syncgate/syncgate/clients/greatonce"
@@ -286,16 +287,23 @@ func (t *greatonceDistributors) Prepare(p Planned) ([]byte, map[string]any, erro
 	return body, nil, err
 }
 
+// Write delivers the items with up to concurrency calls in flight, from a pool of workers (long-lived
+// goroutines keep their grown stacks; one goroutine per record paid for stack growth every time).
 func (t *greatonceDistributors) Write(ctx context.Context, items []Planned) []Delivery {
 	out := make([]Delivery, len(items))
-	sem := make(chan struct{}, t.concurrency)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i := range items {
-		sem <- struct{}{}
+	for range min(t.concurrency, len(items)) {
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[i] = t.deliver(withRecord(ctx, items[i].Record.Key), items[i])
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(items) {
+					return
+				}
+				out[i] = t.deliver(withRecord(ctx, items[i].Record.Key), items[i])
+			}
 		}()
 	}
 	wg.Wait()

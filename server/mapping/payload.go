@@ -259,7 +259,12 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case map[string]any:
-		keys := slices.Sorted(maps.Keys(x))
+		var small [32]string // payloads have a few dozen fields: sort their names without allocating
+		keys := small[:0]
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
 		dst = append(dst, '{')
 		for i, k := range keys {
 			if i > 0 {
