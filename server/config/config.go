@@ -34,6 +34,8 @@ type Config struct {
 	ReadTimeout     time.Duration `yaml:"read_timeout" env:"READ_TIMEOUT" flag:"read-timeout" help:"time a client may take to send a request"`
 	MaxRequestBytes int           `yaml:"max_request_bytes" env:"MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest accepted request message"`
 	DebugListen     string        `yaml:"debug_listen" env:"DEBUG_LISTEN" flag:"debug-listen" help:"loopback address for Go profiling at /debug/pprof/ (empty: off)"`
+	GCPercent       int           `yaml:"gc_percent" env:"GC_PERCENT" flag:"gc-percent" help:"Go GC target: heap growth in percent between collections (as GOGC, which wins when set); higher spends memory to save CPU"`
+	MemoryLimitMiB  int           `yaml:"memory_limit_mib" env:"MEMORY_LIMIT_MIB" flag:"memory-limit-mib" help:"soft memory limit in MiB: the GC works harder as the heap nears it (as GOMEMLIMIT, which wins when set; 0: none)"`
 
 	Kingdee   Kingdee   `yaml:"kingdee"`
 	Greatonce Greatonce `yaml:"greatonce"`
@@ -89,6 +91,8 @@ func Defaults() Config {
 		ShutdownTimeout: 30 * time.Second,
 		ReadTimeout:     60 * time.Second,
 		MaxRequestBytes: 4 << 20,
+		GCPercent:       400,
+		MemoryLimitMiB:  1024,
 		Kingdee:         Kingdee{LCID: 2052, Rate: 50},
 		Greatonce:       Greatonce{Rate: 200},
 		Zhilong:         Zhilong{Rate: 50},
@@ -137,6 +141,15 @@ func (c Config) Validate() error {
 	}
 	if c.DebugListen != "" && !isLoopback(c.DebugListen) {
 		errs = append(errs, fmt.Errorf("debug listen address %q: profiling is served on loopback only (127.0.0.1:PORT, [::1]:PORT or localhost:PORT)", c.DebugListen))
+	}
+	if c.GCPercent != -1 && (c.GCPercent < 10 || c.GCPercent > 10000) {
+		errs = append(errs, fmt.Errorf("gc percent %d: want 10..10000, or -1 to collect only near the memory limit", c.GCPercent))
+	}
+	if c.MemoryLimitMiB < 0 {
+		errs = append(errs, fmt.Errorf("memory limit %d MiB is negative", c.MemoryLimitMiB))
+	}
+	if c.GCPercent == -1 && c.MemoryLimitMiB == 0 {
+		errs = append(errs, errors.New("gc percent -1 needs a memory limit, or the heap grows without bound"))
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("db path is empty"))

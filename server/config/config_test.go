@@ -107,6 +107,10 @@ func TestLoadErrors(t *testing.T) {
 		{"bad int flag", []string{"--page-size", "many"}, nil, "flag -page-size"},
 		{"page size range", []string{"--page-size", "0"}, nil, "page size 0"},
 		{"log format", nil, map[string]string{"SYNCGATE_LOG_FORMAT": "xml"}, "log format"},
+		{"gc percent range", []string{"--gc-percent", "0"}, nil, "gc percent 0"},
+		{"gc off without a limit", []string{"--gc-percent", "-1", "--memory-limit-mib", "0"}, nil, "needs a memory limit"},
+		{"negative memory limit", nil, map[string]string{"SYNCGATE_MEMORY_LIMIT_MIB": "-5"}, "memory limit -5"},
+		{"debug listen exposed", []string{"--debug-listen", "0.0.0.0:6060"}, nil, "loopback only"},
 		{"missing keys file", nil, map[string]string{"SYNCGATE_API_KEYS_FILE": filepath.Join(dir, "nope")}, "SYNCGATE_API_KEYS_FILE"},
 	}
 	for _, tt := range tests {

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/store"
 )
 
@@ -145,5 +148,29 @@ func TestDebugListenMustBeLoopback(t *testing.T) {
 	err := run(context.Background(), []string{"--debug-listen", "0.0.0.0:6060", "--db", filepath.Join(t.TempDir(), "x.db")}, env(nil), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "loopback only") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestTuneRuntimeDefersToTheEnvironment(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	log := slog.New(slog.DiscardHandler)
+	cfg := config.Defaults()
+	cfg.GCPercent, cfg.MemoryLimitMiB = 250, 64
+	if gc, limit := tuneRuntime(cfg, env(nil), log); gc != 250 || limit != 64<<20 {
+		t.Fatalf("applied %d, %d", gc, limit)
+	}
+	if got := debug.SetGCPercent(100); got != 250 {
+		t.Errorf("GC percent in effect %d, want 250", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 64<<20 {
+		t.Errorf("memory limit in effect %d, want 64 MiB", got)
+	}
+	debug.SetGCPercent(100)
+	if gc, limit := tuneRuntime(cfg, env(map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}), log); gc != -2 || limit != -2 {
+		t.Fatalf("GOGC/GOMEMLIMIT set, yet applied %d, %d", gc, limit)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC set, yet the GC percent changed to %d", got)
 	}
 }
