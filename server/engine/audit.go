@@ -89,3 +89,45 @@ func clip(b []byte) string {
 	}
 	return string(b[:maxAuditBody]) + fmt.Sprintf("…[truncated: %d bytes in all]", len(b))
 }
+
+// mergeAttempts joins the audit rows of a page: a record delivered by one vendor call that succeeded
+// at the first attempt gets a single row, its outcome row carrying the attempt's number, vendor,
+// response and time (the request is the same body). Every other attempt keeps its own row: retries,
+// failures, and calls made for many records (a batch, a page read). Without this, each record of a
+// per-record target (Greatonce) wrote its body twice, and the audit rows were the largest part of a
+// sync's SQLite work.
+func mergeAttempts(attempts, outcomes []store.Record) []store.Record {
+	single := make(map[string]int, len(outcomes)) // source key → index of its only attempt row, -1 if several
+	for i, a := range attempts {
+		if a.SourceKey == "" {
+			continue
+		}
+		if _, seen := single[a.SourceKey]; seen {
+			single[a.SourceKey] = -1
+		} else {
+			single[a.SourceKey] = i
+		}
+	}
+	merged := make([]bool, len(attempts))
+	for j := range outcomes {
+		o := &outcomes[j]
+		i, ok := single[o.SourceKey]
+		if !ok || i < 0 || o.Outcome != "ok" {
+			continue
+		}
+		a := attempts[i]
+		if a.Outcome != "ok" || a.Attempt != 1 || a.Operation != o.Operation {
+			continue
+		}
+		o.Attempt, o.Vendor, o.Response, o.At = a.Attempt, a.Vendor, a.Response, a.At
+		merged[i] = true
+		single[o.SourceKey] = -1 // a second outcome row for the key (none expected) keeps its own
+	}
+	out := make([]store.Record, 0, len(attempts)+len(outcomes))
+	for i, a := range attempts {
+		if !merged[i] {
+			out = append(out, a)
+		}
+	}
+	return append(out, outcomes...)
+}

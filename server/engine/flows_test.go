@@ -399,7 +399,7 @@ func TestAuditTrailHasEveryAttemptAndNoCredentials(t *testing.T) {
 	}
 	ops := map[string]int{}
 	for _, row := range rows {
-		if row.Action == "call" {
+		if row.Vendor != "" { // an attempt's own row, or a record's row that carries its only attempt
 			ops[row.Vendor+" "+row.Operation]++
 		}
 		for _, secret := range []string{mockkd.DefaultConfig().Password, mockgo.DefaultConfig().Secret, mockzl.DefaultConfig().Password} {

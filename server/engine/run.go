@@ -342,7 +342,7 @@ func (ru *runner) commit(ctx context.Context, c store.PageCommit) error {
 		ru.audit.drain()
 		return nil
 	}
-	c.Records = append(ru.audit.drain(), c.Records...)
+	c.Records = mergeAttempts(ru.audit.drain(), c.Records)
 	return ru.write(ctx, c)
 }
 
@@ -358,7 +358,7 @@ func (ru *runner) commitAsync(ctx context.Context, c store.PageCommit, done func
 		done()
 		return nil
 	}
-	c.Records = append(ru.audit.drain(), c.Records...)
+	c.Records = mergeAttempts(ru.audit.drain(), c.Records)
 	p := &pendingCommit{done: make(chan struct{})}
 	if len(c.Mappings) > 0 {
 		p.mappings = make(map[string]store.Mapping, len(c.Mappings))
