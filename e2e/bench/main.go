@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -70,6 +71,8 @@ type result struct {
 	// CPU time used during the full run of each flow, by the gateway and by the mocks.
 	custGwCPU, custMockCPU   time.Duration
 	agentGwCPU, agentMockCPU time.Duration
+	// CPU per call of the raw measurement: the client (this process) and the Greatonce mock.
+	rawClientCPU, rawMockCPU time.Duration
 }
 
 func run(scales string, conc, pageSize, batchSize int) error {
@@ -117,12 +120,15 @@ func run(scales string, conc, pageSize, batchSize int) error {
 			float64(r.agentCalls)/r.agentTime.Seconds(), r.agentRerun.Round(time.Millisecond), 100*r.agentRerun.Seconds()/r.agentTime.Seconds())
 	}
 	fmt.Printf("\nCPU time during the full runs (2 cores in all; the mocks serve both vendors of a flow):\n\n")
-	fmt.Printf("| N | flow | wall | gateway CPU | mocks CPU | gateway CPU per record |\n|---|---|---|---|---|---|\n")
+	fmt.Printf("| N | flow | wall | gateway CPU | mocks CPU | gateway CPU per record | mocks CPU per record |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Printf("| %d | SyncCustomers | %s | %s | %s | %.0f µs |\n", r.n, r.custTime.Round(time.Millisecond), r.custGwCPU.Round(10*time.Millisecond),
-			r.custMockCPU.Round(10*time.Millisecond), float64(r.custGwCPU.Microseconds())/float64(max(r.custRecords, 1)))
-		fmt.Printf("| %d | SyncAgents | %s | %s | %s | %.0f µs |\n", r.n, r.agentTime.Round(time.Millisecond), r.agentGwCPU.Round(10*time.Millisecond),
-			r.agentMockCPU.Round(10*time.Millisecond), float64(r.agentGwCPU.Microseconds())/float64(max(r.agentRecords, 1)))
+		perRec := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
+		fmt.Printf("| %d | raw Greatonce calls | | | | %.0f µs (client) | %.0f µs |\n", r.n,
+			float64(r.rawClientCPU.Nanoseconds())/1000, float64(r.rawMockCPU.Nanoseconds())/1000)
+		fmt.Printf("| %d | SyncCustomers | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.custTime.Round(time.Millisecond), r.custGwCPU.Round(10*time.Millisecond),
+			r.custMockCPU.Round(10*time.Millisecond), perRec(r.custGwCPU, r.custRecords), perRec(r.custMockCPU, r.custRecords))
+		fmt.Printf("| %d | SyncAgents | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.agentTime.Round(time.Millisecond), r.agentGwCPU.Round(10*time.Millisecond),
+			r.agentMockCPU.Round(10*time.Millisecond), perRec(r.agentGwCPU, r.agentRecords), perRec(r.agentMockCPU, r.agentRecords))
 	}
 	return nil
 }
@@ -146,6 +152,8 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	// The limit: signed single-sync calls straight at the mock, same concurrency, same client code.
 	// Median of three rounds: one round of a second or two swings by ±20% on a shared machine.
 	var rates []float64
+	mock0, _ := mocks.CPUTime()
+	self0 := selfCPU()
 	for round := range 3 {
 		rate, err := rawRate(ctx, v, conc, min(n, 20000), round)
 		if err != nil {
@@ -155,6 +163,9 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	}
 	slices.Sort(rates)
 	r.rawRate = rates[1]
+	mock1, _ := mocks.CPUTime()
+	calls := 3 * min(n, 20000)
+	r.rawClientCPU, r.rawMockCPU = (selfCPU()-self0)/time.Duration(calls), (mock1-mock0)/time.Duration(calls)
 	fmt.Fprintf(os.Stderr, "raw Greatonce rate: %.0f / %.0f / %.0f calls/s (median of 3)\n", rates[0], rates[1], rates[2])
 	if err := gc.Reset(ctx); err != nil {
 		return r, err
@@ -259,6 +270,15 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 		}
 	}
 	return r, nil
+}
+
+// selfCPU is the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // startProfile starts a CPU profile of the gateway's first profileSeconds of a run (when profiling is on)
