@@ -326,3 +326,13 @@ func mustMappings(t *testing.T, b *bundle, keys ...string) map[string]Mapping {
 	}
 	return ms
 }
+
+func TestConnectionSettings(t *testing.T) {
+	b := setup(t)
+	for pragma, want := range map[string]string{"journal_mode": "wal", "wal_autocheckpoint": "16384", "cache_size": "-32768", "foreign_keys": "1", "synchronous": "1"} {
+		var got string
+		if err := b.st.db.QueryRowContext(b.ctx, "PRAGMA "+pragma).Scan(&got); err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q (%v), want %q", pragma, got, err, want)
+		}
+	}
+}
