@@ -172,12 +172,12 @@ func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (SourceRecord, error) {
 	if err != nil {
 		return SourceRecord{}, fmt.Errorf("customer %d: %w", id, err)
 	}
-	fields := mapping.Record{}
+	// The row is this record's own (freshly decoded), so it becomes the record's fields in place.
+	fields := mapping.Record(row)
 	for k, v := range row {
-		if str, ok := v.(string); ok && strings.TrimSpace(str) == "" {
-			v = "" // Kingdee sends " " for empty text
+		if str, ok := v.(string); ok && str != "" && strings.TrimSpace(str) == "" {
+			fields[k] = "" // Kingdee sends " " for empty text
 		}
-		fields[k] = v
 	}
 	key := strconv.FormatInt(id, 10)
 	return SourceRecord{Key: key, Cursor: store.Cursor{Time: mod, Key: fmt.Sprintf("%019d", id)}, Fields: fields}, nil
@@ -217,9 +217,8 @@ func (s *kingdeeCustomers) Fetch(ctx context.Context, keys []string) ([]SourceRe
 
 // Decode takes a customer in BillQuery shape (an object keyed by FieldKeys).
 func (s *kingdeeCustomers) Decode(raw map[string]any) (SourceRecord, error) {
-	row := kingdee.Row(raw)
+	row := kingdee.Row(copyMap(raw)) // decodeRow keeps the map as the record's fields: not the caller's
 	if _, ok := raw["FModifyDate"]; !ok {
-		row = kingdee.Row(copyMap(raw))
 		row["FModifyDate"] = ""
 	}
 	return s.decodeRow(row)
