@@ -95,6 +95,116 @@ type Agent struct {
 	UserName                  string          `json:"userName"`
 	VipLive                   string          `json:"vipLive"`
 
-	// Raw is the row exactly as the server sent it.
+	// Raw is the row exactly as the server sent it. Raw, AgentIDArray and
+	// Params share memory with the response body: treat them as read-only.
 	Raw json.RawMessage `json:"-"`
 }
+
+// agentField is one JSON field of [Agent]: its name and an accessor for
+// exactly one of its two kinds, a string or a raw JSON field.
+type agentField struct {
+	name string
+	str  func(*Agent) *string
+	raw  func(*Agent) *json.RawMessage
+}
+
+// agentFieldTable lists Agent's JSON fields in struct order. It replaces
+// reflection in decoding and in [Agent.Fields]; TestAgentFieldTable checks
+// it against the struct tags, so a field added to Agent must be added here.
+var agentFieldTable = [...]agentField{
+	{name: "accountType", str: func(a *Agent) *string { return &a.AccountType }},
+	{name: "agentId", str: func(a *Agent) *string { return &a.AgentID }},
+	{name: "agentIdArray", raw: func(a *Agent) *json.RawMessage { return &a.AgentIDArray }},
+	{name: "agentIds", str: func(a *Agent) *string { return &a.AgentIDs }},
+	{name: "agentLevelId", str: func(a *Agent) *string { return &a.AgentLevelID }},
+	{name: "agentLevelName", str: func(a *Agent) *string { return &a.AgentLevelName }},
+	{name: "agentName", str: func(a *Agent) *string { return &a.AgentName }},
+	{name: "agentStatus", str: func(a *Agent) *string { return &a.AgentStatus }},
+	{name: "agentType", str: func(a *Agent) *string { return &a.AgentType }},
+	{name: "agentUserId", str: func(a *Agent) *string { return &a.AgentUserID }},
+	{name: "applyId", str: func(a *Agent) *string { return &a.ApplyID }},
+	{name: "approveDate", str: func(a *Agent) *string { return &a.ApproveDate }},
+	{name: "approveUserid", str: func(a *Agent) *string { return &a.ApproveUserID }},
+	{name: "areaCode", str: func(a *Agent) *string { return &a.AreaCode }},
+	{name: "attr", str: func(a *Agent) *string { return &a.Attr }},
+	{name: "beginJoinDate", str: func(a *Agent) *string { return &a.BeginJoinDate }},
+	{name: "belongTo", str: func(a *Agent) *string { return &a.BelongTo }},
+	{name: "bindingToIntroduceAgentId", str: func(a *Agent) *string { return &a.BindingToIntroduceAgentID }},
+	{name: "birthday", str: func(a *Agent) *string { return &a.Birthday }},
+	{name: "businessLicense", str: func(a *Agent) *string { return &a.BusinessLicense }},
+	{name: "businessScope", str: func(a *Agent) *string { return &a.BusinessScope }},
+	{name: "cardNumber", str: func(a *Agent) *string { return &a.CardNumber }},
+	{name: "contractId", str: func(a *Agent) *string { return &a.ContractID }},
+	{name: "contractNo", str: func(a *Agent) *string { return &a.ContractNo }},
+	{name: "contractPerson", str: func(a *Agent) *string { return &a.ContractPerson }},
+	{name: "createBy", str: func(a *Agent) *string { return &a.CreateBy }},
+	{name: "createName", str: func(a *Agent) *string { return &a.CreateName }},
+	{name: "createTime", str: func(a *Agent) *string { return &a.CreateTime }},
+	{name: "deleteFlag", str: func(a *Agent) *string { return &a.DeleteFlag }},
+	{name: "description", str: func(a *Agent) *string { return &a.Description }},
+	{name: "email", str: func(a *Agent) *string { return &a.Email }},
+	{name: "endJoinDate", str: func(a *Agent) *string { return &a.EndJoinDate }},
+	{name: "extend", str: func(a *Agent) *string { return &a.Extend }},
+	{name: "files", str: func(a *Agent) *string { return &a.Files }},
+	{name: "firstAmount", str: func(a *Agent) *string { return &a.FirstAmount }},
+	{name: "homeLevel", str: func(a *Agent) *string { return &a.HomeLevel }},
+	{name: "houseAddress", str: func(a *Agent) *string { return &a.HouseAddress }},
+	{name: "houseAreaId", str: func(a *Agent) *string { return &a.HouseAreaID }},
+	{name: "houseCityId", str: func(a *Agent) *string { return &a.HouseCityID }},
+	{name: "houseProvinceId", str: func(a *Agent) *string { return &a.HouseProvinceID }},
+	{name: "houseStreetId", str: func(a *Agent) *string { return &a.HouseStreetID }},
+	{name: "isApprove", str: func(a *Agent) *string { return &a.IsApprove }},
+	{name: "isOver", str: func(a *Agent) *string { return &a.IsOver }},
+	{name: "isParentApprove", str: func(a *Agent) *string { return &a.IsParentApprove }},
+	{name: "isTransferSign", str: func(a *Agent) *string { return &a.IsTransferSign }},
+	{name: "joinBankCode", str: func(a *Agent) *string { return &a.JoinBankCode }},
+	{name: "joinBankName", str: func(a *Agent) *string { return &a.JoinBankName }},
+	{name: "joinCompanyCode", str: func(a *Agent) *string { return &a.JoinCompanyCode }},
+	{name: "joinCompanyId", str: func(a *Agent) *string { return &a.JoinCompanyID }},
+	{name: "joinCompanyName", str: func(a *Agent) *string { return &a.JoinCompanyName }},
+	{name: "joinDate", str: func(a *Agent) *string { return &a.JoinDate }},
+	{name: "joinLive", str: func(a *Agent) *string { return &a.JoinLive }},
+	{name: "joinPrice", str: func(a *Agent) *string { return &a.JoinPrice }},
+	{name: "legalPerson", str: func(a *Agent) *string { return &a.LegalPerson }},
+	{name: "manageAreaId", str: func(a *Agent) *string { return &a.ManageAreaID }},
+	{name: "manageCityId", str: func(a *Agent) *string { return &a.ManageCityID }},
+	{name: "manageProvinceId", str: func(a *Agent) *string { return &a.ManageProvinceID }},
+	{name: "margin", str: func(a *Agent) *string { return &a.Margin }},
+	{name: "mobile", str: func(a *Agent) *string { return &a.Mobile }},
+	{name: "oaCode", str: func(a *Agent) *string { return &a.OACode }},
+	{name: "organizationCode", str: func(a *Agent) *string { return &a.OrganizationCode }},
+	{name: "param", str: func(a *Agent) *string { return &a.Param }},
+	{name: "params", raw: func(a *Agent) *json.RawMessage { return &a.Params }},
+	{name: "parentId", str: func(a *Agent) *string { return &a.ParentID }},
+	{name: "parentName", str: func(a *Agent) *string { return &a.ParentName }},
+	{name: "payAreaCode", str: func(a *Agent) *string { return &a.PayAreaCode }},
+	{name: "payCompanyId", str: func(a *Agent) *string { return &a.PayCompanyID }},
+	{name: "payUserCode", str: func(a *Agent) *string { return &a.PayUserCode }},
+	{name: "propertyId", str: func(a *Agent) *string { return &a.PropertyID }},
+	{name: "regAmount", str: func(a *Agent) *string { return &a.RegAmount }},
+	{name: "remark", str: func(a *Agent) *string { return &a.Remark }},
+	{name: "saleRoomYear", str: func(a *Agent) *string { return &a.SaleRoomYear }},
+	{name: "searchValue", str: func(a *Agent) *string { return &a.SearchValue }},
+	{name: "sourceName", str: func(a *Agent) *string { return &a.SourceName }},
+	{name: "startedIn", str: func(a *Agent) *string { return &a.StartedIn }},
+	{name: "tax", str: func(a *Agent) *string { return &a.Tax }},
+	{name: "telPhone", str: func(a *Agent) *string { return &a.TelPhone }},
+	{name: "topParentId", str: func(a *Agent) *string { return &a.TopParentID }},
+	{name: "totalAmount", str: func(a *Agent) *string { return &a.TotalAmount }},
+	{name: "updateBy", str: func(a *Agent) *string { return &a.UpdateBy }},
+	{name: "updateTime", str: func(a *Agent) *string { return &a.UpdateTime }},
+	{name: "updateTimeEnd", str: func(a *Agent) *string { return &a.UpdateTimeEnd }},
+	{name: "updateTimeStart", str: func(a *Agent) *string { return &a.UpdateTimeStart }},
+	{name: "userId", str: func(a *Agent) *string { return &a.UserID }},
+	{name: "userName", str: func(a *Agent) *string { return &a.UserName }},
+	{name: "vipLive", str: func(a *Agent) *string { return &a.VipLive }},
+}
+
+// agentFieldIndex maps a JSON name to its index in agentFieldTable.
+var agentFieldIndex = func() map[string]int {
+	m := make(map[string]int, len(agentFieldTable))
+	for i, f := range agentFieldTable {
+		m[f.name] = i
+	}
+	return m
+}()

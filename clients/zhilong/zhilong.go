@@ -4,7 +4,6 @@
 package zhilong
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,35 +92,28 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), vc: vc}, nil
 }
 
-// ruoyi is the RuoYi AjaxResult / TableDataInfo envelope.
-type ruoyi struct {
-	Code  json.RawMessage   `json:"code"`
-	Msg   string            `json:"msg"`
-	Token string            `json:"token"`
-	Total json.RawMessage   `json:"total"`
-	Rows  []json.RawMessage `json:"rows"`
-}
-
-// decode parses a RuoYi body and classifies a non-200 body code.
-func decode(op string, resp *vendor.Response) (*ruoyi, error) {
-	var r ruoyi
-	if err := json.Unmarshal(vendor.TrimBody(resp.Body), &r); err != nil {
+// decode parses a RuoYi body in one pass (see decodeEnvelope) and
+// classifies a non-200 body code. withRows decodes the rows as agents, with
+// room reserved for sizeHint of them.
+func decode(op string, resp *vendor.Response, withRows bool, sizeHint int) (*envelope, error) {
+	r, err := decodeEnvelope(vendor.TrimBody(resp.Body), withRows, sizeHint)
+	if err != nil {
 		return nil, vendor.Malformed(resp, "undecodable response", err)
 	}
-	code := strings.Trim(string(bytes.TrimSpace(r.Code)), `"`)
+	code := strings.Trim(strings.TrimSpace(r.code), `"`)
 	if code == "" || code == "null" {
 		return nil, vendor.Malformed(resp, "response has no code", nil)
 	}
 	if code == "200" {
-		return &r, nil
+		return r, nil
 	}
-	e := &vendor.Error{Code: code, Message: r.Msg}
+	e := &vendor.Error{Code: code, Message: r.msg}
 	switch {
 	case code == "401":
 		e.Kind = vendor.Reauth
 	case code == "403":
 		e.Kind = vendor.Permanent
-	case op == OpLogin && (strings.Contains(r.Msg, "密码") || strings.Contains(r.Msg, "用户")):
+	case op == OpLogin && (strings.Contains(r.msg, "密码") || strings.Contains(r.msg, "用户")):
 		e.Kind = vendor.Permanent // wrong user or password: retrying cannot help
 	case code == "429" || code == "500" || code == "502" || code == "503" || code == "504":
 		// RuoYi answers rate limiting ("访问过于频繁") and server exceptions with body code 500.
@@ -157,14 +148,14 @@ func (c *Client) loginLocked(ctx context.Context, call *vendor.Call) error {
 		AuditRequest:   vendor.RedactJSON(body, "password"),
 		RedactResponse: vendor.RedactFunc("token"),
 	}, func(resp *vendor.Response) error {
-		r, err := decode(OpLogin, resp)
+		r, err := decode(OpLogin, resp, false, 0)
 		if err != nil {
 			return err
 		}
-		if r.Token == "" {
+		if r.token == "" {
 			return vendor.Malformed(resp, "login answer has no token", nil)
 		}
-		token = r.Token
+		token = r.token
 		return nil
 	})
 	if err != nil {
@@ -253,19 +244,9 @@ func (c *Client) Page(ctx context.Context, w Window, pageNum, pageSize int) ([]A
 				Header: http.Header{"Content-Type": {"application/json;charset=utf-8"}, "Authorization": {"Bearer " + token}},
 				Body:   body,
 			}, func(resp *vendor.Response) error {
-				r, err := decode(OpList, resp)
+				rows, total, err := decodeList(resp, pageSize)
 				if err != nil {
 					return err
-				}
-				total, err := parseTotal(r.Total)
-				if err != nil {
-					return vendor.Malformed(resp, "bad total", err)
-				}
-				rows := make([]Agent, len(r.Rows))
-				for i, raw := range r.Rows {
-					if err := decodeAgent(raw, &rows[i]); err != nil {
-						return vendor.Malformed(resp, fmt.Sprintf("bad agent row %d", i), err)
-					}
 				}
 				out = page{rows: rows, total: total}
 				return nil
@@ -312,9 +293,25 @@ func (c *Client) Agents(ctx context.Context, w Window, pageSize int) iter.Seq2[A
 	}
 }
 
-// parseTotal reads total sent as a number or a string.
-func parseTotal(raw json.RawMessage) (int, error) {
-	s := strings.Trim(string(bytes.TrimSpace(raw)), `"`)
+// decodeList decodes an agentInfo/list answer of about sizeHint rows.
+func decodeList(resp *vendor.Response, sizeHint int) ([]Agent, int, error) {
+	r, err := decode(OpList, resp, true, sizeHint)
+	if err != nil {
+		return nil, 0, err
+	}
+	total, err := parseTotal(r.total)
+	if err != nil {
+		return nil, 0, vendor.Malformed(resp, "bad total", err)
+	}
+	if r.badRow >= 0 {
+		return nil, 0, vendor.Malformed(resp, fmt.Sprintf("bad agent row %d", r.badRow), r.rowErr)
+	}
+	return r.rows, total, nil
+}
+
+// parseTotal reads total (raw JSON) sent as a number or a string.
+func parseTotal(raw string) (int, error) {
+	s := strings.Trim(strings.TrimSpace(raw), `"`)
 	if s == "" || s == "null" {
 		return 0, errors.New("total missing")
 	}
@@ -325,89 +322,36 @@ func parseTotal(raw json.RawMessage) (int, error) {
 	return int(n), nil
 }
 
-// agentFields maps JSON names to struct field indexes of Agent.
-func agentFields() map[string]int {
-	t := reflect.TypeFor[Agent]()
-	m := make(map[string]int, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			m[name] = i
-		}
-	}
-	return m
-}
-
-// decodeAgent fills a from one JSON row tolerantly (see [Agent]).
-func decodeAgent(raw json.RawMessage, a *Agent) error {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return err
-	}
-	if obj == nil {
-		return errors.New("row is null")
-	}
-	fields := agentFieldIndex()
-	v := reflect.ValueOf(a).Elem()
-	for name, val := range obj {
-		i, ok := fields[name]
-		if !ok {
-			continue
-		}
-		f := v.Field(i)
-		val = bytes.TrimSpace(val)
-		switch f.Interface().(type) {
-		case json.RawMessage:
-			if len(val) > 0 && string(val) != "null" {
-				f.SetBytes(append([]byte(nil), val...))
-			}
-		case string:
-			f.SetString(text(val))
-		}
-	}
-	a.Raw = append(json.RawMessage(nil), raw...)
-	return nil
-}
-
 // Fields returns the agent's fields by their JSON names, as a map of strings (the seed types every
-// field as a string; the two object fields, agentIdArray and params, are decoded JSON). It reads the
-// decoded struct, so callers need not parse Raw again.
+// field as a string; the two object fields, agentIdArray and params, are decoded JSON: nil when
+// absent or null). It reads the decoded struct, so callers need not parse Raw again.
 func (a Agent) Fields() map[string]any {
-	v := reflect.ValueOf(a)
-	out := make(map[string]any, len(agentFieldIndex()))
-	for name, i := range agentFieldIndex() {
-		switch x := v.Field(i).Interface().(type) {
-		case string:
-			out[name] = x
-		case json.RawMessage:
-			var dec any
-			if len(x) > 0 {
-				_ = json.Unmarshal(x, &dec)
-			}
-			out[name] = dec
+	out := make(map[string]any, len(agentFieldTable))
+	for i := range agentFieldTable {
+		f := &agentFieldTable[i]
+		if f.str != nil {
+			out[f.name] = *f.str(&a)
+		} else {
+			out[f.name] = decodeRaw(*f.raw(&a))
 		}
 	}
 	return out
 }
 
-// agentFieldIndex is computed once; the result is never modified.
-var agentFieldIndex = sync.OnceValue(agentFields)
-
-// text renders a JSON value as the string the seed expects.
-func text(val json.RawMessage) string {
-	if len(val) == 0 || string(val) == "null" {
-		return ""
+// decodeRaw decodes a raw JSON field as encoding/json decodes into an any;
+// empty gives nil. The values RuoYi sends most, {} and [], skip the decoder.
+func decodeRaw(raw json.RawMessage) any {
+	switch string(raw) {
+	case "":
+		return nil
+	case "{}":
+		return map[string]any{}
+	case "[]":
+		return []any{}
 	}
-	if val[0] == '"' {
-		if len(val) >= 2 && val[len(val)-1] == '"' && bytes.IndexByte(val, '\\') < 0 {
-			return string(val[1 : len(val)-1]) // no escapes: the common case, without a decoder
-		}
-		var s string
-		if json.Unmarshal(val, &s) == nil {
-			return s
-		}
-	}
-	return string(val) // number, bool, object or array: its JSON text
+	var v any
+	_ = json.Unmarshal(raw, &v) // as before: on a (never expected) error, whatever was decoded
+	return v
 }
 
 // UpdatedAt parses the agent's updateTime (`yyyy-MM-dd HH:mm:ss`, GMT+8).
