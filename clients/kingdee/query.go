@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/syncgate/syncgate/clients/vendor"
 )
@@ -86,6 +90,17 @@ func decodeRows(resp *vendor.Response, keys []string) ([]Row, error) {
 	if err := checkFailureLayers(resp, body); err != nil {
 		return nil, err
 	}
+	// A page of rows holding text, numbers, booleans and nulls (every successful answer) is read in
+	// one pass; anything else (an error status, an object among the values, a malformed body) takes
+	// the general path below, which decides exactly as before.
+	if rows, ok := scanRows(body, keys); ok {
+		return rows, nil
+	}
+	return decodeRowsGeneral(resp, body, keys)
+}
+
+// decodeRowsGeneral is decodeRows for any body: error statuses first, then rows of any JSON values.
+func decodeRowsGeneral(resp *vendor.Response, body []byte, keys []string) ([]Row, error) {
 	if st, ok := unwrapError(body); ok {
 		return nil, st.err()
 	}
@@ -110,6 +125,81 @@ func decodeRows(resp *vendor.Response, keys []string) ([]Row, error) {
 		rows[i] = r
 	}
 	return rows, nil
+}
+
+// scanRows reads body as an array of rows of len(keys) scalar values, decoded as encoding/json
+// with UseNumber decodes them (text, json.Number, bool, nil); ok is false for any other body. It
+// uses the jsontext tokenizer (see clients/zhilong/decode.go for the choice): one pass, no
+// reflection, one map per row.
+func scanRows(body []byte, keys []string) (rows []Row, ok bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+	if dec.PeekKind() != '[' {
+		return nil, false
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, false
+	}
+	for dec.PeekKind() != ']' {
+		if dec.PeekKind() != '[' {
+			return nil, false
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		r := make(Row, len(keys))
+		n := 0
+		for dec.PeekKind() != ']' {
+			v, err := dec.ReadValue()
+			if err != nil || n >= len(keys) {
+				return nil, false
+			}
+			val, ok := scalar(v)
+			if !ok {
+				return nil, false
+			}
+			r[keys[n]] = val
+			n++
+		}
+		if _, err := dec.ReadToken(); err != nil || n != len(keys) {
+			return nil, false
+		}
+		rows = append(rows, r)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, false
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, false
+	}
+	if rows == nil {
+		rows = []Row{}
+	}
+	return rows, true
+}
+
+// scalar decodes a JSON text, number, boolean or null as encoding/json with UseNumber does; ok is
+// false for an object or array.
+func scalar(v jsontext.Value) (any, bool) {
+	switch v.Kind() {
+	case '"':
+		if s := v[1 : len(v)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+			return string(s), true
+		}
+		var s string // escapes or invalid UTF-8: exactly as encoding/json unquotes
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, false
+		}
+		return s, true
+	case '0':
+		return json.Number(v), true
+	case 't':
+		return true, true
+	case 'f':
+		return false, true
+	case 'n':
+		return nil, true
+	}
+	return nil, false
 }
 
 // Rows streams the query's rows page by page: StartRow advances by Limit
