@@ -74,11 +74,12 @@ type Zhilong struct {
 
 // Sync tunes the two flows.
 type Sync struct {
-	PageSize      int           `yaml:"page_size" env:"SYNC_PAGE_SIZE" flag:"page-size" help:"source records per page"`
-	BatchSize     int           `yaml:"batch_size" env:"SYNC_BATCH_SIZE" flag:"batch-size" help:"Kingdee BatchSave items per call"`
-	Concurrency   int           `yaml:"concurrency" env:"SYNC_CONCURRENCY" flag:"concurrency" help:"concurrent Greatonce calls"`
-	Overlap       time.Duration `yaml:"overlap" env:"SYNC_OVERLAP" flag:"overlap" help:"how far before the checkpoint an incremental window starts"`
-	UseOrgNumbers []string      `yaml:"use_org_numbers" env:"SYNC_USE_ORGS" flag:"use-orgs" help:"comma-separated Kingdee use organisations to read (empty: all)"`
+	PageSize         int           `yaml:"page_size" env:"SYNC_PAGE_SIZE" flag:"page-size" help:"source records per page"`
+	BatchSize        int           `yaml:"batch_size" env:"SYNC_BATCH_SIZE" flag:"batch-size" help:"Kingdee BatchSave items per call"`
+	Concurrency      int           `yaml:"concurrency" env:"SYNC_CONCURRENCY" flag:"concurrency" help:"concurrent Greatonce calls"`
+	BatchConcurrency int           `yaml:"batch_concurrency" env:"SYNC_BATCH_CONCURRENCY" flag:"batch-concurrency" help:"concurrent Kingdee BatchSave calls within a page"`
+	Overlap          time.Duration `yaml:"overlap" env:"SYNC_OVERLAP" flag:"overlap" help:"how far before the checkpoint an incremental window starts"`
+	UseOrgNumbers    []string      `yaml:"use_org_numbers" env:"SYNC_USE_ORGS" flag:"use-orgs" help:"comma-separated Kingdee use organisations to read (empty: all)"`
 }
 
 // Defaults returns the built-in configuration.
@@ -96,7 +97,7 @@ func Defaults() Config {
 		Kingdee:         Kingdee{LCID: 2052, Rate: 50},
 		Greatonce:       Greatonce{Rate: 200},
 		Zhilong:         Zhilong{Rate: 50},
-		Sync:            Sync{PageSize: 1000, BatchSize: 500, Concurrency: 16, Overlap: 2 * time.Minute},
+		Sync:            Sync{PageSize: 1000, BatchSize: 500, Concurrency: 16, BatchConcurrency: 4, Overlap: 2 * time.Minute},
 	}
 }
 
@@ -162,6 +163,9 @@ func (c Config) Validate() error {
 	}
 	if c.Sync.Concurrency < 1 || c.Sync.Concurrency > 256 {
 		errs = append(errs, fmt.Errorf("sync concurrency %d: want 1..256", c.Sync.Concurrency))
+	}
+	if c.Sync.BatchConcurrency < 1 || c.Sync.BatchConcurrency > 64 {
+		errs = append(errs, fmt.Errorf("sync batch concurrency %d: want 1..64", c.Sync.BatchConcurrency))
 	}
 	if c.Sync.Overlap < 0 {
 		errs = append(errs, fmt.Errorf("sync overlap %s is negative", c.Sync.Overlap))

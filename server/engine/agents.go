@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/syncgate/syncgate/clients/kingdee"
@@ -19,6 +20,8 @@ type AgentsOptions struct {
 	PageSize int
 	// BatchSize is the number of Model items per Kingdee BatchSave (default 500).
 	BatchSize int
+	// Concurrency bounds the BatchSave calls of one page in flight at once (default 4).
+	Concurrency int
 	// Overlap re-reads this much before the checkpoint.
 	Overlap time.Duration
 }
@@ -32,6 +35,9 @@ func NewAgentsFlow(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o
 	if o.BatchSize <= 0 {
 		o.BatchSize = 500
 	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
 	outIDField := spec.TargetKeyField()
 	if outIDField == "" {
 		outIDField = "F_out_id"
@@ -39,7 +45,7 @@ func NewAgentsFlow(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o
 	return &Flow{
 		Name:   FlowAgents,
 		Source: &zhilongAgents{zl: zl, pageSize: o.PageSize},
-		Target: &kingdeeCustomerWriter{kd: kd, spec: spec, batchSize: o.BatchSize, outIDField: outIDField},
+		Target: &kingdeeCustomerWriter{kd: kd, spec: spec, batchSize: o.BatchSize, concurrency: o.Concurrency, outIDField: outIDField},
 		Spec:   spec, Overlap: o.Overlap,
 		// Zhilong pages by number over a time window: a run restarts at the checkpoint's time and the
 		// planner skips what was already delivered.
@@ -164,10 +170,11 @@ func (s *zhilongAgents) Decode(raw map[string]any) (SourceRecord, error) {
 
 // kingdeeCustomerWriter writes BD_Customer with BatchSave.
 type kingdeeCustomerWriter struct {
-	kd         *kingdee.Client
-	spec       *mapping.Spec
-	batchSize  int
-	outIDField string
+	kd          *kingdee.Client
+	spec        *mapping.Spec
+	batchSize   int
+	concurrency int
+	outIDField  string
 }
 
 func (t *kingdeeCustomerWriter) Operation() string { return "BD_Customer BatchSave" }
@@ -276,51 +283,70 @@ func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []De
 		spec = items[0].Spec
 	}
 	audit, verify := t.options(spec)
+	// The batches of a page are saved concurrently (they hold disjoint records), up to concurrency at a
+	// time: each BatchSave is a round trip the server works through on its own.
+	var batches [][]int
 	for _, group := range [][]int{creates, updates} {
 		for start := 0; start < len(group); start += t.batchSize {
-			batch := group[start:min(start+t.batchSize, len(group))]
-			req := kingdee.SaveRequest{FormID: formCustomer, IsAutoSubmitAndAudit: audit, IsVerifyBaseDataField: verify}
-			bodies := make([][]byte, len(batch))
-			var encErr error
-			for j, i := range batch {
-				if bodies[j], encErr = t.model(items[i], ids[i]); encErr != nil {
-					break
-				}
-				req.Models = append(req.Models, bodies[j])
-			}
-			if ids[batch[0]] != 0 {
-				req.NeedUpDateFields = updateFields(items[batch[0]])
-			}
-			var res *kingdee.SaveResult
-			err := encErr
-			if err == nil {
-				res, err = t.kd.BatchSave(ctx, req)
-			} else {
-				err = &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Permanent, Message: "payload does not encode as JSON: " + err.Error()}
-			}
-			for j, i := range batch {
-				action := ActionAdd
-				if ids[i] != 0 {
-					action = ActionUpdate
-				}
-				d := Delivery{Action: action, Body: bodies[j]}
-				switch {
-				case err != nil:
-					d.Err = err
-				case j >= len(res.Items):
-					d.Err = &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Transient, Message: "no result for this item"}
-				case res.Items[j].Err != nil:
-					d.Err = res.Items[j].Err
-				default:
-					id := res.Items[j].ID
-					if id == 0 {
-						id = ids[i]
-					}
-					d.TargetKey = strconv.FormatInt(id, 10)
-				}
-				out[i] = d
-			}
+			batches = append(batches, group[start:min(start+t.batchSize, len(group))])
 		}
 	}
+	sem := make(chan struct{}, max(t.concurrency, 1))
+	var wg sync.WaitGroup
+	for _, batch := range batches {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t.saveBatch(ctx, items, ids, batch, audit, verify, out)
+		}()
+	}
+	wg.Wait()
 	return out
+}
+
+// saveBatch saves the items at the indexes in batch with one BatchSave and writes their deliveries
+// into out at the same indexes.
+func (t *kingdeeCustomerWriter) saveBatch(ctx context.Context, items []Planned, ids []int64, batch []int, audit, verify bool, out []Delivery) {
+	req := kingdee.SaveRequest{FormID: formCustomer, IsAutoSubmitAndAudit: audit, IsVerifyBaseDataField: verify}
+	bodies := make([][]byte, len(batch))
+	var encErr error
+	for j, i := range batch {
+		if bodies[j], encErr = t.model(items[i], ids[i]); encErr != nil {
+			break
+		}
+		req.Models = append(req.Models, bodies[j])
+	}
+	if ids[batch[0]] != 0 {
+		req.NeedUpDateFields = updateFields(items[batch[0]])
+	}
+	var res *kingdee.SaveResult
+	err := encErr
+	if err == nil {
+		res, err = t.kd.BatchSave(ctx, req)
+	} else {
+		err = &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Permanent, Message: "payload does not encode as JSON: " + err.Error()}
+	}
+	for j, i := range batch {
+		action := ActionAdd
+		if ids[i] != 0 {
+			action = ActionUpdate
+		}
+		d := Delivery{Action: action, Body: bodies[j]}
+		switch {
+		case err != nil:
+			d.Err = err
+		case j >= len(res.Items):
+			d.Err = &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Transient, Message: "no result for this item"}
+		case res.Items[j].Err != nil:
+			d.Err = res.Items[j].Err
+		default:
+			id := res.Items[j].ID
+			if id == 0 {
+				id = ids[i]
+			}
+			d.TargetKey = strconv.FormatInt(id, 10)
+		}
+		out[i] = d
+	}
 }

@@ -88,7 +88,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		UseOrgNumbers: cfg.Sync.UseOrgNumbers, Overlap: cfg.Sync.Overlap,
 	})
 	agents := engine.NewAgentsFlow(zl, kd, agentsSpec, engine.AgentsOptions{
-		PageSize: cfg.Sync.PageSize, BatchSize: cfg.Sync.BatchSize, Overlap: cfg.Sync.Overlap,
+		PageSize: cfg.Sync.PageSize, BatchSize: cfg.Sync.BatchSize, Concurrency: cfg.Sync.BatchConcurrency, Overlap: cfg.Sync.Overlap,
 	})
 	eng, err := engine.New(engine.Config{Logger: log, Registerer: reg}, st, customers, agents)
 	if err != nil {
