@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/syncgate/syncgate/server/mapping"
 )
@@ -123,42 +122,23 @@ func alternateKeys(r SourceRecord) []string {
 	return nil
 }
 
-// diffJSON lists the top-level fields that differ between two JSON objects.
+// diffJSON lists the fields that differ between the last delivered body and the new one, by path
+// (mapping.Diff: a base-data reference shows as "FUseOrgId.FNumber"); numbers compare by value.
 func diffJSON(oldBody, newBody []byte) []FieldChange {
-	var o, n map[string]json.RawMessage
-	_ = json.Unmarshal(oldBody, &o)
-	_ = json.Unmarshal(newBody, &n)
-	keys := map[string]bool{}
-	for k := range o {
-		keys[k] = true
-	}
-	for k := range n {
-		keys[k] = true
-	}
 	var out []FieldChange
-	for k := range keys {
-		ov, inOld := o[k]
-		nv, inNew := n[k]
-		if inOld && inNew && bytes.Equal(compact(ov), compact(nv)) {
-			continue
-		}
-		c := FieldChange{Field: k}
-		if inOld {
-			c.Old = json.RawMessage(compact(ov))
-		}
-		if inNew {
-			c.New = json.RawMessage(compact(nv))
-		}
-		out = append(out, c)
+	for _, c := range mapping.Diff(decodeObject(oldBody), decodeObject(newBody)) {
+		out = append(out, FieldChange{Field: c.Field, Old: c.Old, New: c.New})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
 	return out
 }
 
-func compact(b []byte) []byte {
-	var buf bytes.Buffer
-	if json.Compact(&buf, b) != nil {
-		return b
+// decodeObject decodes a JSON object with numbers kept as written; anything else is an empty object.
+func decodeObject(b []byte) map[string]any {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil {
+		return nil
 	}
-	return buf.Bytes()
+	return m
 }
