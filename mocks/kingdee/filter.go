@@ -2,6 +2,7 @@ package kingdee
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,12 +17,82 @@ type node struct {
 	cmp    string
 	vals   []literal
 	negate bool
+	set    *inSet // an "in" node's values as sets, built on first use (see inLookup)
 }
 
 type literal struct {
 	s     string
 	num   float64
 	isNum bool
+
+	// s read as a datetime and as a number, parsed on first use: a filter is evaluated once per
+	// record, and parsing the same literal for every record was most of a query's cost.
+	timeDone, floatDone bool
+	t                   time.Time
+	tOK                 bool
+	f                   float64
+	fOK                 bool
+}
+
+// time is the literal as a datetime (parseTime), ok=false when it is not one.
+func (l *literal) time() (time.Time, bool) {
+	if !l.timeDone {
+		t, err := parseTime(l.s)
+		l.t, l.tOK, l.timeDone = t, err == nil, true
+	}
+	return l.t, l.tOK
+}
+
+// float is the literal as a number: a number token, or a string that parses as one.
+func (l *literal) float() (float64, bool) {
+	if l.isNum {
+		return l.num, true
+	}
+	if !l.floatDone {
+		f, err := strconv.ParseFloat(l.s, 64)
+		l.f, l.fOK, l.floatDone = f, err == nil, true
+	}
+	return l.f, l.fOK
+}
+
+// inSet holds an "in" list for lookups: text values, and the values that read as numbers (any NaN
+// among them equals every number, as compare has it).
+type inSet struct {
+	strs   map[string]struct{}
+	nums   map[float64]struct{}
+	numNaN bool
+}
+
+// inLookup decides "value in (list)" through the sets for text and integer values, exactly as
+// comparing the value with each literal would; ok=false for other kinds of value.
+func (n *node) inLookup(v any) (hit, ok bool) {
+	switch v.(type) {
+	case string, int64:
+	default:
+		return false, false
+	}
+	if n.set == nil {
+		set := &inSet{strs: make(map[string]struct{}, len(n.vals)), nums: make(map[float64]struct{}, len(n.vals))}
+		for i := range n.vals {
+			l := &n.vals[i]
+			set.strs[l.s] = struct{}{}
+			if f, ok := l.float(); ok {
+				if math.IsNaN(f) {
+					set.numNaN = true
+				}
+				set.nums[f] = struct{}{}
+			}
+		}
+		n.set = set
+	}
+	switch x := v.(type) {
+	case string: // compare: strings.Compare(x, l.s)
+		_, hit = n.set.strs[x]
+	case int64: // compare: numerically against literals that read as numbers (no other can equal)
+		_, hit = n.set.nums[float64(x)]
+		hit = hit || n.set.numNaN
+	}
+	return hit, true
 }
 
 type token struct {
@@ -295,8 +366,13 @@ func (n *node) eval(get getter) bool {
 		return isNull != n.negate
 	case "in":
 		v := get(n.field)
-		for _, l := range n.vals {
-			if compare(v, l) == 0 {
+		if len(n.vals) > 4 {
+			if hit, ok := n.inLookup(v); ok {
+				return hit != n.negate
+			}
+		}
+		for i := range n.vals {
+			if compare(v, &n.vals[i]) == 0 {
 				return !n.negate
 			}
 		}
@@ -304,7 +380,7 @@ func (n *node) eval(get getter) bool {
 	case "like":
 		return like(fmt.Sprint(get(n.field)), n.vals[0].s)
 	case "cmp":
-		c := compare(get(n.field), n.vals[0])
+		c := compare(get(n.field), &n.vals[0])
 		switch n.cmp {
 		case "=":
 			return c == 0
@@ -324,23 +400,22 @@ func (n *node) eval(get getter) bool {
 }
 
 // compare orders a record value against a literal: numbers numerically, times as times, else text.
-func compare(v any, l literal) int {
+func compare(v any, l *literal) int {
 	switch x := v.(type) {
 	case int64:
-		f := l.num
-		if !l.isNum {
-			var err error
-			if f, err = strconv.ParseFloat(l.s, 64); err != nil {
-				return strings.Compare(strconv.FormatInt(x, 10), l.s)
-			}
+		f, ok := l.float()
+		if !ok {
+			return strings.Compare(strconv.FormatInt(x, 10), l.s)
 		}
 		return cmpFloat(float64(x), f)
 	case time.Time:
-		t, err := parseTime(l.s)
-		if err != nil {
+		t, ok := l.time()
+		if !ok {
 			return strings.Compare(x.Format(timeLayout), l.s)
 		}
 		return x.Compare(t)
+	case string:
+		return strings.Compare(x, l.s)
 	case bool:
 		s := "0"
 		if x {

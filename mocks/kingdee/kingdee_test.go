@@ -222,9 +222,10 @@ func TestOneMillionCustomers(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	rows := s.rows(f, []string{"FCUSTID"}, false, "FModifyDate ASC, FCUSTID ASC", 0, 100)
-	if len(rows) == 0 || time.Since(start) > time.Second {
-		t.Fatalf("tail query: %d rows in %s", len(rows), time.Since(start))
+	rows := 0
+	s.rows(f, false, "FModifyDate ASC, FCUSTID ASC", 0, 100, func(*customer, *address) { rows++ })
+	if rows == 0 || time.Since(start) > time.Second {
+		t.Fatalf("tail query: %d rows in %s", rows, time.Since(start))
 	}
 	t.Logf("seeded 1M customers in %s; tail query %s", seeded, time.Since(start))
 }

@@ -1,15 +1,18 @@
 package kingdee
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/syncgate/syncgate/mocks/internal/jsonw"
 )
 
 // intParam reads a number that may arrive as a JSON number or a string.
@@ -82,7 +85,7 @@ func (s *Server) query(c echo.Context, endpoint string, env envelope) error {
 	fail := func(code int, msg string) error {
 		return c.JSON(http.StatusOK, wrapIfQuery(endpoint, failure(endpoint, code, "", msg, 0)))
 	}
-	data, _, err := env.data(false)
+	data, _, err := env.data()
 	if err != nil {
 		return fail(8, err.Error())
 	}
@@ -149,7 +152,42 @@ func (s *Server) query(c echo.Context, endpoint string, env envelope) error {
 		end = top // TopRowCount is an absolute end row
 	}
 
-	rows := s.rows(filter, keys, hasEntry, order, startRow, end)
+	isEntry := make([]bool, len(keys))
+	for j, k := range keys {
+		isEntry[j] = entryFields[k]
+	}
+	if endpoint == EndpointQuery && !prettyJSON(c) {
+		// Rows as arrays, encoded by hand: the bytes encoding/json gives for [][]any, newline included.
+		buf := jsonw.GetBuffer()
+		defer jsonw.PutBuffer(buf)
+		b := append(*buf, '[')
+		first := true
+		s.rows(filter, hasEntry, order, startRow, end, func(cu *customer, a *address) {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, '[')
+			for j, k := range keys {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendValue(b, rowValue(cu, a, k, isEntry[j]))
+			}
+			b = append(b, ']')
+		})
+		b = append(b, "]\n"...)
+		*buf = b
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
+	}
+	rows := [][]any{}
+	s.rows(filter, hasEntry, order, startRow, end, func(cu *customer, a *address) {
+		row := make([]any, len(keys))
+		for j, k := range keys {
+			row[j] = jsonValue(rowValue(cu, a, k, isEntry[j]))
+		}
+		rows = append(rows, row)
+	})
 	if endpoint == EndpointBillQuery {
 		objs := make([]map[string]any, len(rows))
 		for i, r := range rows {
@@ -162,6 +200,43 @@ func (s *Server) query(c echo.Context, endpoint string, env envelope) error {
 		return c.JSON(http.StatusOK, objs)
 	}
 	return c.JSON(http.StatusOK, rows)
+}
+
+// prettyJSON reports whether echo's c.JSON would indent the answer (debug mode or ?pretty); the
+// hand-encoded answers step aside then.
+func prettyJSON(c echo.Context) bool {
+	_, pretty := c.QueryParams()["pretty"]
+	return pretty || c.Echo().Debug
+}
+
+// rowValue is the value of field key in the row of customer c and address a (nil: no address row),
+// before jsonValue: entry fields of a customer without an address row answer " ".
+func rowValue(c *customer, a *address, key string, entry bool) any {
+	if entry {
+		if a != nil {
+			return a.get(key)
+		}
+		return " "
+	}
+	v, _ := c.get(key)
+	return v
+}
+
+// appendValue appends jsonValue(v) as encoding/json would encode it.
+func appendValue(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case time.Time:
+		if x.IsZero() {
+			return append(dst, "null"...)
+		}
+		// Digits, '-', 'T', ':' and '.': nothing to escape.
+		return append(x.In(gmt8).AppendFormat(append(dst, '"'), "2006-01-02T15:04:05.999"), '"')
+	case string:
+		if x == "" {
+			return append(dst, `" "`...)
+		}
+	}
+	return jsonw.Value(dst, v)
 }
 
 func customerLess(order string) func(a, b *customer) bool {
@@ -192,6 +267,10 @@ func customerLess(order string) func(a, b *customer) bool {
 
 func compareValues(a, b any) int {
 	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return strings.Compare(x, y) // what comparing fmt.Sprint of both gives
+		}
 	case int64:
 		y, _ := b.(int64)
 		return cmpFloat(float64(x), float64(y))
@@ -208,11 +287,11 @@ func isIndexOrder(order string) bool {
 }
 
 // rows evaluates a query: candidates from an index when the filter allows, rows in order, one row per
-// address when entry fields are asked for, rows [start, end).
-func (s *Server) rows(filter *node, keys []string, hasEntry bool, order string, start, end int) [][]any {
+// address when entry fields are asked for, rows [start, end). It calls row for each, under the read
+// lock (a nil address: the customer's row without an address).
+func (s *Server) rows(filter *node, hasEntry bool, order string, start, end int, row func(c *customer, a *address)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := [][]any{}
 	n := 0 // rows produced so far, before paging
 	emit := func(c *customer) bool {
 		if !filter.eval(func(f string) any {
@@ -221,32 +300,22 @@ func (s *Server) rows(filter *node, keys []string, hasEntry bool, order string, 
 		}) {
 			return true
 		}
-		addrs := []*address{nil}
-		if hasEntry && len(c.Addresses) > 0 {
-			addrs = addrs[:0]
-			for i := range c.Addresses {
-				addrs = append(addrs, &c.Addresses[i])
-			}
-		}
-		for _, a := range addrs {
+		if !hasEntry || len(c.Addresses) == 0 {
 			if end >= 0 && n >= end {
 				return false
 			}
 			if n >= start {
-				row := make([]any, len(keys))
-				for i, k := range keys {
-					if entryFields[k] {
-						if a != nil {
-							row[i] = jsonValue(a.get(k))
-						} else {
-							row[i] = " "
-						}
-						continue
-					}
-					v, _ := c.get(k)
-					row[i] = jsonValue(v)
-				}
-				out = append(out, row)
+				row(c, nil)
+			}
+			n++
+			return true
+		}
+		for i := range c.Addresses {
+			if end >= 0 && n >= end {
+				return false
+			}
+			if n >= start {
+				row(c, &c.Addresses[i])
 			}
 			n++
 		}
@@ -255,7 +324,7 @@ func (s *Server) rows(filter *node, keys []string, hasEntry bool, order string, 
 	indexed := func(f string) bool { return f == "FCUSTID" || f == "FNumber" || f == "F_out_id" }
 	if field, vals, ok := filter.keyLookup(indexed); ok {
 		var cands []*customer
-		seen := map[int64]bool{}
+		seen := make(map[int64]bool, len(vals))
 		for _, v := range vals {
 			var c *customer
 			switch field {
@@ -272,18 +341,21 @@ func (s *Server) rows(filter *node, keys []string, hasEntry bool, order string, 
 				cands = append(cands, c)
 			}
 		}
-		sort.Slice(cands, func(i, j int) bool { return customerLess(order)(cands[i], cands[j]) })
+		// Both orders are total (ties end on FCUSTID), so any sort gives the same sequence.
 		if isIndexOrder(order) {
-			sort.Slice(cands, func(i, j int) bool {
-				return less(entry{cands[i].Modified, cands[i]}, entry{cands[j].Modified, cands[j]})
+			slices.SortFunc(cands, func(a, b *customer) int {
+				return cmpEntry(entry{a.Modified, a}, entry{b.Modified, b})
 			})
+		} else {
+			lessFn := customerLess(order)
+			slices.SortFunc(cands, func(a, b *customer) int { return cmpLess(lessFn, a, b) })
 		}
 		for _, c := range cands {
 			if !emit(c) {
 				break
 			}
 		}
-		return out
+		return
 	}
 	if isIndexOrder(order) {
 		i := 0
@@ -299,18 +371,36 @@ func (s *Server) rows(filter *node, keys []string, hasEntry bool, order string, 
 				break
 			}
 		}
-		return out
+		return
 	}
 	all := make([]*customer, 0, len(s.custs))
 	for _, c := range s.custs {
 		all = append(all, c)
 	}
 	lessFn := customerLess(order)
-	sort.Slice(all, func(i, j int) bool { return lessFn(all[i], all[j]) })
+	slices.SortFunc(all, func(a, b *customer) int { return cmpLess(lessFn, a, b) })
 	for _, c := range all {
 		if !emit(c) {
 			break
 		}
 	}
-	return out
+}
+
+// cmpLess turns a strict "less" into a three-way comparison.
+func cmpLess(less func(a, b *customer) bool, a, b *customer) int {
+	switch {
+	case less(a, b):
+		return -1
+	case less(b, a):
+		return 1
+	}
+	return 0
+}
+
+// cmpEntry is less as a three-way comparison.
+func cmpEntry(a, b entry) int {
+	if c := a.mod.Compare(b.mod); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.c.ID, b.c.ID)
 }

@@ -10,23 +10,17 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/syncgate/syncgate/mocks/internal/gen"
+	"github.com/syncgate/syncgate/mocks/internal/jsonw"
 )
-
-func boolParam(raw json.RawMessage) bool {
-	var b bool
-	if json.Unmarshal(raw, &b) == nil {
-		return b
-	}
-	var s string
-	_ = json.Unmarshal(raw, &s)
-	return strings.EqualFold(s, "true") || s == "1"
-}
 
 // refNumber reads a base-data reference {"FNumber": "100"} (or a bare value).
 func refNumber(v any) string {
 	if m, ok := v.(map[string]any); ok {
 		for k, x := range m {
 			if strings.EqualFold(k, "FNumber") {
+				if s, ok := x.(string); ok {
+					return s
+				}
 				return fmt.Sprint(x)
 			}
 		}
@@ -34,6 +28,9 @@ func refNumber(v any) string {
 	}
 	if v == nil {
 		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
 	}
 	return fmt.Sprint(v)
 }
@@ -47,6 +44,12 @@ func orgIndex(number string) (int, bool) {
 	return 0, false
 }
 
+// textFields are the model fields apply saves as text.
+var textFields = map[string]bool{"FNumber": true, "FName": true, "FShortName": true, "FDescription": true,
+	"FADDRESS": true, "FTEL": true, "FZIP": true, "FINVOICETITLE": true, "FTAXREGISTERCODE": true,
+	"FINVOICEBANKNAME": true, "FINVOICETEL": true, "FINVOICEBANKACCOUNT": true, "FINVOICEADDRESS": true,
+	"F_FML_Combo": true, "F_FML_Combo1": true, "F_out_id": true, "F_KHLX": true}
+
 // apply sets the model's fields on c. Unknown fields are ignored, as Kingdee ignores fields it does
 // not save.
 func apply(c *customer, model map[string]any, only map[string]bool) error {
@@ -54,10 +57,17 @@ func apply(c *customer, model map[string]any, only map[string]bool) error {
 		if only != nil && !only[k] && k != "FCUSTID" {
 			continue
 		}
+		switch k {
+		case "FCreateOrgId", "FUseOrgId", "FTRADINGCURRID", "FGroup", "FCustTypeId":
+		default:
+			if !textFields[k] {
+				continue // not saved
+			}
+		}
 		text := ""
 		if s, ok := v.(string); ok {
 			text = s
-		} else if v != nil {
+		} else if v != nil && textFields[k] {
 			text = fmt.Sprint(v)
 		}
 		switch k {
@@ -125,39 +135,167 @@ type itemResult struct {
 	code   int
 }
 
-func (s *Server) save(c echo.Context, endpoint string, env envelope) error {
-	data, form, err := env.data(true)
+// saveEnvelope is a Save/BatchSave body in any of the three envelopes, decoded once into plain values:
+// a BatchSave of 500 models is large, and reading it level by level through json.RawMessage (as
+// envelope does for the small query bodies) scanned it five times. It reads a body exactly as envelope
+// and envelope.data read it: the same values, defaults and errors.
+type saveEnvelope struct {
+	named  map[string]any // lower-cased keys
+	params []any          // the positional envelopes; nil for named keys
+}
+
+func decodeSaveEnvelope(body []byte) (saveEnvelope, error) {
+	var env saveEnvelope
+	var top any
+	err := json.Unmarshal(body, &top)
+	m, ok := top.(map[string]any)
+	if err != nil || !ok && top != nil {
+		return env, fmt.Errorf("body is not a JSON object")
+	}
+	env.named = make(map[string]any, len(m))
+	for k, v := range m {
+		env.named[strings.ToLower(k)] = v
+	}
+	if p, ok := env.named["parameters"]; ok {
+		notArray := fmt.Errorf("parameters is not an array")
+		if s, isString := p.(string); isString { // legacy .NET: parameters is a JSON array in a string
+			if json.Unmarshal([]byte(s), &p) != nil {
+				return env, notArray
+			}
+			if p == nil {
+				return env, nil // "null": no parameters, named keys
+			}
+		}
+		if env.params, ok = p.([]any); !ok { // null (not in a string) included
+			return env, notArray
+		}
+	}
+	return env, nil
+}
+
+// data returns the "data" object (possibly sent as a JSON string) with lower-cased keys, and the form
+// id.
+func (env saveEnvelope) data() (map[string]any, string, error) {
+	var raw any
+	var present bool
+	form := ""
+	if env.params != nil {
+		if len(env.params) < 2 {
+			return nil, "", fmt.Errorf("parameters needs [formid, data]")
+		}
+		form, _ = env.params[0].(string)
+		raw, present = env.params[1], true
+	} else {
+		raw, present = env.named["data"]
+		form, _ = env.named["formid"].(string)
+	}
+	notObject := fmt.Errorf("data is not an object")
+	if !present || raw == nil {
+		return nil, "", notObject
+	}
+	if s, ok := raw.(string); ok {
+		if json.Unmarshal([]byte(s), &raw) != nil {
+			return nil, "", notObject
+		}
+	}
+	m, ok := raw.(map[string]any)
+	if !ok && raw != nil { // a string holding "null" is an empty object
+		return nil, "", notObject
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out, form, nil
+}
+
+// stringList reads a JSON value as []string: an array's strings, "" for its other items, nil for
+// anything but an array (what decoding into []string leaves).
+func stringList(v any) []string {
+	arr, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(arr))
+	for i, x := range arr {
+		out[i], _ = x.(string)
+	}
+	return out
+}
+
+// boolValue reads a boolean that may arrive as a JSON boolean or a string (boolParam on a value).
+func boolValue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return strings.EqualFold(x, "true") || x == "1"
+	}
+	return false
+}
+
+func (s *Server) save(c echo.Context, endpoint string, env saveEnvelope) error {
+	data, form, err := env.data()
 	if err != nil {
 		return c.JSON(http.StatusOK, failure(endpoint, 8, "", err.Error(), 0))
 	}
 	if form == "" {
-		_ = json.Unmarshal(data["formid"], &form)
+		form, _ = data["formid"].(string)
 	}
 	if !strings.EqualFold(form, "BD_Customer") {
 		return c.JSON(http.StatusOK, failure(endpoint, 4, "", fmt.Sprintf("标识为“%s”的业务对象不存在，或者被删除", form), 0))
 	}
+	// Decoded into any, then checked: the same values and failures as decoding into map[string]any
+	// / []map[string]any, without reflection over every map.
 	var models []map[string]any
-	raw := data["model"]
+	v, present := data["model"]
 	if endpoint == EndpointSave {
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
+		m, ok := v.(map[string]any)
+		if !present || !ok && v != nil {
 			return c.JSON(http.StatusOK, failure(endpoint, 8, "", "Model 必须是对象", 0))
 		}
 		models = []map[string]any{m}
-	} else if err := json.Unmarshal(raw, &models); err != nil {
-		return c.JSON(http.StatusOK, failure(endpoint, 8, "", "Model 必须是数组", 0))
+	} else {
+		arr, ok := v.([]any)
+		if !present || !ok && v != nil {
+			return c.JSON(http.StatusOK, failure(endpoint, 8, "", "Model 必须是数组", 0))
+		}
+		models = make([]map[string]any, len(arr))
+		for i, x := range arr {
+			m, ok := x.(map[string]any)
+			if !ok && x != nil {
+				return c.JSON(http.StatusOK, failure(endpoint, 8, "", "Model 必须是数组", 0))
+			}
+			models[i] = m
+		}
 	}
-	var need []string
-	_ = json.Unmarshal(data["needupdatefields"], &need)
-	audit := boolParam(data["isautosubmitandaudit"])
+	need := stringList(data["needupdatefields"])
+	var only map[string]bool // NeedUpDateFields of updates
+	if len(need) > 0 {
+		only = make(map[string]bool, len(need))
+		for _, f := range need {
+			only[f] = true
+		}
+	}
+	audit := boolValue(data["isautosubmitandaudit"])
 
 	results := make([]itemResult, len(models))
 	s.mu.Lock()
 	for i, m := range models {
-		results[i] = s.saveOne(m, need, audit)
+		results[i] = s.saveOne(m, only, audit)
 	}
 	s.mu.Unlock()
 
+	single := endpoint == EndpointSave
+	if !prettyJSON(c) {
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, appendSaveAnswer(nil, results, single))
+	}
+	return c.JSON(http.StatusOK, saveAnswer(results, single))
+}
+
+// saveAnswer is the Save/BatchSave answer: every item's success or failure by DIndex, Id and Number
+// at Result level for a successful Save.
+func saveAnswer(results []itemResult, single bool) map[string]any {
 	var errs, oks []any
 	for i, r := range results {
 		if r.ok {
@@ -173,10 +311,77 @@ func (s *Server) save(c echo.Context, endpoint string, env envelope) error {
 		status["MsgCode"] = results[firstFailed(results)].code
 	}
 	result := map[string]any{"ResponseStatus": status}
-	if endpoint == EndpointSave && len(oks) == 1 {
+	if single && len(oks) == 1 {
 		result["Id"], result["Number"], result["NeedReturnData"] = results[0].id, results[0].number, []any{map[string]any{}}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"Result": result})
+	return map[string]any{"Result": result}
+}
+
+// appendSaveAnswer appends saveAnswer as c.JSON writes it (keys sorted, a final newline), by hand.
+func appendSaveAnswer(b []byte, results []itemResult, single bool) []byte {
+	failed := false
+	for _, r := range results {
+		failed = failed || !r.ok
+	}
+	b = append(b, `{"Result":{`...)
+	if single && !failed && len(results) == 1 {
+		b = append(b, `"Id":`...)
+		b = strconv.AppendInt(b, results[0].id, 10)
+		b = append(b, `,"NeedReturnData":[{}],"Number":`...)
+		b = jsonw.String(b, results[0].number)
+		b = append(b, ',')
+	}
+	b = append(b, `"ResponseStatus":{`...)
+	if failed {
+		b = append(b, `"ErrorCode":500,`...)
+	}
+	b = append(b, `"Errors":[`...)
+	n := 0
+	for i, r := range results {
+		if r.ok {
+			continue
+		}
+		if n++; n > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"DIndex":`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `,"FieldName":`...)
+		if r.field == "" {
+			b = append(b, "null"...)
+		} else {
+			b = jsonw.String(b, r.field)
+		}
+		b = append(b, `,"Message":`...)
+		b = jsonw.String(b, r.msg)
+		b = append(b, '}')
+	}
+	b = append(b, `],"IsSuccess":`...)
+	b = strconv.AppendBool(b, !failed)
+	b = append(b, `,"MsgCode":`...)
+	if failed {
+		b = strconv.AppendInt(b, int64(results[firstFailed(results)].code), 10)
+	} else {
+		b = append(b, '0')
+	}
+	b = append(b, `,"SuccessEntitys":[`...)
+	n = 0
+	for i, r := range results {
+		if !r.ok {
+			continue
+		}
+		if n++; n > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"DIndex":`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `,"Id":`...)
+		b = strconv.AppendInt(b, r.id, 10)
+		b = append(b, `,"Number":`...)
+		b = jsonw.String(b, r.number)
+		b = append(b, '}')
+	}
+	return append(b, "],\"SuccessMessages\":[]}}}\n"...)
 }
 
 func nonNil(v []any) []any {
@@ -195,7 +400,8 @@ func firstFailed(rs []itemResult) int {
 	return 0
 }
 
-func (s *Server) saveOne(m map[string]any, need []string, audit bool) itemResult {
+// saveOne saves one model; only (nil: every field) are the NeedUpDateFields that apply to an update.
+func (s *Server) saveOne(m map[string]any, only map[string]bool, audit bool) itemResult {
 	var id int64
 	switch v := m["FCUSTID"].(type) {
 	case float64:
@@ -203,7 +409,6 @@ func (s *Server) saveOne(m map[string]any, need []string, audit bool) itemResult
 	case string:
 		id, _ = strconv.ParseInt(v, 10, 64)
 	}
-	var only map[string]bool
 	var c *customer
 	if id != 0 {
 		old, ok := s.custs[id]
@@ -213,13 +418,8 @@ func (s *Server) saveOne(m map[string]any, need []string, audit bool) itemResult
 		cp := *old
 		cp.Addresses = append([]address(nil), old.Addresses...)
 		c = &cp
-		if len(need) > 0 {
-			only = map[string]bool{}
-			for _, f := range need {
-				only[f] = true
-			}
-		}
 	} else {
+		only = nil // NeedUpDateFields is for updates
 		c = &customer{ID: s.nextID, DocStatus: "A", ForbidStatus: "A", Currency: "PRE001"}
 	}
 	if err := apply(c, m, only); err != nil {
@@ -252,8 +452,12 @@ func (s *Server) saveOne(m map[string]any, need []string, audit bool) itemResult
 		s.nextID++
 	} else {
 		old := s.custs[id]
-		delete(s.byNumber, old.Number)
-		if old.OutID != "" {
+		// Old keys are deleted only when they change: deleting and re-adding an unchanged key ends
+		// the same way, and did it for every update made the maps rehash.
+		if old.Number != c.Number {
+			delete(s.byNumber, old.Number)
+		}
+		if old.OutID != "" && old.OutID != c.OutID {
 			delete(s.byOutID, old.OutID)
 		}
 		// The old index entry goes stale: its modify date no longer matches the record's.

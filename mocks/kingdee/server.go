@@ -202,6 +202,16 @@ func (s *Server) dispatch(c echo.Context) error {
 	c.Response().Writer = w
 	defer func() { s.stats.End(rec, w.status, w.body.String()) }()
 
+	if endpoint == EndpointSave || endpoint == EndpointBatchSave {
+		env, err := decodeSaveEnvelope(body)
+		if err != nil {
+			return c.JSON(http.StatusOK, failure(endpoint, 8, "", "参数格式错误: "+err.Error(), 0))
+		}
+		if !s.authorised(c) {
+			return s.sessionLost(c, endpoint)
+		}
+		return s.save(c, endpoint, env)
+	}
 	env, err := decodeEnvelope(body)
 	if err != nil {
 		return c.JSON(http.StatusOK, wrapIfQuery(endpoint, failure(endpoint, 8, "", "参数格式错误: "+err.Error(), 0)))
@@ -212,12 +222,7 @@ func (s *Server) dispatch(c echo.Context) error {
 	if !s.authorised(c) {
 		return s.sessionLost(c, endpoint)
 	}
-	switch endpoint {
-	case EndpointQuery, EndpointBillQuery:
-		return s.query(c, endpoint, env)
-	default:
-		return s.save(c, endpoint, env)
-	}
+	return s.query(c, endpoint, env)
 }
 
 func (s *Server) sessionLost(c echo.Context, endpoint string) error {
@@ -377,17 +382,12 @@ func (env envelope) strings(names ...string) []string {
 	return out
 }
 
-// data returns the "data" object (possibly sent as a JSON string) and the form id.
-func (env envelope) data(save bool) (map[string]json.RawMessage, string, error) {
+// data returns a query's "data" object (possibly sent as a JSON string) and the form id. (Save bodies
+// are read by saveEnvelope.)
+func (env envelope) data() (map[string]json.RawMessage, string, error) {
 	var raw json.RawMessage
 	form := ""
 	switch {
-	case env.params != nil && save:
-		if len(env.params) < 2 {
-			return nil, "", fmt.Errorf("parameters needs [formid, data]")
-		}
-		_ = json.Unmarshal(env.params[0], &form)
-		raw = env.params[1]
 	case env.params != nil:
 		if len(env.params) < 1 {
 			return nil, "", fmt.Errorf("parameters needs [data]")

@@ -1,5 +1,8 @@
 // Command syncgate-mocks serves the three mock vendors (Kingdee, Greatonce, Zhilong) on loopback ports
 // and prints their base URLs and credentials, one line each, then "mocks ready".
+//
+// With -debug-listen ADDR (a loopback address such as 127.0.0.1:6061) it also serves net/http/pprof
+// under /debug/pprof/ on a listener of its own, for profiling the mocks while a load runs.
 package main
 
 import (
@@ -8,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,7 +37,13 @@ func run() error {
 	agents := flag.Int("seed-agents", 0, "Zhilong agents to generate")
 	seed := flag.Uint64("seed", 1, "generator seed")
 	goRate := flag.Float64("greatonce-rate", 0, "Greatonce calls per second before rate limiting (0: unlimited)")
+	debugAddr := flag.String("debug-listen", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6061; off when empty)")
 	flag.Parse()
+	if *debugAddr != "" {
+		if err := checkLoopback(*debugAddr); err != nil {
+			return err
+		}
+	}
 
 	kc, gc, zc := kingdee.DefaultConfig(), greatonce.DefaultConfig(), zhilong.DefaultConfig()
 	kc.Seed, gc.Seed, zc.Seed = *seed, *seed, *seed
@@ -70,9 +80,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	du := ""
+	if *debugAddr != "" {
+		if du, err = serve(*debugAddr, pprofMux()); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("kingdee %s/k3cloud/ acct=%s user=%s password=%s appid=%s appsecret=%s\n", ku, kc.AcctID, kc.Username, kc.Password, kc.AppID, kc.AppSecret)
 	fmt.Printf("greatonce %s appKey=%s secret=%s customerId=%s\n", gu, gc.AppKey, gc.Secret, gc.CustomerID)
 	fmt.Printf("zhilong %s user=%s password=%s\n", zu, zc.Username, zc.Password)
+	if du != "" {
+		fmt.Printf("debug %s/debug/pprof/\n", du)
+	}
 	fmt.Println("mocks ready")
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -81,4 +100,31 @@ func run() error {
 		s.Shutdown(sctx)
 	}
 	return nil
+}
+
+// checkLoopback refuses a -debug-listen address that is not on loopback: pprof exposes the process's
+// memory and command line and must not be reachable from elsewhere.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-debug-listen %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("-debug-listen %q: only a loopback address is allowed (127.0.0.1:PORT, [::1]:PORT, localhost:PORT)", addr)
+}
+
+// pprofMux serves net/http/pprof on its own mux (never on http.DefaultServeMux).
+func pprofMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
