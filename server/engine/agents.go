@@ -232,6 +232,40 @@ func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, erro
 	return body, opts, nil
 }
 
+// FindExisting finds the unmapped items that already exist in Kingdee, by their external id (the
+// spec's target key field, F_out_id), and returns their FCUSTIDs by item index. It only reads.
+func (t *kingdeeCustomerWriter) FindExisting(ctx context.Context, items []Planned) (map[int]string, error) {
+	var outIDs []any
+	for _, p := range items {
+		if p.Mapping == nil || p.Mapping.TargetKey == "" {
+			outIDs = append(outIDs, fmt.Sprint(p.Payload.Get(t.outIDField)))
+		}
+	}
+	if len(outIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := t.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: []string{"FCUSTID", t.outIDField},
+		Filter: kingdee.In(t.outIDField, outIDs...).String()})
+	if err != nil {
+		return nil, err
+	}
+	byOutID := map[string]int64{}
+	for _, r := range rows {
+		if id, err := r.Int64("FCUSTID"); err == nil && id > 0 {
+			byOutID[r.String(t.outIDField)] = id
+		}
+	}
+	found := map[int]string{}
+	for i, p := range items {
+		if p.Mapping == nil || p.Mapping.TargetKey == "" {
+			if id := byOutID[fmt.Sprint(p.Payload.Get(t.outIDField))]; id > 0 {
+				found[i] = strconv.FormatInt(id, 10)
+			}
+		}
+	}
+	return found, nil
+}
+
 func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []Delivery {
 	out := make([]Delivery, len(items))
 	ids := make([]int64, len(items))
@@ -242,32 +276,15 @@ func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []De
 	}
 	// Unmapped agents may exist in Kingdee already (written before a crash, before the local commit):
 	// find them by their external id and update them instead of creating duplicates.
-	var outIDs []any
-	for i, p := range items {
-		if ids[i] == 0 {
-			outIDs = append(outIDs, fmt.Sprint(p.Payload.Get(t.outIDField)))
+	existing, err := t.FindExisting(ctx, items)
+	if err != nil {
+		for i := range out {
+			out[i] = Delivery{Action: items[i].Action, Err: err}
 		}
+		return out
 	}
-	if len(outIDs) > 0 {
-		rows, err := t.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: []string{"FCUSTID", t.outIDField},
-			Filter: kingdee.In(t.outIDField, outIDs...).String()})
-		if err != nil {
-			for i := range out {
-				out[i] = Delivery{Action: items[i].Action, Err: err}
-			}
-			return out
-		}
-		existing := map[string]int64{}
-		for _, r := range rows {
-			if id, err := r.Int64("FCUSTID"); err == nil && id > 0 {
-				existing[r.String(t.outIDField)] = id
-			}
-		}
-		for i, p := range items {
-			if ids[i] == 0 {
-				ids[i] = existing[fmt.Sprint(p.Payload.Get(t.outIDField))]
-			}
-		}
+	for i, key := range existing {
+		ids[i], _ = strconv.ParseInt(key, 10, 64)
 	}
 	// Creates and updates go in separate calls: NeedUpDateFields applies to a whole call.
 	var creates, updates []int

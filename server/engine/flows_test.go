@@ -270,6 +270,17 @@ func TestAgentsCrashBeforeCommitIsReconciledByOutID(t *testing.T) {
 	v.st.Close()
 	v.dbPath = filepath.Join(t.TempDir(), "lost.db")
 	v.open(t)
+	// Preview already tells: the agents have no mapping, yet the sync will update them, not add.
+	items, err := v.eng.Preview(v.ctx, FlowAgents, PreviewInput{Pending: 3})
+	if err != nil || len(items) != 3 {
+		t.Fatalf("preview: %v, %d items", err, len(items))
+	}
+	for _, it := range items {
+		if it.Action != ActionUpdate || it.TargetKey == "" || len(it.Warnings) == 0 ||
+			!strings.Contains(it.Warnings[len(it.Warnings)-1].Message, "without a local id mapping") {
+			t.Fatalf("preview of an agent already in Kingdee: %+v", it)
+		}
+	}
 	r := v.run(t, FlowAgents, Options{})
 	custs, _ := v.kd.KingdeeCustomers(v.ctx)
 	if len(custs) != 12 || r.Counts.Added != 0 || r.Counts.Updated != 12 {

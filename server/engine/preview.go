@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/store"
 )
 
 // Preview shows what a sync would send for the given records. It shares the planner with the syncs and
@@ -82,8 +83,18 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 	if err != nil {
 		return nil, err
 	}
+	found, err := findExisting(ctx, f.Target, plans)
+	if err != nil {
+		return nil, fmt.Errorf("look up existing target records: %w", err)
+	}
 	items := make([]PreviewItem, 0, len(plans)+len(missing))
-	for _, p := range plans {
+	for i, p := range plans {
+		var existsNote string
+		if key, ok := found[i]; ok {
+			// The sync would find this record in the target and update it rather than add a duplicate.
+			p.action, p.mapping = ActionUpdate, &store.Mapping{TargetKey: key}
+			existsNote = fmt.Sprintf("already in the target as %s without a local id mapping (written before a crash, or by hand): the sync updates it", key)
+		}
 		it := PreviewItem{SourceKey: p.rec.Key, Source: p.rec.Fields, TargetOperation: f.Target.Operation(), Action: p.action, TargetKey: targetKeyOf(p)}
 		if p.err != nil {
 			it.Errors = append(it.Errors, Issue{Message: p.err.Error()})
@@ -92,6 +103,9 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 		}
 		for _, w := range p.payload.Warnings() {
 			it.Warnings = append(it.Warnings, Issue{Field: w.Field, Message: w.Message})
+		}
+		if existsNote != "" {
+			it.Warnings = append(it.Warnings, Issue{Message: existsNote})
 		}
 		pl := p.planned()
 		if pl.Action == ActionSkip {
@@ -102,7 +116,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 			it.Errors = append(it.Errors, Issue{Message: err.Error()})
 		}
 		it.Body, it.CallOptions = body, opts
-		if p.mapping != nil {
+		if p.mapping != nil && len(p.mapping.Payload) > 0 {
 			it.Diff = diffJSON(p.mapping.Payload, body)
 		}
 		items = append(items, it)
@@ -112,6 +126,40 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 			Errors: []Issue{{Message: "no such record in the source system, or not one this flow syncs"}}})
 	}
 	return items, nil
+}
+
+// existingFinder is a Target that can tell, by reading only, which unmapped records already exist in
+// it (the Kingdee writer looks agents up by F_out_id); Preview then shows the update the sync makes.
+type existingFinder interface {
+	FindExisting(ctx context.Context, items []Planned) (map[int]string, error)
+}
+
+// findExisting asks the target which planned adds already exist there, by plan index.
+func findExisting(ctx context.Context, t Target, plans []plan) (map[int]string, error) {
+	ef, ok := t.(existingFinder)
+	if !ok {
+		return nil, nil
+	}
+	var adds []Planned
+	var idx []int
+	for i, p := range plans {
+		if p.action == ActionAdd {
+			adds = append(adds, p.planned())
+			idx = append(idx, i)
+		}
+	}
+	if len(adds) == 0 {
+		return nil, nil
+	}
+	got, err := ef.FindExisting(ctx, adds)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]string, len(got))
+	for j, key := range got {
+		out[idx[j]] = key
+	}
+	return out, nil
 }
 
 // alternateKeys are other keys a record answers to (a Kingdee customer's number besides its id).
