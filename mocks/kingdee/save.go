@@ -1,7 +1,6 @@
 package kingdee
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -135,9 +134,10 @@ type itemResult struct {
 	code   int
 }
 
-// saveEnvelope is a Save/BatchSave body in any of the three envelopes, decoded once into plain values:
-// a BatchSave of 500 models is large, and reading it level by level through json.RawMessage (as
-// envelope does for the small query bodies) scanned it five times. It reads a body exactly as envelope
+// saveEnvelope is a Save/BatchSave body in any of the three envelopes, decoded once into plain values
+// (jsonw.Decode: json.Unmarshal into any, without reflection): a BatchSave of 500 models is large, and
+// reading it level by level through json.RawMessage (as envelope does for the small query bodies)
+// scanned it five times. It reads a body exactly as envelope
 // and envelope.data read it: the same values, defaults and errors.
 type saveEnvelope struct {
 	named  map[string]any // lower-cased keys
@@ -146,8 +146,7 @@ type saveEnvelope struct {
 
 func decodeSaveEnvelope(body []byte) (saveEnvelope, error) {
 	var env saveEnvelope
-	var top any
-	err := json.Unmarshal(body, &top)
+	top, err := jsonw.Decode(body)
 	m, ok := top.(map[string]any)
 	if err != nil || !ok && top != nil {
 		return env, fmt.Errorf("body is not a JSON object")
@@ -159,7 +158,8 @@ func decodeSaveEnvelope(body []byte) (saveEnvelope, error) {
 	if p, ok := env.named["parameters"]; ok {
 		notArray := fmt.Errorf("parameters is not an array")
 		if s, isString := p.(string); isString { // legacy .NET: parameters is a JSON array in a string
-			if json.Unmarshal([]byte(s), &p) != nil {
+			var err error
+			if p, err = jsonw.Decode([]byte(s)); err != nil {
 				return env, notArray
 			}
 			if p == nil {
@@ -194,7 +194,8 @@ func (env saveEnvelope) data() (map[string]any, string, error) {
 		return nil, "", notObject
 	}
 	if s, ok := raw.(string); ok {
-		if json.Unmarshal([]byte(s), &raw) != nil {
+		var err error
+		if raw, err = jsonw.Decode([]byte(s)); err != nil {
 			return nil, "", notObject
 		}
 	}
