@@ -33,27 +33,28 @@ type Distributor struct {
 }
 
 // DistributorSync adds ("add") or updates ("update") one distributor; the
-// actionType argument overrides d.ActionType. A request missing actionType,
+// actionType argument overrides d.ActionType. It returns the exact body sent
+// (signed as is), also when the call failed; a request missing actionType,
 // distributorCode or distributorName fails locally as permanent without a
-// call. Use [IsAlreadyExists] / [IsNotFound] on the error to switch between
-// add and update.
-func (c *Client) DistributorSync(ctx context.Context, actionType string, d Distributor) error {
+// call (and without a body). Use [IsAlreadyExists] / [IsNotFound] on the
+// error to switch between add and update.
+func (c *Client) DistributorSync(ctx context.Context, actionType string, d Distributor) ([]byte, error) {
 	d.ActionType = actionType
 	invalid := func(msg string) error {
 		return &vendor.Error{Vendor: VendorName, Op: MethodDistributorSync, Kind: vendor.Permanent, Code: "invalid_request", Message: msg}
 	}
 	switch {
 	case actionType != ActionAdd && actionType != ActionUpdate:
-		return invalid(fmt.Sprintf("actionType must be %q or %q, got %q", ActionAdd, ActionUpdate, actionType))
+		return nil, invalid(fmt.Sprintf("actionType must be %q or %q, got %q", ActionAdd, ActionUpdate, actionType))
 	case d.DistributorCode == "":
-		return invalid("distributorCode is required")
+		return nil, invalid("distributorCode is required")
 	case d.DistributorName == "":
-		return invalid("distributorName is required")
+		return nil, invalid("distributorName is required")
 	}
 	body, err := json.Marshal(d)
 	if err != nil {
-		return fmt.Errorf("greatonce: marshal distributor: %w", err)
+		return nil, fmt.Errorf("greatonce: marshal distributor: %w", err)
 	}
 	_, err = c.Call(ctx, MethodDistributorSync, body)
-	return err
+	return body, err
 }

@@ -99,12 +99,15 @@ func TestDistributorSyncSignsWhatItSendsAndRetriesRateLimits(t *testing.T) {
 		attempts = append(attempts, a)
 		mu.Unlock()
 	})
-	err := c.DistributorSync(context.Background(), ActionAdd, Distributor{DistributorCode: "KH1", DistributorName: "O'Brien \"Co\""})
+	sent, err := c.DistributorSync(context.Background(), ActionAdd, Distributor{DistributorCode: "KH1", DistributorName: "O'Brien \"Co\""})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(g.bodies) != 3 || len(attempts) != 3 {
 		t.Fatalf("requests = %d, attempts = %d", len(g.bodies), len(attempts))
+	}
+	if string(sent) != g.bodies[2] {
+		t.Fatalf("returned body %s, sent %s", sent, g.bodies[2])
 	}
 	q := g.queries[0]
 	for k, want := range map[string]string{"appKey": "key1", "customerId": "C001", "method": MethodDistributorSync,
@@ -166,7 +169,7 @@ func TestPermanentAnswersSurfaceWithoutRetry(t *testing.T) {
 			fmt.Fprintf(w, `{"flag":"failure","code":"1","status":"failure","message":%q}`, tc.msg)
 		}
 		c := newTestClient(t, g, nil)
-		err := c.DistributorSync(context.Background(), ActionUpdate, Distributor{DistributorCode: "KH1", DistributorName: "n"})
+		_, err := c.DistributorSync(context.Background(), ActionUpdate, Distributor{DistributorCode: "KH1", DistributorName: "n"})
 		var ve *vendor.Error
 		if !errors.As(err, &ve) || ve.Kind != vendor.Permanent || ve.Message != tc.msg || ve.Code != "1" {
 			t.Fatalf("%s: err = %v", tc.msg, err)
@@ -184,7 +187,7 @@ func TestBadSecretIsPermanentAndLocalValidation(t *testing.T) {
 	g := &gateway{t: t, answer: func(_ int, w http.ResponseWriter) { fmt.Fprint(w, `{"code":"0"}`) }}
 	c := newTestClient(t, g, nil)
 	c.cfg.Secret = "wrong"
-	err := c.DistributorSync(context.Background(), ActionAdd, Distributor{DistributorCode: "KH1", DistributorName: "n"})
+	_, err := c.DistributorSync(context.Background(), ActionAdd, Distributor{DistributorCode: "KH1", DistributorName: "n"})
 	if !vendor.IsPermanent(err) || !strings.Contains(err.Error(), "签名错误") || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("err = %v", err)
 	}
@@ -193,7 +196,7 @@ func TestBadSecretIsPermanentAndLocalValidation(t *testing.T) {
 		action string
 		d      Distributor
 	}{{"delete", Distributor{DistributorCode: "a", DistributorName: "b"}}, {"add", Distributor{DistributorName: "b"}}, {"update", Distributor{DistributorCode: "a"}}} {
-		if err := c.DistributorSync(context.Background(), tc.action, tc.d); !vendor.IsPermanent(err) {
+		if _, err := c.DistributorSync(context.Background(), tc.action, tc.d); !vendor.IsPermanent(err) {
 			t.Fatalf("%+v: err = %v", tc, err)
 		}
 	}

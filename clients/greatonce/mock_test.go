@@ -24,13 +24,13 @@ func TestAgainstMock(t *testing.T) {
 		ctl := mockctl.New(srv.URL, nil)
 		ctx := context.Background()
 		d := Distributor{DistributorCode: "D1", DistributorName: "分销商", Address: "上海"}
-		if err := c.DistributorSync(ctx, ActionAdd, d); err != nil {
+		if _, err := c.DistributorSync(ctx, ActionAdd, d); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.DistributorSync(ctx, ActionAdd, d); !IsAlreadyExists(err) {
+		if _, err := c.DistributorSync(ctx, ActionAdd, d); !IsAlreadyExists(err) {
 			t.Fatalf("second add: %v", err)
 		}
-		if err := c.DistributorSync(ctx, ActionUpdate, Distributor{DistributorCode: "D2", DistributorName: "x"}); !IsNotFound(err) {
+		if _, err := c.DistributorSync(ctx, ActionUpdate, Distributor{DistributorCode: "D2", DistributorName: "x"}); !IsNotFound(err) {
 			t.Fatalf("update of a missing one: %v", err)
 		}
 		for _, f := range []mockctl.Fault{
@@ -44,7 +44,7 @@ func TestAgainstMock(t *testing.T) {
 			if err := ctl.SetFault(ctx, f); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.DistributorSync(ctx, ActionUpdate, d); err != nil {
+			if _, err := c.DistributorSync(ctx, ActionUpdate, d); err != nil {
 				t.Fatalf("429=%v %s: %v", with429, f.Kind, err)
 			}
 		}

@@ -346,7 +346,7 @@ func rawRate(ctx context.Context, v e2e.VendorInfo, conc, calls, round int) (flo
 				}
 				d := greatonce.Distributor{DistributorCode: fmt.Sprintf("RAW%d-%08d", round, i), DistributorName: "基准分销商", Address: "上海市徐汇区",
 					DistributorCompanyName: "植隆集团总部", BalanceDeductType: "1", Mobile: "张伟", Contact: "张伟", DistributorLevelName: "A"}
-				if err := c.DistributorSync(ctx, greatonce.ActionAdd, d); err != nil {
+				if _, err := c.DistributorSync(ctx, greatonce.ActionAdd, d); err != nil {
 					failed.Add(1)
 				}
 			}

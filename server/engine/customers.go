@@ -315,18 +315,20 @@ func (t *greatonceDistributors) deliver(ctx context.Context, p Planned) Delivery
 		return Delivery{Action: p.Action, Err: &vendor.Error{Vendor: greatonce.VendorName, Op: greatonce.MethodDistributorSync, Kind: vendor.Permanent, Message: err.Error()}}
 	}
 	action := p.Action
-	err = t.gc.DistributorSync(ctx, action, d)
+	body, err := t.gc.DistributorSync(ctx, action, d)
 	switch {
 	case err != nil && action == ActionAdd && greatonce.IsAlreadyExists(err):
 		// Delivered before but not recorded (a crash between the write and the commit): reconcile.
 		action = ActionUpdate
-		err = t.gc.DistributorSync(ctx, action, d)
+		body, err = t.gc.DistributorSync(ctx, action, d)
 	case err != nil && action == ActionUpdate && greatonce.IsNotFound(err):
 		// Removed on the Greatonce side: create it again under the same code.
 		action = ActionAdd
-		err = t.gc.DistributorSync(ctx, action, d)
+		body, err = t.gc.DistributorSync(ctx, action, d)
 	}
-	d.ActionType = action
-	body, _ := json.Marshal(d)
+	if body == nil { // refused before sending: show what would have been sent
+		d.ActionType = action
+		body, _ = json.Marshal(d)
+	}
 	return Delivery{Action: action, TargetKey: d.DistributorCode, Body: body, Err: err}
 }
