@@ -485,24 +485,3 @@ func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSiz
 	return out, next, nil
 }
 
-// RecordsFor returns every audit row about one source record of a flow, oldest first (for operators
-// asking "what happened to record X?").
-func (s *Store) RecordsFor(ctx context.Context, flow, sourceKey string) ([]Record, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.run_id, r.seq, r.target_key, r.action, r.attempt, r.vendor, r.operation, r.request, r.response, r.outcome, r.error, r.at
-		FROM run_records r JOIN runs u ON u.id = r.run_id WHERE u.flow = ? AND r.source_key = ? ORDER BY r.at, r.seq`, flow, sourceKey)
-	if err != nil {
-		return nil, fmt.Errorf("read record history: %w", err)
-	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		r := Record{SourceKey: sourceKey}
-		var at int64
-		if err := rows.Scan(&r.RunID, &r.Seq, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation, &r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {
-			return nil, fmt.Errorf("read record history: %w", err)
-		}
-		r.At = fromNanos(at)
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}

@@ -2,10 +2,18 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratesqlite "github.com/golang-migrate/migrate/v4/database/sqlite3"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+
+	"github.com/syncgate/syncgate/migrations"
 )
 
 // bundle is the per-test fixture: a fresh database in a temp dir.
@@ -30,7 +38,7 @@ func setup(t *testing.T) *bundle {
 func TestMigrations(t *testing.T) {
 	b := setup(t)
 	v, err := b.st.SchemaVersion(b.ctx)
-	if err != nil || v != 1 {
+	if err != nil || v != 2 {
 		t.Fatalf("version after up from empty = %d, %v", v, err)
 	}
 	if err := b.st.CreateRun(b.ctx, Run{ID: "r1", Flow: "agents", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}); err != nil {
@@ -335,4 +343,59 @@ func TestConnectionSettings(t *testing.T) {
 			t.Errorf("PRAGMA %s = %q (%v), want %q", pragma, got, err, want)
 		}
 	}
+}
+
+// Migration 2 rebuilds mappings as a rowid table and drops the audit trail's source-key index; the
+// mappings survive it in both directions.
+func TestMigration2KeepsMappings(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m2.db")
+	db := sql.OpenDB(newConnector(path))
+	defer db.Close()
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv, err := migratesqlite.WithInstance(db, &migratesqlite.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "sqlite3", drv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Migrate(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO mappings VALUES ('agents', 'A1', '100', 'h', '{"FName":"x"}', 1, 2)`); err != nil {
+		t.Fatal(err)
+	}
+	schema := func(name string) string {
+		var sqlText string
+		db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = ?`, name).Scan(&sqlText)
+		return sqlText
+	}
+	check := func(version uint, rowid bool) {
+		t.Helper()
+		var target, payload string
+		if err := db.QueryRowContext(ctx, `SELECT target_key, payload FROM mappings WHERE flow = 'agents' AND source_key = 'A1'`).Scan(&target, &payload); err != nil ||
+			target != "100" || payload != `{"FName":"x"}` {
+			t.Fatalf("v%d: mapping %q %q, %v", version, target, payload, err)
+		}
+		if got := !strings.Contains(schema("mappings"), "WITHOUT ROWID"); got != rowid {
+			t.Fatalf("v%d: mappings schema %s", version, schema("mappings"))
+		}
+		if hasIndex := schema("run_records_source") != ""; hasIndex == rowid || schema("mappings_target") == "" {
+			t.Fatalf("v%d: indexes run_records_source=%q mappings_target=%q", version, schema("run_records_source"), schema("mappings_target"))
+		}
+	}
+	check(1, false)
+	if err := m.Migrate(2); err != nil {
+		t.Fatal(err)
+	}
+	check(2, true)
+	if err := m.Migrate(1); err != nil {
+		t.Fatal(err)
+	}
+	check(1, false)
 }

@@ -34,7 +34,7 @@ func TestMigrateSubcommand(t *testing.T) {
 	}
 	v, _ := st.SchemaVersion(ctx)
 	st.Close()
-	if v != 1 {
+	if v != 2 {
 		t.Fatalf("schema version %d after migrate up", v)
 	}
 	if err := run(ctx, []string{"migrate", "--db", db, "down"}, env(nil), &out, &out); err != nil {
