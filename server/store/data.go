@@ -484,4 +484,3 @@ func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSiz
 	}
 	return out, next, nil
 }
-
