@@ -59,7 +59,7 @@ type Delivery struct {
 	Action string
 	// TargetKey identifies the target record.
 	TargetKey string
-	// Body is the body sent for this record, kept as the last delivered payload.
+	// Body is the body sent for this record (the audit row keeps it).
 	Body []byte
 	// Err is nil on success; otherwise classified by clients/vendor as transient or permanent.
 	Err error

@@ -116,8 +116,10 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 			it.Errors = append(it.Errors, Issue{Message: err.Error()})
 		}
 		it.Body, it.CallOptions = body, opts
-		if p.mapping != nil && len(p.mapping.Payload) > 0 {
-			it.Diff = diffJSON(p.mapping.Payload, body)
+		if p.mapping != nil && len(p.mapping.Payload) > 0 && p.payload != nil {
+			// Mapped payload against mapped payload: what the mapping now yields differently, without
+			// the call's bookkeeping (actionType, FCUSTID, a kept distributorCode).
+			it.Diff = diffJSON(p.mapping.Payload, p.payload.Canonical())
 		}
 		items = append(items, it)
 	}
@@ -170,7 +172,7 @@ func alternateKeys(r SourceRecord) []string {
 	return nil
 }
 
-// diffJSON lists the fields that differ between the last delivered body and the new one, by path
+// diffJSON lists the fields that differ between the last delivered payload and the new one, by path
 // (mapping.Diff: a base-data reference shows as "FUseOrgId.FNumber"); numbers compare by value.
 func diffJSON(oldBody, newBody []byte) []FieldChange {
 	var out []FieldChange

@@ -282,7 +282,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 				}
 				ru.metric(outcome)
 				commit.Mappings = append(commit.Mappings, store.Mapping{SourceKey: p.rec.Key, TargetKey: d.TargetKey,
-					PayloadHash: p.payload.Hash(), Payload: deliveredPayload(ru.f.Target, toWrite[j], d)})
+					PayloadHash: p.payload.Hash(), Payload: p.payload.Canonical()})
 				commit.Resolved = append(commit.Resolved, p.rec.Key)
 				ru.record(&commit, p, d.Action, "ok", d.TargetKey, string(d.Body), nil)
 			case vendor.IsPermanent(d.Err):
@@ -449,18 +449,6 @@ func readQuery(f *Flow, opts Options, cp store.Cursor, haveCP bool, now time.Tim
 		q.After = cp
 	}
 	return q, true
-}
-
-// deliveredPayload is what a mapping keeps as the last delivered payload: the body an update of the
-// record would carry now (so that a later preview's diff shows only what the mapping changed, not
-// the add/update bookkeeping of the call), or the delivered body if the target cannot prepare it.
-func deliveredPayload(t Target, p Planned, d Delivery) []byte {
-	p.Action = ActionUpdate
-	p.Mapping = &store.Mapping{TargetKey: d.TargetKey}
-	if body, _, err := t.Prepare(p); err == nil {
-		return body
-	}
-	return d.Body
 }
 
 // sourceJSON is the source record kept with a dead letter, to retry it from.

@@ -102,8 +102,11 @@ func TestCloneIsIndependent(t *testing.T) {
 	if q.Get("distributorName") != nil || slices.Contains(q.Fields(), "distributorName") || q.Get("FCUSTID") != int64(7) {
 		t.Fatalf("clone: fields %v", q.Fields())
 	}
-	if q.Hash() == hash {
-		t.Fatal("a changed clone kept the original's hash")
+	if q.Hash() == hash || bytes.Equal(q.Canonical(), p.Canonical()) {
+		t.Fatal("a changed clone kept the original's hash or canonical text")
+	}
+	if want, _ := appendJSON(nil, p.Map()); !bytes.Equal(p.Canonical(), want) {
+		t.Fatalf("canonical %s, want %s", p.Canonical(), want)
 	}
 	body, _ := q.MarshalJSON()
 	if bytes.Contains(body, []byte("distributorName")) || !bytes.HasSuffix(body, []byte(`"FCUSTID":7}`)) {

@@ -26,8 +26,9 @@ type Payload struct {
 	fields   []string
 	values   map[string]any
 	warnings []Issue
-	// hash caches Hash.
-	hash string
+	// hash and canonical cache Hash and Canonical.
+	hash      string
+	canonical []byte
 }
 
 // Render maps one source record to the target body. A source field missing from the record renders
@@ -181,7 +182,7 @@ func (p *Payload) Set(field string, v any) {
 		p.fields = append(p.fields, field)
 	}
 	p.values[field] = v
-	p.hash = ""
+	p.hash, p.canonical = "", nil
 }
 
 // Delete removes a field.
@@ -191,13 +192,13 @@ func (p *Payload) Delete(field string) {
 	}
 	delete(p.values, field)
 	p.fields = slices.DeleteFunc(p.fields, func(f string) bool { return f == field })
-	p.hash = ""
+	p.hash, p.canonical = "", nil
 }
 
 // Clone returns a copy that Set and Delete can change without touching p (values are shared; base-data
 // maps are never changed in place).
 func (p *Payload) Clone() *Payload {
-	return &Payload{fields: slices.Clone(p.fields), values: maps.Clone(p.values), warnings: p.warnings, hash: p.hash}
+	return &Payload{fields: slices.Clone(p.fields), values: maps.Clone(p.values), warnings: p.warnings, hash: p.hash, canonical: p.canonical}
 }
 
 // Map returns a deep copy of the payload as a map.
@@ -356,10 +357,19 @@ func canonical(v any) []byte {
 // (Set resets it).
 func (p *Payload) Hash() string {
 	if p.hash == "" {
-		sum := sha256.Sum256(canonical(p.values))
+		sum := sha256.Sum256(p.Canonical())
 		p.hash = hex.EncodeToString(sum[:])
 	}
 	return p.hash
+}
+
+// Canonical is the payload as canonical JSON (object keys sorted, no HTML escaping), the text Hash
+// hashes; computed once per payload like Hash. The caller must not modify it.
+func (p *Payload) Canonical() []byte {
+	if p.canonical == nil {
+		p.canonical = canonical(p.values)
+	}
+	return p.canonical
 }
 
 // FieldChange is one field that differs between two payloads; Old or New is nil where the field is

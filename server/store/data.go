@@ -14,7 +14,8 @@ import (
 // Mapping records which target record a source record became and what was last delivered to it.
 type Mapping struct {
 	Flow, SourceKey, TargetKey string
-	// PayloadHash is the hash of the last delivered payload; Payload is that payload's JSON.
+	// PayloadHash is the hash of the mapped payload last delivered; Payload is that payload as canonical
+	// JSON (the mapping's output, without the call's bookkeeping such as actionType or FCUSTID).
 	PayloadHash string
 	Payload     []byte
 	CreatedAt   time.Time
