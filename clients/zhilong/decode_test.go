@@ -273,3 +273,21 @@ func FuzzDecodeRow(f *testing.F) {
 		checkAgainstReference(t, page(string(row), `{"agentId":"last"}`))
 	})
 }
+
+func TestFieldAgreesWithFields(t *testing.T) {
+	rows, _, err := decodeList(&vendor.Response{Status: 200, Body: benchPage(3)}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		all := rows[i].Fields()
+		for name, want := range all {
+			if got, ok := rows[i].Field(name); !ok || !reflect.DeepEqual(got, want) {
+				t.Fatalf("Field(%q) = %#v, %v; Fields has %#v", name, got, ok, want)
+			}
+		}
+	}
+	if _, ok := rows[0].Field("noSuchField"); ok {
+		t.Fatal("Field of an unknown name")
+	}
+}

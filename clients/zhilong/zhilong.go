@@ -325,17 +325,31 @@ func parseTotal(raw string) (int, error) {
 // Fields returns the agent's fields by their JSON names, as a map of strings (the seed types every
 // field as a string; the two object fields, agentIdArray and params, are decoded JSON: nil when
 // absent or null). It reads the decoded struct, so callers need not parse Raw again.
-func (a Agent) Fields() map[string]any {
+func (a *Agent) Fields() map[string]any {
 	out := make(map[string]any, len(agentFieldTable))
 	for i := range agentFieldTable {
 		f := &agentFieldTable[i]
 		if f.str != nil {
-			out[f.name] = *f.str(&a)
+			out[f.name] = *f.str(a)
 		} else {
-			out[f.name] = decodeRaw(*f.raw(&a))
+			out[f.name] = decodeRaw(*f.raw(a))
 		}
 	}
 	return out
+}
+
+// Field returns one field by its JSON name, as [Agent.Fields] has it; ok is false for a name the
+// seed does not list.
+func (a *Agent) Field(name string) (v any, ok bool) {
+	i, ok := agentFieldIndex[name]
+	if !ok {
+		return nil, false
+	}
+	if f := &agentFieldTable[i]; f.str != nil {
+		return *f.str(a), true
+	} else {
+		return decodeRaw(*f.raw(a)), true
+	}
 }
 
 // decodeRaw decodes a raw JSON field as encoding/json decodes into an any;

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,7 +45,7 @@ func NewAgentsFlow(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o
 	}
 	return &Flow{
 		Name:   FlowAgents,
-		Source: &zhilongAgents{zl: zl, pageSize: o.PageSize},
+		Source: &zhilongAgents{zl: zl, pageSize: o.PageSize, fields: specAgentFields(spec)},
 		Target: &kingdeeCustomerWriter{kd: kd, spec: spec, batchSize: o.BatchSize, concurrency: o.Concurrency, outIDField: outIDField},
 		Spec:   spec, Overlap: o.Overlap,
 		// Zhilong pages by number over a time window: a run restarts at the checkpoint's time and the
@@ -57,6 +58,20 @@ func NewAgentsFlow(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o
 type zhilongAgents struct {
 	zl       *zhilong.Client
 	pageSize int
+	// fields are the agent fields a record carries in Fields: those the spec reads, the key and the
+	// cursor. The other 70-odd of the 86 are built only when asked for (AllFields).
+	fields []string
+}
+
+// specAgentFields lists the fields spec reads, plus agentId and updateTime.
+func specAgentFields(spec *mapping.Spec) []string {
+	fields := spec.SourceFields()
+	for _, f := range []string{"agentId", "updateTime"} {
+		if !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	return fields
 }
 
 // Read pages through the window in (updateTime, agentId) order. Zhilong pages by number, and a
@@ -78,8 +93,8 @@ func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]Sourc
 		}
 		recs := make([]SourceRecord, 0, len(agents))
 		var last time.Time
-		for i, a := range agents {
-			r, err := decodeAgent(a)
+		for i := range agents {
+			r, err := s.decodeAgent(&agents[i])
 			if err != nil {
 				return nil, at, true, err
 			}
@@ -118,8 +133,18 @@ type zhilongPos struct {
 	seen    map[string]bool
 }
 
-func decodeAgent(a zhilong.Agent) (SourceRecord, error) {
-	return recordFromFields(mapping.Record(a.Fields()))
+// decodeAgent makes a record of an agent with the fields the spec reads; AllFields builds the rest
+// from the agent (which stays with its page).
+func (s *zhilongAgents) decodeAgent(a *zhilong.Agent) (SourceRecord, error) {
+	fields := make(mapping.Record, len(s.fields))
+	for _, f := range s.fields {
+		if v, ok := a.Field(f); ok {
+			fields[f] = v
+		}
+	}
+	r, err := recordFromFields(fields)
+	r.all = func() mapping.Record { return mapping.Record(a.Fields()) }
+	return r, err
 }
 
 func recordFromFields(fields mapping.Record) (SourceRecord, error) {

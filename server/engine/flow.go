@@ -15,8 +15,20 @@ type SourceRecord struct {
 	// Cursor is the record's position: modification time, then a tie-breaking key that compares
 	// correctly as a string.
 	Cursor store.Cursor
-	// Fields are the record's fields by source field key, as the mapping spec reads them.
+	// Fields are the record's fields by source field key, as the mapping spec reads them. A source may
+	// hold only the fields the flow's spec reads here and give the rest through all.
 	Fields mapping.Record
+	// all, when set, returns every field of the record (see AllFields).
+	all func() mapping.Record
+}
+
+// AllFields returns every field of the record: what is stored with a dead letter and shown by Preview,
+// which may also render it with a spec that reads other fields.
+func (r SourceRecord) AllFields() mapping.Record {
+	if r.all != nil {
+		return r.all()
+	}
+	return r.Fields
 }
 
 // ReadQuery asks a source for the records of a window, in cursor order.

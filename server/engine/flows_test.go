@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -276,6 +277,9 @@ func TestAgentsCrashBeforeCommitIsReconciledByOutID(t *testing.T) {
 		t.Fatalf("preview: %v, %d items", err, len(items))
 	}
 	for _, it := range items {
+		if len(it.Source) != 86 {
+			t.Fatalf("preview shows %d source fields, want all 86", len(it.Source))
+		}
 		if it.Action != ActionUpdate || it.TargetKey == "" || len(it.Warnings) == 0 ||
 			!strings.Contains(it.Warnings[len(it.Warnings)-1].Message, "without a local id mapping") {
 			t.Fatalf("preview of an agent already in Kingdee: %+v", it)
@@ -313,6 +317,11 @@ func TestAgentsPermanentFailureDeadLetteredThenDelivered(t *testing.T) {
 	dl, _ := v.st.DeadLetters(v.ctx, FlowAgents, 0)
 	if len(dl) != 1 || dl[0].SourceKey != agents[2].AgentID || !strings.Contains(dl[0].LastError, "编码唯一") {
 		t.Fatalf("dead letters %+v", dl)
+	}
+	// The letter keeps the whole agent, not only the fields the spec reads.
+	var kept map[string]any
+	if err := json.Unmarshal(dl[0].Payload, &kept); err != nil || len(kept) != 86 || kept["bindingToIntroduceAgentId"] == nil {
+		t.Fatalf("dead letter keeps %d fields (%v): %s", len(kept), err, dl[0].Payload)
 	}
 	// The cause is fixed in Kingdee: the blocking customer gets another number. The next run retries
 	// the dead letter first and delivers it.

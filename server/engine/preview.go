@@ -79,6 +79,11 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 		return nil, invalidf("give inline records, source keys or a pending count")
 	}
 
+	// Every field, not just those the flow's spec reads: the preview shows the whole source record and
+	// may render it with another spec.
+	for i := range recs {
+		recs[i].Fields, recs[i].all = recs[i].AllFields(), nil
+	}
 	plans, err := e.plan(ctx, f, spec, reader, recs, vars)
 	if err != nil {
 		return nil, err

@@ -453,7 +453,7 @@ func readQuery(f *Flow, opts Options, cp store.Cursor, haveCP bool, now time.Tim
 
 // sourceJSON is the source record kept with a dead letter, to retry it from.
 func sourceJSON(r SourceRecord) []byte {
-	b, _ := json.Marshal(r.Fields)
+	b, _ := json.Marshal(r.AllFields())
 	return b
 }
 
