@@ -30,6 +30,58 @@ type Distributor struct {
 	Mobile                 string `json:"mobile"`
 	Contact                string `json:"contact"`
 	DistributorLevelName   string `json:"distributorLevelName"`
+	// Unset names optional fields (by their JSON names: address, balance_deduct_type,
+	// distributorCompanyName, mobile, contact, distributorLevelName) that the body leaves out. An
+	// update then keeps what Greatonce holds for them; an add leaves them empty.
+	Unset []string `json:"-"`
+}
+
+// wireDistributor is the body as sent: optional fields are pointers, left out when unset.
+type wireDistributor struct {
+	ActionType             string  `json:"actionType"`
+	Address                *string `json:"address,omitempty"`
+	BalanceDeductType      *string `json:"balance_deduct_type,omitempty"`
+	DistributorCode        string  `json:"distributorCode"`
+	DistributorCompanyName *string `json:"distributorCompanyName,omitempty"`
+	DistributorName        string  `json:"distributorName"`
+	Mobile                 *string `json:"mobile,omitempty"`
+	Contact                *string `json:"contact,omitempty"`
+	DistributorLevelName   *string `json:"distributorLevelName,omitempty"`
+}
+
+// Body returns the request body DistributorSync sends for d, byte for byte.
+func Body(d Distributor) ([]byte, error) {
+	w, err := d.wire()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(w)
+}
+
+// wire returns the body to send, or an error naming a field Unset cannot leave out.
+func (d *Distributor) wire() (wireDistributor, error) {
+	w := wireDistributor{ActionType: d.ActionType, DistributorCode: d.DistributorCode, DistributorName: d.DistributorName,
+		Address: &d.Address, BalanceDeductType: &d.BalanceDeductType, DistributorCompanyName: &d.DistributorCompanyName,
+		Mobile: &d.Mobile, Contact: &d.Contact, DistributorLevelName: &d.DistributorLevelName}
+	for _, f := range d.Unset {
+		switch f {
+		case "address":
+			w.Address = nil
+		case "balance_deduct_type":
+			w.BalanceDeductType = nil
+		case "distributorCompanyName":
+			w.DistributorCompanyName = nil
+		case "mobile":
+			w.Mobile = nil
+		case "contact":
+			w.Contact = nil
+		case "distributorLevelName":
+			w.DistributorLevelName = nil
+		default:
+			return w, fmt.Errorf("%s cannot be left out of a distributor request", f)
+		}
+	}
+	return w, nil
 }
 
 // DistributorSync adds ("add") or updates ("update") one distributor; the
@@ -51,9 +103,9 @@ func (c *Client) DistributorSync(ctx context.Context, actionType string, d Distr
 	case d.DistributorName == "":
 		return nil, invalid("distributorName is required")
 	}
-	body, err := json.Marshal(d)
+	body, err := Body(d)
 	if err != nil {
-		return nil, fmt.Errorf("greatonce: marshal distributor: %w", err)
+		return nil, invalid(err.Error())
 	}
 	_, err = c.Call(ctx, MethodDistributorSync, body)
 	return body, err

@@ -28,6 +28,12 @@ type SaveRequest struct {
 	IsAutoSubmitAndAudit, IsVerifyBaseDataField bool
 	// IsDeleteEntry is sent only when set (server default true).
 	IsDeleteEntry *bool
+	// Resolve makes a call that creates records safe to retry. A failed attempt's outcome is unknown
+	// (the server may have committed the items and answered after the client's timeout), so before
+	// every resend BatchSave asks Resolve which of the items still unsaved (pending, indexes into
+	// Model/Models) the server already holds, and their ids. Those are not sent again: their results
+	// carry the ids found and Resolved. Without Resolve, the whole batch is resent as it is.
+	Resolve func(ctx context.Context, pending []int) (map[int]int64, error)
 }
 
 // ItemResult is the outcome of one Model item.
@@ -42,6 +48,9 @@ type ItemResult struct {
 	// Err is the item's failure (Permanent for validation and duplicates,
 	// Transient for MsgCode 13), nil on success.
 	Err *vendor.Error
+	// Resolved is true when the item was not saved by the last attempt but found by
+	// SaveRequest.Resolve after an attempt whose outcome was unknown (it had saved it).
+	Resolved bool
 }
 
 // SaveResult holds one ItemResult per Model index, in order.
@@ -117,16 +126,15 @@ func (c *Client) save(ctx context.Context, op, service string, req SaveRequest, 
 		return nil, &vendor.Error{Vendor: VendorName, Op: op, Kind: vendor.Permanent, Code: "invalid_request",
 			Message: "FormID and at least one Model item are required"}
 	}
-	body, err := json.Marshal(map[string]any{"formid": req.FormID, "data": saveData{
-		Model: model, NeedUpDateFields: req.NeedUpDateFields, NeedReturnFields: req.NeedReturnFields,
-		IsDeleteEntry: req.IsDeleteEntry, IsVerifyBaseDataField: req.IsVerifyBaseDataField,
-		IsAutoSubmitAndAudit: req.IsAutoSubmitAndAudit,
-	}})
+	body, err := saveBody(req, model)
 	if err != nil {
 		return nil, fmt.Errorf("kingdee: marshal %s: %w", op, err)
 	}
 	if op == OpSave {
 		n = 1
+	}
+	if req.Resolve != nil && op == OpBatchSave {
+		return c.saveResolving(ctx, req, body, n)
 	}
 	return vendor.Retry(ctx, c.vc, op, func(ctx context.Context, call *vendor.Call) (*SaveResult, error) {
 		var res *SaveResult
@@ -137,6 +145,83 @@ func (c *Client) save(ctx context.Context, op, service string, req SaveRequest, 
 		})
 		return res, err
 	})
+}
+
+func saveBody(req SaveRequest, model any) ([]byte, error) {
+	return json.Marshal(map[string]any{"formid": req.FormID, "data": saveData{
+		Model: model, NeedUpDateFields: req.NeedUpDateFields, NeedReturnFields: req.NeedReturnFields,
+		IsDeleteEntry: req.IsDeleteEntry, IsVerifyBaseDataField: req.IsVerifyBaseDataField,
+		IsAutoSubmitAndAudit: req.IsAutoSubmitAndAudit,
+	}})
+}
+
+// saveResolving is BatchSave with SaveRequest.Resolve: after a failed attempt, the items the server
+// already holds are taken as saved and only the others are sent again. body is the first attempt's.
+func (c *Client) saveResolving(ctx context.Context, req SaveRequest, body []byte, n int) (*SaveResult, error) {
+	res := &SaveResult{Items: make([]ItemResult, n)}
+	pending := make([]int, n)
+	for i := range pending {
+		pending[i], res.Items[i].DIndex = i, i
+	}
+	failed := false
+	return vendor.Retry(ctx, c.vc, OpBatchSave, func(ctx context.Context, call *vendor.Call) (*SaveResult, error) {
+		if failed {
+			found, err := req.Resolve(ctx, pending)
+			if err != nil {
+				return nil, err
+			}
+			still := pending[:0:0]
+			for _, i := range pending {
+				if id, ok := found[i]; ok && id > 0 {
+					res.Items[i].ID, res.Items[i].Resolved = id, true
+					continue
+				}
+				still = append(still, i)
+			}
+			if len(still) == 0 {
+				return res, nil
+			}
+			if len(still) < len(pending) {
+				var err error
+				if body, err = saveBody(req, subset(req, still)); err != nil {
+					return nil, fmt.Errorf("kingdee: marshal %s: %w", OpBatchSave, err)
+				}
+			}
+			pending = still
+		}
+		var sub *SaveResult
+		err := c.invoke(ctx, call, OpBatchSave, ServiceBatchSave, body, func(resp *vendor.Response) error {
+			var err error
+			sub, err = decodeSave(resp, OpBatchSave, len(pending))
+			return err
+		})
+		if err != nil {
+			failed = true
+			return nil, err
+		}
+		for j, i := range pending {
+			it := sub.Items[j]
+			it.DIndex = i
+			res.Items[i] = it
+		}
+		return res, nil
+	})
+}
+
+// subset is the Model array of the items at idx.
+func subset(req SaveRequest, idx []int) any {
+	if len(req.Models) > 0 {
+		out := make([]json.RawMessage, len(idx))
+		for j, i := range idx {
+			out[j] = req.Models[i]
+		}
+		return out
+	}
+	out := make([]map[string]any, len(idx))
+	for j, i := range idx {
+		out[j] = req.Model[i]
+	}
+	return out
 }
 
 // itemLevelCodes are MsgCodes that describe item data rather than the call.

@@ -225,9 +225,30 @@ func (s *Server) process(q url.Values, body []byte) (int, string) {
 	d.UpdatedAt = s.cfg.Now()
 	if exists {
 		d.Updates = old.Updates + 1
+		keepAbsent(&d, old, body)
 	}
 	s.dists[d.DistributorCode] = &d
 	return 0, "成功"
+}
+
+// keepAbsent gives an update the old values of the optional fields its body leaves out
+// ([inferred]: an update changes the fields it names; vendors.md lists none as required but
+// actionType, distributorCode and distributorName).
+func keepAbsent(d, old *Distributor, body []byte) {
+	var present map[string]json.RawMessage
+	if json.Unmarshal(body, &present) != nil {
+		return
+	}
+	for name, f := range map[string]struct{ dst, src *string }{
+		"address": {&d.Address, &old.Address}, "balance_deduct_type": {&d.BalanceDeductType, &old.BalanceDeductType},
+		"distributorCompanyName": {&d.DistributorCompanyName, &old.DistributorCompanyName},
+		"mobile":                 {&d.Mobile, &old.Mobile}, "contact": {&d.Contact, &old.Contact},
+		"distributorLevelName": {&d.DistributorLevelName, &old.DistributorLevelName},
+	} {
+		if _, ok := present[name]; !ok {
+			*f.dst = *f.src
+		}
+	}
 }
 
 // SetRate changes the rate limit at run time (0: unlimited).

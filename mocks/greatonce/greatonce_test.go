@@ -111,3 +111,23 @@ func TestRateLimitAndFaults(t *testing.T) {
 		t.Fatalf("fault not applied: %d", r2.StatusCode)
 	}
 }
+
+func TestUpdateKeepsFieldsItLeavesOut(t *testing.T) {
+	cfg := DefaultConfig()
+	s := New(cfg)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, body := range []string{
+		`{"actionType":"add","distributorCode":"D1","distributorName":"一","address":"上海","mobile":"138","contact":"张"}`,
+		// Leaves out address and mobile, clears contact.
+		`{"actionType":"update","distributorCode":"D1","distributorName":"一改","contact":""}`,
+	} {
+		if out := call(t, srv.URL, cfg, time.Now(), MethodDistributorSync, body, nil); out["code"] != "0" {
+			t.Fatalf("%s: %v", body, out)
+		}
+	}
+	d := s.Distributors()
+	if len(d) != 1 || d[0].DistributorName != "一改" || d[0].Address != "上海" || d[0].Mobile != "138" || d[0].Contact != "" {
+		t.Fatalf("state %+v", d)
+	}
+}

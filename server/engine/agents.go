@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -216,58 +218,186 @@ func (t *kingdeeCustomerWriter) options(spec *mapping.Spec) (audit, verify bool)
 	return audit, verify
 }
 
-// model is the Model item as sent: the mapped payload with FCUSTID 0 for a create or the mapped id
-// for an update. An update never sends an empty FNumber: the number Kingdee's coding rule assigned
-// stays.
-func (t *kingdeeCustomerWriter) model(p Planned, custID int64) ([]byte, error) {
-	m := p.Payload.Clone()
-	m.Set("FCUSTID", custID)
-	if n, _ := m.Get("FNumber").(string); custID != 0 && n == "" {
-		m.Delete("FNumber")
+func (t *kingdeeCustomerWriter) specOf(p Planned) *mapping.Spec {
+	if p.Spec != nil {
+		return p.Spec
 	}
-	return m.MarshalJSON()
+	return t.spec
 }
 
-// updateFields are the NeedUpDateFields of an update: the payload's fields less an empty FNumber.
-func updateFields(p Planned) []string {
-	var out []string
-	for _, f := range p.Payload.Fields() {
-		if n, _ := p.Payload.Get(f).(string); f == "FNumber" && n == "" {
-			continue
-		}
-		out = append(out, f)
+// customerID is the FCUSTID a planned record updates: 0 for a create. A mapping whose target key is
+// not a customer id is an error, never a create: creating would duplicate the customer it maps to.
+func customerID(p Planned) (int64, error) {
+	if p.Mapping == nil || p.Mapping.TargetKey == "" {
+		return 0, nil
 	}
-	return out
+	id, err := strconv.ParseInt(p.Mapping.TargetKey, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Permanent, Code: "bad_mapping",
+			Message: fmt.Sprintf("the id mapping names %q, which is not a Kingdee customer id (FCUSTID)", p.Mapping.TargetKey)}
+	}
+	return id, nil
+}
+
+// change is one Model item as it is sent: a create carries the whole mapped payload with FCUSTID 0;
+// an update carries FCUSTID and only the fields its NeedUpDateFields name, which the spec's update
+// policies choose (mapping.Spec.UpdateFields): an empty value never overwrites what Kingdee holds,
+// creation-only fields are never sent again, if_empty fields only where Kingdee's value is empty.
+type change struct {
+	id     int64
+	fields []string // NeedUpDateFields of an update
+	model  []byte
+}
+
+// prepare builds the change for p; current holds Kingdee's values of the spec's if_empty fields for
+// the customer p updates (nil when not read: no if_empty field is then sent).
+func (t *kingdeeCustomerWriter) prepare(p Planned, id int64, current map[string]any) (change, error) {
+	m := p.Payload.Clone()
+	c := change{id: id}
+	if id != 0 {
+		var empty func(string) bool
+		if current != nil {
+			empty = func(f string) bool { return mapping.IsEmpty(current[f]) }
+		}
+		c.fields = t.specOf(p).UpdateFields(p.Payload, empty)
+		for _, f := range p.Payload.Fields() {
+			if !slices.Contains(c.fields, f) {
+				m.Delete(f)
+			}
+		}
+	}
+	m.Set("FCUSTID", id)
+	var err error
+	if c.model, err = m.MarshalJSON(); err != nil {
+		return c, &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Permanent, Message: "payload does not encode as JSON: " + err.Error()}
+	}
+	return c, nil
+}
+
+// auditBody is what the record's audit row keeps of its part of the call: the Model item, and for
+// an update the NeedUpDateFields it was sent with.
+func (c change) auditBody() []byte {
+	if c.id == 0 {
+		return c.model
+	}
+	fields, _ := json.Marshal(c.fields)
+	return slices.Concat([]byte(`{"NeedUpDateFields":`), fields, []byte(`,"Model":`), c.model, []byte(`}`))
 }
 
 func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, error) {
-	var id int64
-	if p.Mapping != nil {
-		id, _ = strconv.ParseInt(p.Mapping.TargetKey, 10, 64)
+	return t.prepareWith(p, nil)
+}
+
+// PrepareLive is Prepare with Kingdee's current values of the spec's if_empty fields read first, so
+// that a preview shows the NeedUpDateFields the sync would send. It only reads.
+func (t *kingdeeCustomerWriter) PrepareLive(ctx context.Context, p Planned) ([]byte, map[string]any, error) {
+	id, err := customerID(p)
+	if err != nil {
+		return nil, nil, err
 	}
-	body, err := t.model(p, id)
+	var current map[string]any
+	if id != 0 {
+		cur, err := t.currentValues(ctx, t.specOf(p), []int64{id})
+		if err != nil {
+			return nil, nil, err
+		}
+		current = cur[id]
+	}
+	return t.prepareWith(p, current)
+}
+
+func (t *kingdeeCustomerWriter) prepareWith(p Planned, current map[string]any) ([]byte, map[string]any, error) {
+	id, err := customerID(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := t.prepare(p, id, current)
 	if err != nil {
 		return nil, nil, err
 	}
 	audit, verify := t.options(p.Spec)
 	opts := map[string]any{"FormId": formCustomer, "IsAutoSubmitAndAudit": audit, "IsVerifyBaseDataField": verify}
 	if id != 0 {
-		opts["NeedUpDateFields"] = updateFields(p)
+		opts["NeedUpDateFields"] = c.fields
 	}
-	return body, opts, nil
+	return c.model, opts, nil
+}
+
+// currentValues reads Kingdee's values of the spec's if_empty fields for the given customers (nil
+// when the spec has none), keyed by FCUSTID and then by target field.
+func (t *kingdeeCustomerWriter) currentValues(ctx context.Context, spec *mapping.Spec, ids []int64) (map[int64]map[string]any, error) {
+	fields := spec.IfEmptyFields()
+	if len(fields) == 0 || len(ids) == 0 {
+		return nil, nil
+	}
+	keys := []string{"FCUSTID"}
+	for _, f := range fields {
+		keys = append(keys, fieldKey(spec, f))
+	}
+	out := make(map[int64]map[string]any, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		vals := make([]any, len(chunk))
+		for i, id := range chunk {
+			vals[i] = id
+		}
+		rows, err := t.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: keys, Filter: kingdee.In("FCUSTID", vals...).String()})
+		if err != nil {
+			return nil, fmt.Errorf("read the current values of if_empty fields: %w", err)
+		}
+		for _, r := range rows {
+			id, err := r.Int64("FCUSTID")
+			if err != nil {
+				continue
+			}
+			cur := map[string]any{}
+			for i, f := range fields {
+				cur[f] = r[keys[i+1]]
+			}
+			out[id] = cur
+		}
+	}
+	return out, nil
+}
+
+// fieldKey is the ExecuteBillQuery FieldKey of a target field: FGroup.FNumber for a base-data
+// reference written by number.
+func fieldKey(spec *mapping.Spec, field string) string {
+	if ref := spec.FieldRef(field); ref != "" {
+		return field + "." + ref
+	}
+	return field
 }
 
 // FindExisting finds the unmapped items that already exist in Kingdee, by their external id (the
 // spec's target key field, F_out_id), and returns their FCUSTIDs by item index. It only reads.
 func (t *kingdeeCustomerWriter) FindExisting(ctx context.Context, items []Planned) (map[int]string, error) {
-	var outIDs []any
-	for _, p := range items {
+	var idx []int
+	for i, p := range items {
 		if p.Mapping == nil || p.Mapping.TargetKey == "" {
-			outIDs = append(outIDs, fmt.Sprint(p.Payload.Get(t.outIDField)))
+			idx = append(idx, i)
 		}
 	}
-	if len(outIDs) == 0 {
+	ids, err := t.lookup(ctx, items, idx)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[int]string, len(ids))
+	for i, id := range ids {
+		found[i] = strconv.FormatInt(id, 10)
+	}
+	return found, nil
+}
+
+// lookup finds the items at idx in Kingdee by their external id and returns their FCUSTIDs by item
+// index (only those found).
+func (t *kingdeeCustomerWriter) lookup(ctx context.Context, items []Planned, idx []int) (map[int]int64, error) {
+	if len(idx) == 0 {
 		return nil, nil
+	}
+	outIDs := make([]any, len(idx))
+	for j, i := range idx {
+		outIDs[j] = fmt.Sprint(items[i].Payload.Get(t.outIDField))
 	}
 	rows, err := t.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: []string{"FCUSTID", t.outIDField},
 		Filter: kingdee.In(t.outIDField, outIDs...).String()})
@@ -280,12 +410,10 @@ func (t *kingdeeCustomerWriter) FindExisting(ctx context.Context, items []Planne
 			byOutID[r.String(t.outIDField)] = id
 		}
 	}
-	found := map[int]string{}
-	for i, p := range items {
-		if p.Mapping == nil || p.Mapping.TargetKey == "" {
-			if id := byOutID[fmt.Sprint(p.Payload.Get(t.outIDField))]; id > 0 {
-				found[i] = strconv.FormatInt(id, 10)
-			}
+	found := map[int]int64{}
+	for j, i := range idx {
+		if id := byOutID[outIDs[j].(string)]; id > 0 {
+			found[i] = id
 		}
 	}
 	return found, nil
@@ -293,42 +421,74 @@ func (t *kingdeeCustomerWriter) FindExisting(ctx context.Context, items []Planne
 
 func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []Delivery {
 	out := make([]Delivery, len(items))
+	failAll := func(err error) []Delivery {
+		for i := range out {
+			out[i] = Delivery{Action: items[i].Action, Err: err}
+		}
+		return out
+	}
 	ids := make([]int64, len(items))
+	bad := make([]bool, len(items))
 	for i, p := range items {
-		if p.Mapping != nil {
-			ids[i], _ = strconv.ParseInt(p.Mapping.TargetKey, 10, 64)
+		var err error
+		if ids[i], err = customerID(p); err != nil {
+			out[i], bad[i] = Delivery{Action: ActionUpdate, Err: err}, true
 		}
 	}
 	// Unmapped agents may exist in Kingdee already (written before a crash, before the local commit):
 	// find them by their external id and update them instead of creating duplicates.
 	existing, err := t.FindExisting(ctx, items)
 	if err != nil {
-		for i := range out {
-			out[i] = Delivery{Action: items[i].Action, Err: err}
-		}
-		return out
+		return failAll(err)
 	}
 	for i, key := range existing {
 		ids[i], _ = strconv.ParseInt(key, 10, 64)
 	}
-	// Creates and updates go in separate calls: NeedUpDateFields applies to a whole call.
-	var creates, updates []int
-	for i := range items {
-		if ids[i] == 0 {
-			creates = append(creates, i)
-		} else {
-			updates = append(updates, i)
-		}
-	}
 	var spec *mapping.Spec // one run renders every item with the same spec
 	if len(items) > 0 {
-		spec = items[0].Spec
+		spec = t.specOf(items[0])
+	}
+	var updateIDs []int64
+	for i := range items {
+		if !bad[i] && ids[i] != 0 {
+			updateIDs = append(updateIDs, ids[i])
+		}
+	}
+	current, err := t.currentValues(ctx, spec, updateIDs)
+	if err != nil {
+		return failAll(err)
+	}
+	// Creates and updates go in separate calls, and updates with different NeedUpDateFields too:
+	// NeedUpDateFields applies to a whole call.
+	changes := make([]change, len(items))
+	var creates []int
+	groups := map[string][]int{}
+	var order []string
+	for i, p := range items {
+		if bad[i] {
+			continue
+		}
+		c, err := t.prepare(p, ids[i], current[ids[i]])
+		if err != nil {
+			out[i] = Delivery{Action: p.Action, Err: err}
+			continue
+		}
+		changes[i] = c
+		if c.id == 0 {
+			creates = append(creates, i)
+			continue
+		}
+		k := strings.Join(c.fields, ",")
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
 	}
 	audit, verify := t.options(spec)
 	// The batches of a page are saved concurrently (they hold disjoint records), up to concurrency at a
 	// time: each BatchSave is a round trip the server works through on its own.
 	var batches [][]int
-	for _, group := range [][]int{creates, updates} {
+	for _, group := range append([][]int{creates}, mapValues(groups, order)...) {
 		for start := 0; start < len(group); start += t.batchSize {
 			batches = append(batches, group[start:min(start+t.batchSize, len(group))])
 		}
@@ -340,41 +500,59 @@ func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []De
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			t.saveBatch(ctx, items, ids, batch, audit, verify, out)
+			t.saveBatch(ctx, items, changes, batch, audit, verify, out)
 		}()
 	}
 	wg.Wait()
 	return out
 }
 
+func mapValues(m map[string][]int, order []string) [][]int {
+	out := make([][]int, len(order))
+	for i, k := range order {
+		out[i] = m[k]
+	}
+	return out
+}
+
 // saveBatch saves the items at the indexes in batch with one BatchSave and writes their deliveries
-// into out at the same indexes.
-func (t *kingdeeCustomerWriter) saveBatch(ctx context.Context, items []Planned, ids []int64, batch []int, audit, verify bool, out []Delivery) {
+// into out at the same indexes. A batch of creates is safe to retry: before a resend, the items are
+// looked up by their external id again and those found (the failed attempt had created them) are
+// not created twice.
+func (t *kingdeeCustomerWriter) saveBatch(ctx context.Context, items []Planned, changes []change, batch []int, audit, verify bool, out []Delivery) {
 	req := kingdee.SaveRequest{FormID: formCustomer, IsAutoSubmitAndAudit: audit, IsVerifyBaseDataField: verify}
-	bodies := make([][]byte, len(batch))
-	var encErr error
-	for j, i := range batch {
-		if bodies[j], encErr = t.model(items[i], ids[i]); encErr != nil {
-			break
-		}
-		req.Models = append(req.Models, bodies[j])
+	for _, i := range batch {
+		req.Models = append(req.Models, changes[i].model)
 	}
-	if ids[batch[0]] != 0 {
-		req.NeedUpDateFields = updateFields(items[batch[0]])
-	}
-	var res *kingdee.SaveResult
-	err := encErr
-	if err == nil {
-		res, err = t.kd.BatchSave(ctx, req)
+	first := changes[batch[0]]
+	if first.id != 0 {
+		req.NeedUpDateFields = first.fields
 	} else {
-		err = &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Permanent, Message: "payload does not encode as JSON: " + err.Error()}
+		req.Resolve = func(ctx context.Context, pending []int) (map[int]int64, error) {
+			idx := make([]int, len(pending))
+			for j, k := range pending {
+				idx[j] = batch[k]
+			}
+			found, err := t.lookup(ctx, items, idx)
+			if err != nil {
+				return nil, err
+			}
+			byPending := make(map[int]int64, len(found))
+			for j, k := range pending {
+				if id, ok := found[idx[j]]; ok {
+					byPending[k] = id
+				}
+			}
+			return byPending, nil
+		}
 	}
+	res, err := t.kd.BatchSave(ctx, req)
 	for j, i := range batch {
 		action := ActionAdd
-		if ids[i] != 0 {
+		if changes[i].id != 0 {
 			action = ActionUpdate
 		}
-		d := Delivery{Action: action, Body: bodies[j]}
+		d := Delivery{Action: action, Body: changes[i].auditBody()}
 		switch {
 		case err != nil:
 			d.Err = err
@@ -385,7 +563,7 @@ func (t *kingdeeCustomerWriter) saveBatch(ctx context.Context, items []Planned, 
 		default:
 			id := res.Items[j].ID
 			if id == 0 {
-				id = ids[i]
+				id = changes[i].id
 			}
 			d.TargetKey = strconv.FormatInt(id, 10)
 		}

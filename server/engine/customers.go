@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,10 +271,35 @@ func (t *greatonceDistributors) distributor(p Planned) (greatonce.Distributor, e
 		*f.dst = v
 	}
 	d.ActionType = p.Action
-	if p.Mapping != nil && p.Mapping.TargetKey != "" {
+	switch {
+	case p.Mapping != nil && p.Mapping.TargetKey != "":
 		d.DistributorCode = p.Mapping.TargetKey
+	case p.ReservedKey != "":
+		// An earlier attempt at this create used this code (its intent is in the store): keep it, so
+		// that a create whose outcome was lost finds its distributor whatever the customer is called now.
+		d.DistributorCode = p.ReservedKey
 	}
+	d.Unset = unsetOnUpdate(p, p.Action)
 	return d, nil
+}
+
+// distributorOptional are the request's optional fields, which an update may leave out.
+var distributorOptional = []string{"address", "balance_deduct_type", "distributorCompanyName", "mobile", "contact", "distributorLevelName"}
+
+// unsetOnUpdate lists the optional fields an update leaves out under the spec's update policies (an
+// empty value, or on_update: keep), so that Greatonce keeps what it holds for them; an add sends all.
+func unsetOnUpdate(p Planned, action string) []string {
+	if action != ActionUpdate || p.Spec == nil {
+		return nil
+	}
+	send := p.Spec.UpdateFields(p.Payload, nil)
+	var out []string
+	for _, f := range distributorOptional {
+		if !slices.Contains(send, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (t *greatonceDistributors) Prepare(p Planned) ([]byte, map[string]any, error) {
@@ -282,7 +307,7 @@ func (t *greatonceDistributors) Prepare(p Planned) ([]byte, map[string]any, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := json.Marshal(d)
+	body, err := greatonce.Body(d)
 	return body, nil, err
 }
 
@@ -320,15 +345,17 @@ func (t *greatonceDistributors) deliver(ctx context.Context, p Planned) Delivery
 	case err != nil && action == ActionAdd && greatonce.IsAlreadyExists(err):
 		// Delivered before but not recorded (a crash between the write and the commit): reconcile.
 		action = ActionUpdate
+		d.Unset = unsetOnUpdate(p, action)
 		body, err = t.gc.DistributorSync(ctx, action, d)
 	case err != nil && action == ActionUpdate && greatonce.IsNotFound(err):
 		// Removed on the Greatonce side: create it again under the same code.
 		action = ActionAdd
+		d.Unset = nil
 		body, err = t.gc.DistributorSync(ctx, action, d)
 	}
 	if body == nil { // refused before sending: show what would have been sent
 		d.ActionType = action
-		body, _ = json.Marshal(d)
+		body, _ = greatonce.Body(d)
 	}
 	return Delivery{Action: action, TargetKey: d.DistributorCode, Body: body, Err: err}
 }

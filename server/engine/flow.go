@@ -63,6 +63,10 @@ type Planned struct {
 	Mapping *store.Mapping
 	// Spec is the mapping spec the payload was rendered with; it also names the call's options.
 	Spec *mapping.Spec
+	// ReservedKey, for an add, is the target key an earlier attempt at creating this record recorded
+	// as its intent before sending (targets that choose their own keys, see KeyReserver); the add
+	// uses it again.
+	ReservedKey string
 }
 
 // Delivery is the outcome of delivering one planned record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -42,10 +43,21 @@ type vendors struct {
 
 func newVendors(t testing.TB, customers, agents, pageSize int) *vendors {
 	t.Helper()
+	return newVendorsWith(t, customers, agents, pageSize, nil)
+}
+
+// newVendorsWith is newVendors with the Kingdee mock behind wrapKD (nil: none), for tests that
+// change how it answers.
+func newVendorsWith(t testing.TB, customers, agents, pageSize int, wrapKD func(http.Handler) http.Handler) *vendors {
+	t.Helper()
 	v := &vendors{ctx: context.Background(), pageSize: pageSize}
 	kc, gc, zc := mockkd.DefaultConfig(), mockgo.DefaultConfig(), mockzl.DefaultConfig()
 	v.kdMock = mockkd.New(kc)
-	kdSrv, goSrv, zlSrv := httptest.NewServer(v.kdMock), httptest.NewServer(mockgo.New(gc)), httptest.NewServer(mockzl.New(zc))
+	var kdHandler http.Handler = v.kdMock
+	if wrapKD != nil {
+		kdHandler = wrapKD(v.kdMock)
+	}
+	kdSrv, goSrv, zlSrv := httptest.NewServer(kdHandler), httptest.NewServer(mockgo.New(gc)), httptest.NewServer(mockzl.New(zc))
 	t.Cleanup(func() { kdSrv.Close(); goSrv.Close(); zlSrv.Close() })
 	v.kd, v.gc, v.zl = mockctl.New(kdSrv.URL, nil), mockctl.New(goSrv.URL, nil), mockctl.New(zlSrv.URL, nil)
 	if err := v.kd.Seed(v.ctx, customers, 7); err != nil {

@@ -116,7 +116,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 		if pl.Action == ActionSkip {
 			pl.Action = ActionUpdate // show the body an update would carry
 		}
-		body, opts, err := f.Target.Prepare(pl)
+		body, opts, err := prepare(ctx, f.Target, pl)
 		if err != nil {
 			it.Errors = append(it.Errors, Issue{Message: err.Error()})
 		}
@@ -167,6 +167,20 @@ func findExisting(ctx context.Context, t Target, plans []plan) (map[int]string, 
 		out[idx[j]] = key
 	}
 	return out, nil
+}
+
+// livePreparer is a Target whose exact request depends on what the target holds now (Kingdee
+// updates with if_empty fields): PrepareLive reads it first, and only reads.
+type livePreparer interface {
+	PrepareLive(ctx context.Context, p Planned) ([]byte, map[string]any, error)
+}
+
+// prepare is the target's Prepare, reading the target first where the request depends on it.
+func prepare(ctx context.Context, t Target, p Planned) ([]byte, map[string]any, error) {
+	if lp, ok := t.(livePreparer); ok {
+		return lp.PrepareLive(ctx, p)
+	}
+	return t.Prepare(p)
 }
 
 // alternateKeys are other keys a record answers to (a Kingdee customer's number besides its id).

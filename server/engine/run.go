@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,20 +167,47 @@ func (ru *runner) retryDeadLetters(ctx context.Context, dls []store.DeadLetter) 
 		return ru.page(ctx, recs)
 	}
 	recs := make([]SourceRecord, 0, len(dls))
+	unreadable := store.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
 	for _, d := range dls {
-		var fields map[string]any
-		if err := json.Unmarshal(d.Payload, &fields); err != nil {
-			ru.log.Warn("dead letter without a readable source record", "source_key", d.SourceKey, "error", err)
-			continue
-		}
-		r, err := ru.f.Source.Decode(fields)
+		r, err := ru.decodeLetter(d)
 		if err != nil {
+			// A letter that cannot be retried would hold its retry slot forever: it is resolved, and
+			// the audit trail says why (the record comes again when it next changes in the source).
 			ru.log.Warn("dead letter without a readable source record", "source_key", d.SourceKey, "error", err)
+			unreadable.Resolved = append(unreadable.Resolved, d.SourceKey)
+			ru.record(&unreadable, plan{rec: SourceRecord{Key: d.SourceKey}}, ActionSkip, "dropped", "", string(d.Payload),
+				fmt.Errorf("dead letter dropped: its stored source record cannot be read (%w); the record is synced again when it next changes in the source", err))
 			continue
 		}
 		recs = append(recs, r)
 	}
+	if len(unreadable.Resolved) > 0 {
+		if err := ru.commit(ctx, unreadable); err != nil {
+			return err
+		}
+	}
 	return ru.page(ctx, recs)
+}
+
+// decodeLetter turns the source record stored with a dead letter back into a record.
+func (ru *runner) decodeLetter(d store.DeadLetter) (SourceRecord, error) {
+	var fields map[string]any
+	dec := json.NewDecoder(bytes.NewReader(d.Payload))
+	dec.UseNumber()
+	if err := dec.Decode(&fields); err != nil {
+		return SourceRecord{}, err
+	}
+	if fields == nil {
+		return SourceRecord{}, errors.New("no source record was stored")
+	}
+	r, err := ru.f.Source.Decode(fields)
+	if err != nil {
+		return SourceRecord{}, err
+	}
+	if r.Key != d.SourceKey {
+		return SourceRecord{}, fmt.Errorf("the stored record is %q, not %q", r.Key, d.SourceKey)
+	}
+	return r, nil
 }
 
 // dedupe keeps one version of each source key in a page: the last, which is the newest in cursor
@@ -249,15 +277,22 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 			ru.counts.Failed++
 			ru.metric("failed")
 			ru.record(&commit, p, ActionFail, "permanent", "", "", p.err)
-			commit.DeadLetters = append(commit.DeadLetters, store.DeadLetter{SourceKey: p.rec.Key, Attempts: 1, LastError: p.err.Error(), Payload: sourceJSON(p.rec)})
+			commit.DeadLetters = append(commit.DeadLetters, deadLetter(p.rec, p.err))
 		default:
 			if ru.opts.DryRun {
+				// A record the target cannot be sent (its payload does not fit the request) is the
+				// failure the real run would dead-letter, not a planned write.
+				body, _, err := ru.f.Target.Prepare(p.planned())
+				if err != nil {
+					ru.counts.Failed++
+					ru.record(&commit, p, ActionFail, "permanent", targetKeyOf(p), string(body), err)
+					continue
+				}
 				if p.action == ActionAdd {
 					ru.counts.Added++
 				} else {
 					ru.counts.Updated++
 				}
-				body, _, _ := ru.f.Target.Prepare(p.planned())
 				ru.record(&commit, p, p.action, "planned", targetKeyOf(p), string(body), nil)
 				continue
 			}
@@ -288,8 +323,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 			case vendor.IsPermanent(d.Err):
 				ru.counts.Failed++
 				ru.metric("failed")
-				commit.DeadLetters = append(commit.DeadLetters, store.DeadLetter{SourceKey: p.rec.Key, Attempts: 1,
-					LastError: d.Err.Error(), Payload: sourceJSON(p.rec)})
+				commit.DeadLetters = append(commit.DeadLetters, deadLetter(p.rec, d.Err))
 				ru.record(&commit, p, ActionFail, "permanent", d.TargetKey, string(d.Body), d.Err)
 			default:
 				// Transient beyond the retry budget, or cancelled: not delivered, not dead-lettered; the
@@ -451,10 +485,23 @@ func readQuery(f *Flow, opts Options, cp store.Cursor, haveCP bool, now time.Tim
 	return q, true
 }
 
-// sourceJSON is the source record kept with a dead letter, to retry it from.
-func sourceJSON(r SourceRecord) []byte {
-	b, _ := json.Marshal(r.AllFields())
-	return b
+// deadLetter is the letter kept for a record that failed permanently, with its source record to retry
+// it from. A record that does not encode as JSON (a value JSON cannot hold) is kept with its values
+// as text, and the letter says so, rather than without a record.
+func deadLetter(r SourceRecord, cause error) store.DeadLetter {
+	d := store.DeadLetter{SourceKey: r.Key, Attempts: 1, LastError: cause.Error()}
+	fields := r.AllFields()
+	b, err := json.Marshal(fields)
+	if err != nil {
+		text := make(map[string]string, len(fields))
+		for k, v := range fields {
+			text[k] = fmt.Sprint(v)
+		}
+		b, _ = json.Marshal(text) // strings always encode
+		d.LastError += fmt.Sprintf(" (the source record is kept with its values as text: %v)", err)
+	}
+	d.Payload = b
+	return d
 }
 
 func cursorAfter(a, b store.Cursor) bool {

@@ -23,6 +23,12 @@ type schema struct {
 	// operation is the only target call the gateway implements for the flow.
 	operation string
 	options   map[string]optionKind
+	// createOnly are target fields the target takes only when a record is created (their update
+	// policy is keep); alwaysSent are fields every call carries (the call's own bookkeeping, no
+	// update policy); readsTarget says whether the flow can read the target before an update (the
+	// if_empty policy).
+	createOnly, alwaysSent map[string]bool
+	readsTarget            bool
 }
 
 func set(lists ...[]string) map[string]bool {
@@ -67,6 +73,8 @@ var schemas = map[string]*schema{
 		required:  []string{"actionType", "distributorCode", "distributorName"},
 		operation: "greatonce.distributor.single.sync",
 		options:   map[string]optionKind{},
+		// Every call names its action, the distributor and its name (required by Greatonce).
+		alwaysSent: set([]string{"actionType", "distributorCode", "distributorName"}),
 	},
 	"agents": {
 		source:  set(agentSeedFields),
@@ -87,5 +95,10 @@ var schemas = map[string]*schema{
 		required:  []string{"FName", "F_out_id"},
 		operation: "BD_Customer BatchSave",
 		options:   kingdeeSaveOptions,
+		// A customer's creating and using organisations are fixed once it exists (Kingdee allocates a
+		// customer to other organisations with a separate operation, not by saving it again).
+		createOnly:  set([]string{"FCreateOrgId", "FUseOrgId"}),
+		alwaysSent:  map[string]bool{},
+		readsTarget: true,
 	},
 }

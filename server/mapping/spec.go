@@ -69,6 +69,8 @@ type fieldDef struct {
 	Ref string `yaml:"ref"`
 	// Type is string (default), bool or number.
 	Type string `yaml:"type"`
+	// OnUpdate is the field's update policy (target fields only): set, overwrite, keep or if_empty.
+	OnUpdate string `yaml:"on_update"`
 }
 
 // Spec is a compiled, validated mapping spec. It is immutable and safe for concurrent use.
@@ -84,6 +86,7 @@ type Spec struct {
 
 type compiledField struct {
 	name, ref, typ string
+	onUpdate       UpdatePolicy
 	parts          []compiledPart
 }
 
@@ -329,6 +332,7 @@ func (c *compiler) field(section string, fd fieldDef, n *yaml.Node, known, seen,
 		fail(lookup(n, "name"), Pos{}, "given twice")
 	}
 	seen[fd.Name] = true
+	cf.onUpdate = c.updatePolicy(section, fd, n, fail)
 	switch fd.Type {
 	case "", "string", "bool", "number":
 	default:

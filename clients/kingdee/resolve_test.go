@@ -1,0 +1,105 @@
+package kingdee
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mock "github.com/syncgate/syncgate/mocks/kingdee"
+)
+
+// commitThenTimeout passes requests to the mock, but the first BatchSave is answered only after the
+// client gave up: the mock commits it, the client sees a timeout.
+type commitThenTimeout struct {
+	next  http.Handler
+	saves atomic.Int32
+}
+
+func (h *commitThenTimeout) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.Path, ServiceBatchSave) && h.saves.Add(1) == 1 {
+		h.next.ServeHTTP(httptest.NewRecorder(), r) // committed
+		<-r.Context().Done()                        // the client timed out
+		return
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+func TestBatchSaveRetryDoesNotCreateTwice(t *testing.T) {
+	for _, resolve := range []bool{false, true} {
+		t.Run(fmt.Sprintf("resolve=%v", resolve), func(t *testing.T) {
+			m := mock.New(mock.DefaultConfig())
+			srv := httptest.NewServer(&commitThenTimeout{next: m})
+			t.Cleanup(srv.Close)
+			mc := mock.DefaultConfig()
+			c, err := New(Config{BaseURL: srv.URL + "/k3cloud/", AcctID: mc.AcctID, Username: mc.Username, Password: mc.Password,
+				Timeout: 300 * time.Millisecond, MaxAttempts: 3, MaxElapsed: 10 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			outIDs := []string{"A1", "A2", "A3"}
+			req := SaveRequest{FormID: "BD_Customer", IsAutoSubmitAndAudit: true}
+			for _, id := range outIDs {
+				req.Models = append(req.Models, json.RawMessage(fmt.Sprintf(`{"FCUSTID":0,"FName":"客户%s","FNumber":"","F_out_id":%q}`, id, id)))
+			}
+			var asked [][]int
+			if resolve {
+				req.Resolve = func(ctx context.Context, pending []int) (map[int]int64, error) {
+					asked = append(asked, pending)
+					vals := make([]any, len(pending))
+					for j, i := range pending {
+						vals[j] = outIDs[i]
+					}
+					rows, err := c.QueryPage(ctx, Query{FormID: "BD_Customer", FieldKeys: []string{"FCUSTID", "F_out_id"}, Filter: In("F_out_id", vals...).String()})
+					if err != nil {
+						return nil, err
+					}
+					found := map[int]int64{}
+					for _, r := range rows {
+						for _, i := range pending {
+							if r.String("F_out_id") == outIDs[i] {
+								found[i], _ = r.Int64("FCUSTID")
+							}
+						}
+					}
+					return found, nil
+				}
+			}
+			res, err := c.BatchSave(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Count in the mock's own state: its F_out_id index keeps one customer per id.
+			var rows []mock.Customer
+			for _, cu := range m.Customers() {
+				if strings.HasPrefix(cu.F_out_id, "A") {
+					rows = append(rows, cu)
+				}
+			}
+			if !resolve {
+				// The bug this guards against: a resend of creates whose first attempt committed.
+				if len(rows) != 6 {
+					t.Fatalf("without Resolve: %d customers, want the 6 a blind resend makes", len(rows))
+				}
+				return
+			}
+			if len(rows) != 3 {
+				t.Fatalf("%d customers for 3 agents: %v", len(rows), rows)
+			}
+			if len(asked) != 1 || len(asked[0]) != 3 {
+				t.Fatalf("Resolve asked %v, want once for the 3 items", asked)
+			}
+			for i, it := range res.Items {
+				if it.Err != nil || it.ID == 0 || !it.Resolved || it.DIndex != i {
+					t.Fatalf("item %d = %+v", i, it)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,318 @@
+package engine
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/syncgate/syncgate/clients/greatonce"
+	"github.com/syncgate/syncgate/clients/kingdee"
+	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/store"
+)
+
+// invoiceFields are the fields finance keeps in Kingdee; the seed presets them blank.
+var invoiceFields = []string{"FTAXREGISTERCODE", "FINVOICEBANKNAME", "FINVOICETEL", "FINVOICEBANKACCOUNT", "FINVOICEADDRESS"}
+
+// kingdeeValues reads fields of every customer with an F_out_id, keyed by F_out_id.
+func (v *vendors) kingdeeValues(t *testing.T, fields ...string) map[string]kingdee.Row {
+	t.Helper()
+	rows, err := v.kdc.QueryPage(v.ctx, kingdee.Query{FormID: "BD_Customer", FieldKeys: append([]string{"FCUSTID", "F_out_id"}, fields...),
+		Filter: "F_out_id <> ''"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]kingdee.Row{}
+	for _, r := range rows {
+		out[r.String("F_out_id")] = r
+	}
+	return out
+}
+
+func TestAgentUpdatesNeverEraseWhatPeopleMaintainInKingdee(t *testing.T) {
+	v := newVendors(t, 0, 12, 5)
+	if r := v.run(t, FlowAgents, Options{}); r.Status != StatusSucceeded || r.Counts.Added != 12 {
+		t.Fatalf("first run %+v", r)
+	}
+	// Finance fills the invoice data of every customer in Kingdee.
+	custs := v.kingdeeValues(t)
+	req := kingdee.SaveRequest{FormID: "BD_Customer", NeedUpDateFields: invoiceFields}
+	for _, c := range custs {
+		id, _ := c.Int64("FCUSTID")
+		m := map[string]any{"FCUSTID": id}
+		for _, f := range invoiceFields {
+			m[f] = f + "-kept"
+		}
+		req.Model = append(req.Model, m)
+	}
+	if res, err := v.kdc.BatchSave(v.ctx, req); err != nil || len(res.Failed()) > 0 {
+		t.Fatalf("finance's save: %v %+v", err, res)
+	}
+	for round := range 3 {
+		if err := v.zl.Modify(v.ctx, 12, uint64(round+1)); err != nil {
+			t.Fatal(err)
+		}
+		r := v.run(t, FlowAgents, Options{})
+		if r.Status != StatusSucceeded || r.Counts.Updated == 0 || r.Counts.Added != 0 {
+			t.Fatalf("round %d: %+v", round, r)
+		}
+		// The audit trail shows each update's NeedUpDateFields: no blank preset, no creation-only field.
+		recs, _, err := v.eng.RunRecords(v.ctx, r.ID, "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		updates := 0
+		for _, rec := range recs {
+			if rec.Action != ActionUpdate || rec.Outcome != "ok" {
+				continue
+			}
+			updates++
+			var sent struct {
+				NeedUpDateFields []string
+				Model            map[string]any
+			}
+			if err := json.Unmarshal([]byte(rec.Request), &sent); err != nil || len(sent.NeedUpDateFields) == 0 {
+				t.Fatalf("update audit body %q: %v", rec.Request, err)
+			}
+			for _, never := range append([]string{"FCreateOrgId", "FUseOrgId", "FNumber"}, invoiceFields...) {
+				if slices.Contains(sent.NeedUpDateFields, never) || sent.Model[never] != nil {
+					t.Fatalf("update sent %s: %s", never, rec.Request)
+				}
+			}
+		}
+		if updates != int(r.Counts.Updated) {
+			t.Fatalf("round %d: %d update rows for %d updates", round, updates, r.Counts.Updated)
+		}
+	}
+	for outID, c := range v.kingdeeValues(t, invoiceFields...) {
+		for _, f := range invoiceFields {
+			if got := c.String(f); got != f+"-kept" {
+				t.Errorf("agent %s: %s is %q after the agent updates, want what finance entered", outID, f, got)
+			}
+		}
+	}
+	// Preview shows the same NeedUpDateFields.
+	agents, _ := v.zl.ZhilongAgents(v.ctx)
+	if err := v.zl.Modify(v.ctx, 12, 99); err != nil {
+		t.Fatal(err)
+	}
+	items, err := v.eng.Preview(v.ctx, FlowAgents, PreviewInput{Keys: []string{agents[0].AgentID}})
+	if err != nil || len(items) != 1 || items[0].Action != ActionUpdate {
+		t.Fatalf("preview %v %+v", err, items)
+	}
+	need, _ := items[0].CallOptions["NeedUpDateFields"].([]string)
+	if len(need) == 0 || slices.Contains(need, "FTAXREGISTERCODE") || slices.Contains(need, "FUseOrgId") {
+		t.Fatalf("preview NeedUpDateFields %v", need)
+	}
+}
+
+func TestIfEmptyFillsBlanksAndKeepsValues(t *testing.T) {
+	v := newVendors(t, 0, 4, 5)
+	// Created without a tax code (as if it had been created before the spec changed).
+	if r := v.run(t, FlowAgents, Options{}); r.Counts.Added != 4 {
+		t.Fatalf("%+v", r)
+	}
+	custs := v.kingdeeValues(t)
+	var first string
+	for outID, c := range custs {
+		if first == "" {
+			first = outID
+			id, _ := c.Int64("FCUSTID")
+			if _, err := v.kdc.BatchSave(v.ctx, kingdee.SaveRequest{FormID: "BD_Customer", NeedUpDateFields: []string{"FTAXREGISTERCODE"},
+				Model: []map[string]any{{"FCUSTID": id, "FTAXREGISTERCODE": "BY-FINANCE"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	v.withSpec(t, FlowAgents, "    - name: FTAXREGISTERCODE\n      template: \"\"",
+		"    - name: FTAXREGISTERCODE\n      template: \"TAX-{{agentId}}\"\n      on_update: if_empty")
+	if err := v.zl.Modify(v.ctx, 4, 5); err != nil {
+		t.Fatal(err)
+	}
+	if r := v.run(t, FlowAgents, Options{}); r.Counts.Updated != 4 {
+		t.Fatalf("%+v", r)
+	}
+	for outID, c := range v.kingdeeValues(t, "FTAXREGISTERCODE") {
+		want := "TAX-" + outID
+		if outID == first {
+			want = "BY-FINANCE"
+		}
+		if got := c.String("FTAXREGISTERCODE"); got != want {
+			t.Errorf("agent %s: FTAXREGISTERCODE %q, want %q", outID, got, want)
+		}
+	}
+}
+
+// withSpec reopens the gateway side with flow's default spec edited (old -> new, which must match).
+func (v *vendors) withSpec(t *testing.T, flow, old, new string) {
+	t.Helper()
+	text, err := mapping.Default(flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), old) {
+		t.Fatalf("the default %s spec lacks %q", flow, old)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, flow+".yaml"), []byte(strings.Replace(string(text), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if v.specs, err = mapping.LoadSet(dir); err != nil {
+		t.Fatal(err)
+	}
+	v.eng.Shutdown(v.ctx)
+	v.st.Close()
+	v.open(t)
+}
+
+func greatonceDistributor(code, name, mobile string) greatonce.Distributor {
+	return greatonce.Distributor{DistributorCode: code, DistributorName: name, Mobile: mobile}
+}
+
+func TestGreatonceUpdatesKeepFieldsTheMappingLeavesEmpty(t *testing.T) {
+	v := newVendors(t, 20, 0, 7)
+	v.withSpec(t, FlowCustomers, "    - name: mobile\n      template: \"{{BD_CUSTCONTACT_TContact_Name}}\"", "    - name: mobile\n      template: \"\"")
+	if r := v.run(t, FlowCustomers, Options{}); r.Status != StatusSucceeded || r.Counts.Added == 0 {
+		t.Fatalf("%+v", r)
+	}
+	// Someone keeps phone numbers in Greatonce.
+	dists, _ := v.gc.GreatonceDistributors(v.ctx)
+	for _, d := range dists {
+		if _, err := v.gcc.DistributorSync(v.ctx, "update", greatonceDistributor(d.DistributorCode, d.DistributorName, "13800000000")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.kd.Modify(v.ctx, 20, 4); err != nil {
+		t.Fatal(err)
+	}
+	if r := v.run(t, FlowCustomers, Options{}); r.Counts.Updated == 0 {
+		t.Fatalf("%+v", r)
+	}
+	after, _ := v.gc.GreatonceDistributors(v.ctx)
+	updated := 0
+	for _, d := range after {
+		if d.Mobile != "13800000000" {
+			t.Errorf("%s: mobile %q after an update that maps it empty", d.DistributorCode, d.Mobile)
+		}
+		if d.Updates > 1 {
+			updated++
+		}
+	}
+	if updated == 0 {
+		t.Fatal("no distributor was updated by the second run")
+	}
+}
+
+func TestDryRunFailsWhereTheRealRunFails(t *testing.T) {
+	v := newVendors(t, 10, 0, 4)
+	// Valid as a spec, but a bool cannot go into Greatonce's text field.
+	v.withSpec(t, FlowCustomers, "    - name: distributorLevelName\n      template: \"{{F_FML_Combo1}}\"",
+		"    - name: distributorLevelName\n      template: \"true\"\n      type: bool")
+	want := v.syncable(t)
+	dry := v.run(t, FlowCustomers, Options{DryRun: true})
+	if dry.Counts.Failed != int64(want) || dry.Counts.Added != 0 || dry.Status != StatusPartial {
+		t.Fatalf("dry run %+v, want %d failures", dry, want)
+	}
+	real := v.run(t, FlowCustomers, Options{})
+	if real.Counts.Failed != dry.Counts.Failed || real.Status != dry.Status {
+		t.Fatalf("real run %+v, dry run %+v", real.Counts, dry.Counts)
+	}
+	dls, _ := v.st.DeadLetters(v.ctx, FlowCustomers, 0)
+	if len(dls) != want {
+		t.Fatalf("%d dead letters, want %d", len(dls), want)
+	}
+}
+
+func TestMappingWithBadTargetKeyIsDeadLetteredNotCreated(t *testing.T) {
+	v := newVendors(t, 0, 5, 5)
+	v.run(t, FlowAgents, Options{})
+	agents, _ := v.zl.ZhilongAgents(v.ctx)
+	key := agents[0].AgentID
+	maps, _ := v.st.Mappings(v.ctx, FlowAgents, []string{key})
+	m := maps[key]
+	m.TargetKey, m.PayloadHash = "not-an-id", "stale"
+	if err := v.st.CommitPage(v.ctx, store.PageCommit{Flow: FlowAgents, Mappings: []store.Mapping{m}}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := v.kd.KingdeeCustomers(v.ctx)
+	r := v.run(t, FlowAgents, Options{FullResync: true})
+	after, _ := v.kd.KingdeeCustomers(v.ctx)
+	if len(after) != len(before) {
+		t.Fatalf("%d customers, was %d: a bad mapping became a create", len(after), len(before))
+	}
+	dls, _ := v.st.DeadLetters(v.ctx, FlowAgents, 0)
+	if r.Status != StatusPartial || r.Counts.Failed != 1 || len(dls) != 1 || dls[0].SourceKey != key || !strings.Contains(dls[0].LastError, "not-an-id") {
+		t.Fatalf("run %+v, dead letters %+v", r, dls)
+	}
+}
+
+func TestUnreadableDeadLettersDoNotHoldTheirSlots(t *testing.T) {
+	v := newVendors(t, 0, 3, 5)
+	v.eng.cfg.DeadLetterBatch = 2
+	if err := v.st.CommitPage(v.ctx, store.PageCommit{Flow: FlowAgents, DeadLetters: []store.DeadLetter{
+		{SourceKey: "X1", Attempts: 1, LastError: "old", Payload: []byte("{not json")},
+		{SourceKey: "X2", Attempts: 1, LastError: "old", Payload: []byte(`{"agentId":"OTHER"}`)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r := v.run(t, FlowAgents, Options{})
+	if r.Status != StatusSucceeded || r.Counts.Added != 3 {
+		t.Fatalf("%+v", r)
+	}
+	if dls, _ := v.st.DeadLetters(v.ctx, FlowAgents, 0); len(dls) != 0 {
+		t.Fatalf("unreadable letters kept: %+v", dls)
+	}
+	recs, _, _ := v.eng.RunRecords(v.ctx, r.ID, "", 100)
+	dropped := 0
+	for _, rec := range recs {
+		if rec.Outcome == "dropped" && strings.Contains(rec.Error, "cannot be read") {
+			dropped++
+		}
+	}
+	if dropped != 2 {
+		t.Fatalf("%d dropped rows in the audit trail, want 2", dropped)
+	}
+}
+
+// commitThenTimeout lets the Kingdee mock commit the first BatchSave of creates, then answers only
+// after the client gave up on it.
+type commitThenTimeout struct {
+	next  http.Handler
+	armed atomic.Bool
+}
+
+func (h *commitThenTimeout) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.Path, kingdee.ServiceBatchSave) && h.armed.CompareAndSwap(true, false) {
+		h.next.ServeHTTP(httptest.NewRecorder(), r)
+		<-r.Context().Done()
+		return
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+func TestAgentsCreateCommittedAfterTimeoutIsNotDuplicated(t *testing.T) {
+	fault := &commitThenTimeout{}
+	v := newVendorsWith(t, 0, 5, 10, func(h http.Handler) http.Handler { fault.next = h; return fault })
+	fault.armed.Store(true)
+	r := v.run(t, FlowAgents, Options{})
+	if r.Status != StatusSucceeded || r.Counts.Added != 5 {
+		t.Fatalf("%+v", r)
+	}
+	if fault.armed.Load() {
+		t.Fatal("the fault never struck")
+	}
+	custs, _ := v.kd.KingdeeCustomers(v.ctx)
+	if len(custs) != 5 {
+		t.Fatalf("5 agents became %d Kingdee customers", len(custs))
+	}
+	// Later runs find them all mapped.
+	if r := v.run(t, FlowAgents, Options{FullResync: true}); r.Counts.Skipped != 5 {
+		t.Fatalf("rerun %+v", r)
+	}
+}
