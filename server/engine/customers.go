@@ -302,6 +302,12 @@ func unsetOnUpdate(p Planned, action string) []string {
 	return out
 }
 
+// CreateKey is the distributor code an add of p sends: the code a distributor keeps for life.
+func (t *greatonceDistributors) CreateKey(p Planned) (string, error) {
+	d, err := t.distributor(p)
+	return d.DistributorCode, err
+}
+
 func (t *greatonceDistributors) Prepare(p Planned) ([]byte, map[string]any, error) {
 	d, err := t.distributor(p)
 	if err != nil {

@@ -91,6 +91,14 @@ type Target interface {
 	Write(ctx context.Context, items []Planned) []Delivery
 }
 
+// KeyReserver is a Target whose creates use a target key the gateway chooses (a Greatonce
+// distributor code), as opposed to one the target assigns (a Kingdee FCUSTID). The engine records the
+// key as a create intent before sending, and a later attempt at the same create reuses it.
+type KeyReserver interface {
+	// CreateKey returns the target key creating p would use.
+	CreateKey(p Planned) (string, error)
+}
+
 // Flow is one sync: a source, a mapping spec and a target.
 type Flow struct {
 	Name   string

@@ -23,6 +23,11 @@ type pageCommitter interface {
 	CommitPage(ctx context.Context, p store.PageCommit) error
 }
 
+// intentRecorder durably records create intents (write-ahead, before the creates are sent).
+type intentRecorder interface {
+	RecordIntents(ctx context.Context, flow string, intents []store.Intent) error
+}
+
 // runner is one run in progress.
 type runner struct {
 	e     *Engine
@@ -303,9 +308,17 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 
 	var pageErr error
 	if len(toWrite) > 0 {
+		if err := ru.reserveKeys(ctx, toWrite); err != nil {
+			return err
+		}
 		deliveries := ru.f.Target.Write(ctx, toWrite)
 		for j, d := range deliveries {
 			p := plans[writeIdx[j]]
+			if toWrite[j].ReservedKey != "" && (d.Err == nil || vendor.IsPermanent(d.Err)) {
+				// The create is settled (delivered and mapped, or refused): its intent goes. A create
+				// whose outcome is unknown keeps it.
+				commit.ClearIntents = append(commit.ClearIntents, p.rec.Key)
+			}
 			switch {
 			case d.Err == nil:
 				outcome := "added"
@@ -361,6 +374,35 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	}
 	if limited {
 		return errLimitReached
+	}
+	return nil
+}
+
+// reserveKeys records, before anything is sent, the target key each create will use (for targets
+// that choose their keys), and makes the creates use exactly those keys. A create whose outcome is
+// lost is then sent again under the same key by a later run, however the record changed meanwhile.
+func (ru *runner) reserveKeys(ctx context.Context, items []Planned) error {
+	kr, ok := ru.f.Target.(KeyReserver)
+	if !ok {
+		return nil
+	}
+	var fresh []store.Intent
+	for i := range items {
+		p := &items[i]
+		if p.Action != ActionAdd {
+			continue
+		}
+		if p.ReservedKey == "" {
+			key, err := kr.CreateKey(*p)
+			if err != nil || key == "" {
+				continue // the write fails on it and says why
+			}
+			p.ReservedKey = key
+			fresh = append(fresh, store.Intent{SourceKey: p.Record.Key, TargetKey: key})
+		}
+	}
+	if err := ru.e.intents.RecordIntents(ctx, ru.f.Name, fresh); err != nil {
+		return fmt.Errorf("record create intents: %w", err)
 	}
 	return nil
 }
@@ -518,11 +560,13 @@ type plan struct {
 	payload *mapping.Payload
 	action  string
 	mapping *store.Mapping
-	err     error
+	// reserved is the target key a create intent recorded for an unmapped record.
+	reserved string
+	err      error
 }
 
 func (p plan) planned() Planned {
-	return Planned{Record: p.rec, Payload: p.payload, Action: p.action, Mapping: p.mapping, Spec: p.spec}
+	return Planned{Record: p.rec, Payload: p.payload, Action: p.action, Mapping: p.mapping, Spec: p.spec, ReservedKey: p.reserved}
 }
 
 func targetKeyOf(p plan) string {
@@ -542,9 +586,21 @@ func (e *Engine) plan(ctx context.Context, f *Flow, spec *mapping.Spec, reader s
 	if err != nil {
 		return nil, err
 	}
+	var unmapped []string
+	for _, k := range keys {
+		if _, ok := maps[k]; !ok {
+			unmapped = append(unmapped, k)
+		}
+	}
+	var reserved map[string]string
+	if _, ok := f.Target.(KeyReserver); ok && len(unmapped) > 0 {
+		if reserved, err = reader.Intents(ctx, f.Name, unmapped); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]plan, 0, len(recs))
 	for _, r := range recs {
-		p := plan{spec: spec, rec: r}
+		p := plan{spec: spec, rec: r, reserved: reserved[r.Key]}
 		if m, ok := maps[r.Key]; ok {
 			p.mapping = &m
 		}

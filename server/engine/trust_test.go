@@ -316,3 +316,58 @@ func TestAgentsCreateCommittedAfterTimeoutIsNotDuplicated(t *testing.T) {
 		t.Fatalf("rerun %+v", r)
 	}
 }
+
+func TestCreateLostInACrashThenRenamedMakesOneDistributor(t *testing.T) {
+	v := newVendors(t, 20, 0, 5)
+	want := v.syncable(t)
+	// The first page is delivered to Greatonce, then its commit is lost (the process died).
+	gate := &gatedCommits{inner: v.st, fail: map[int]bool{1: true}}
+	v.eng.pages = gate
+	if r := v.run(t, FlowCustomers, Options{}); r.Status != StatusFailed {
+		t.Fatalf("run with a lost commit: %+v", r)
+	}
+	delivered, _ := v.gc.GreatonceDistributors(v.ctx)
+	if len(delivered) == 0 {
+		t.Fatal("nothing reached Greatonce before the lost commit")
+	}
+	// Every customer is renamed in Kingdee: the code a fresh mapping would make changes.
+	var req kingdee.SaveRequest
+	req.FormID, req.NeedUpDateFields = "BD_Customer", []string{"FName"}
+	for _, c := range v.kingdeeRows(t) {
+		id, _ := c.Int64("FCUSTID")
+		req.Model = append(req.Model, map[string]any{"FCUSTID": id, "FName": c.String("FName") + "（新）"})
+	}
+	if res, err := v.kdc.BatchSave(v.ctx, req); err != nil || len(res.Failed()) > 0 {
+		t.Fatalf("rename: %v %+v", err, res)
+	}
+	v.eng.pages = v.st
+	if r := v.run(t, FlowCustomers, Options{}); r.Status != StatusSucceeded {
+		t.Fatalf("rerun %+v", r)
+	}
+	dists, _ := v.gc.GreatonceDistributors(v.ctx)
+	if len(dists) != want {
+		t.Fatalf("%d distributors for %d customers: a lost create was created again under a new code", len(dists), want)
+	}
+	for _, d := range dists {
+		if !strings.HasSuffix(d.DistributorName, "（新）") {
+			t.Errorf("%s not updated to the new name: %q", d.DistributorCode, d.DistributorName)
+		}
+	}
+	var ids []string
+	for _, c := range v.kingdeeRows(t) {
+		ids = append(ids, c.String("FCUSTID"))
+	}
+	if left, _ := v.st.Intents(v.ctx, FlowCustomers, ids); len(left) != 0 {
+		t.Errorf("settled intents left behind: %v", left)
+	}
+}
+
+// kingdeeRows reads every customer's id and name.
+func (v *vendors) kingdeeRows(t *testing.T) []kingdee.Row {
+	t.Helper()
+	rows, err := v.kdc.QueryPage(v.ctx, kingdee.Query{FormID: "BD_Customer", FieldKeys: []string{"FCUSTID", "FName"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}

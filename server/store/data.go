@@ -91,6 +91,14 @@ type PageCommit struct {
 	Checkpoint *Cursor
 	// Counts, when set, become the run's counts.
 	Counts *Counts
+	// ClearIntents removes the create intents of these source keys (their creates are settled: the
+	// page records their mappings or dead letters).
+	ClearIntents []string
+}
+
+// Intent is a create about to be sent: the target key it uses.
+type Intent struct {
+	SourceKey, TargetKey string
 }
 
 const inChunk = 400
@@ -249,17 +257,14 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 		if err != nil {
 			return fmt.Errorf("commit page: %w", err)
 		}
-		for start := 0; letters > 0 && start < len(p.Resolved); start += inChunk {
-			chunk := p.Resolved[start:min(start+inChunk, len(p.Resolved))]
-			args := make([]any, 0, len(chunk)+1)
-			args = append(args, p.Flow)
-			for _, k := range chunk {
-				args = append(args, k)
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE flow = ? AND source_key IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+		if letters > 0 {
+			if err := deleteKeys(ctx, tx, `DELETE FROM dead_letters WHERE flow = ? AND source_key IN (`, p.Flow, p.Resolved); err != nil {
 				return fmt.Errorf("commit page: resolve dead letters: %w", err)
 			}
 		}
+	}
+	if err := deleteKeys(ctx, tx, `DELETE FROM create_intents WHERE flow = ? AND source_key IN (`, p.Flow, p.ClearIntents); err != nil {
+		return fmt.Errorf("commit page: clear create intents: %w", err)
 	}
 	if c := p.Checkpoint; c != nil {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (flow, cursor_time, cursor_key, updated_at) VALUES (?, ?, ?, ?)
@@ -278,6 +283,81 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 		return fmt.Errorf("commit page: %w", err)
 	}
 	return nil
+}
+
+// deleteKeys runs head + "?,…)" with flow and the keys, inChunk keys at a time.
+func deleteKeys(ctx context.Context, tx *sql.Tx, head, flow string, keys []string) error {
+	for start := 0; start < len(keys); start += inChunk {
+		chunk := keys[start:min(start+inChunk, len(keys))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, flow)
+		for _, k := range chunk {
+			args = append(args, k)
+		}
+		if _, err := tx.ExecContext(ctx, head+placeholders(len(chunk))+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecordIntents durably records the target keys that creates are about to use, before they are sent.
+// A key already recorded for a source key stays: the create that may have happened used it.
+func (s *Store) RecordIntents(ctx context.Context, flow string, intents []Intent) (err error) {
+	if len(intents) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record create intents: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	now := time.Now().UnixNano()
+	err = insertRows(ctx, tx, `INSERT INTO create_intents (flow, source_key, target_key, created_at) VALUES `,
+		`ON CONFLICT (flow, source_key) DO NOTHING`, 4, len(intents), func(i int, args []any) []any {
+			return append(args, flow, intents[i].SourceKey, intents[i].TargetKey, now)
+		})
+	if err != nil {
+		return fmt.Errorf("record create intents: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record create intents: %w", err)
+	}
+	return nil
+}
+
+// Intents returns the target keys recorded by create intents for the given source keys (those that
+// have one).
+func (s *Store) Intents(ctx context.Context, flow string, keys []string) (map[string]string, error) {
+	out := map[string]string{}
+	for start := 0; start < len(keys); start += inChunk {
+		chunk := keys[start:min(start+inChunk, len(keys))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, flow)
+		for _, k := range chunk {
+			args = append(args, k)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT source_key, target_key FROM create_intents WHERE flow = ? AND source_key IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read create intents: %w", err)
+		}
+		for rows.Next() {
+			var k, t string
+			if err := rows.Scan(&k, &t); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read create intents: %w", err)
+			}
+			out[k] = t
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read create intents: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // rowsPerInsert is how many rows one multi-row INSERT carries: a page's rows go in a few statements

@@ -37,6 +37,7 @@ type Reader interface {
 	GetRun(ctx context.Context, id string) (Run, error)
 	ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error)
 	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error)
+	Intents(ctx context.Context, flow string, keys []string) (map[string]string, error)
 }
 
 var _ Reader = (*Store)(nil)
@@ -64,6 +65,10 @@ func (r readOnly) GetRun(ctx context.Context, id string) (Run, error) { return r
 
 func (r readOnly) ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error) {
 	return r.s.ListRuns(ctx, f)
+}
+
+func (r readOnly) Intents(ctx context.Context, flow string, keys []string) (map[string]string, error) {
+	return r.s.Intents(ctx, flow, keys)
 }
 
 func (r readOnly) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error) {

@@ -38,7 +38,7 @@ func setup(t *testing.T) *bundle {
 func TestMigrations(t *testing.T) {
 	b := setup(t)
 	v, err := b.st.SchemaVersion(b.ctx)
-	if err != nil || v != 2 {
+	if err != nil || v != 3 {
 		t.Fatalf("version after up from empty = %d, %v", v, err)
 	}
 	if err := b.st.CreateRun(b.ctx, Run{ID: "r1", Flow: "agents", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}); err != nil {
@@ -398,4 +398,29 @@ func TestMigration2KeepsMappings(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(1, false)
+}
+
+func TestCreateIntents(t *testing.T) {
+	b := setup(t)
+	if err := b.st.RecordIntents(b.ctx, "customers", []Intent{{"1", "甲CUST1"}, {"2", "乙CUST2"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A key already reserved stays: the create that may have happened used it.
+	if err := b.st.RecordIntents(b.ctx, "customers", []Intent{{"1", "丙CUST1"}, {"3", "丁CUST3"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.st.ReadOnly().Intents(b.ctx, "customers", []string{"1", "2", "3", "4"})
+	if err != nil || len(got) != 3 || got["1"] != "甲CUST1" || got["3"] != "丁CUST3" {
+		t.Fatalf("intents %v, %v", got, err)
+	}
+	if other, _ := b.st.Intents(b.ctx, "agents", []string{"1"}); len(other) != 0 {
+		t.Fatalf("intents leak across flows: %v", other)
+	}
+	if err := b.st.CommitPage(b.ctx, PageCommit{Flow: "customers", Mappings: []Mapping{{SourceKey: "1", TargetKey: "甲CUST1", PayloadHash: "h", Payload: []byte("{}")}},
+		ClearIntents: []string{"1", "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.st.Intents(b.ctx, "customers", []string{"1", "2", "3"}); len(got) != 1 || got["3"] != "丁CUST3" {
+		t.Fatalf("after the commit: %v", got)
+	}
 }

@@ -34,7 +34,7 @@ func TestMigrateSubcommand(t *testing.T) {
 	}
 	v, _ := st.SchemaVersion(ctx)
 	st.Close()
-	if v != 2 {
+	if v != 3 {
 		t.Fatalf("schema version %d after migrate up", v)
 	}
 	if err := run(ctx, []string{"migrate", "--db", db, "down"}, env(nil), &out, &out); err != nil {
