@@ -53,15 +53,16 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 		o.MaxRequestBytes = 4 << 20
 	}
 	mux := http.NewServeMux()
+	obs := newObserver(o.Logger, NewMetrics(o.Registerer))
 	path, h := syncgatev1connect.NewSyncServiceHandler(svc,
 		connect.WithInterceptors(
-			observer{log: o.Logger, metrics: NewMetrics(o.Registerer)},
+			obs,
 			o.Auth.Interceptor(),
 			validate.NewInterceptor(),
 		),
 		connect.WithReadMaxBytes(o.MaxRequestBytes),
 	)
-	mux.Handle(path, h)
+	mux.Handle(path, obs.Middleware(h))
 
 	health := grpchealth.NewStaticChecker(syncgatev1connect.SyncServiceName)
 	mux.Handle(grpchealth.NewHandler(health))

@@ -1,15 +1,18 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +47,11 @@ type fakeService struct {
 
 func (f *fakeService) GetRun(_ context.Context, req *syncgatev1.GetRunRequest) (*syncgatev1.GetRunResponse, error) {
 	f.calls++
+	if req.GetRunId() == badUTF8RunID {
+		// An audit body clipped inside a UTF-8 sequence: proto3 strings must be valid UTF-8, so this
+		// response cannot be marshalled after the handler returned.
+		return &syncgatev1.GetRunResponse{Run: &syncgatev1.Run{Id: req.GetRunId(), Error: "上海植隆\xe8\xb4"}}, nil
+	}
 	return &syncgatev1.GetRunResponse{Run: &syncgatev1.Run{
 		Id:        req.GetRunId(),
 		Flow:      syncgatev1.Flow_FLOW_AGENTS,
@@ -71,10 +79,15 @@ func (f *fakeService) WatchRun(ctx context.Context, req *syncgatev1.WatchRunRequ
 	return nil
 }
 
+// badUTF8RunID makes fakeService answer a GetRun response that cannot be marshalled.
+const badUTF8RunID = "bad-utf8"
+
 type bundle struct {
-	url string
-	svc *fakeService
-	mux *Mux
+	url  string
+	svc  *fakeService
+	mux  *Mux
+	reg  *prometheus.Registry
+	logs *syncBuffer
 }
 
 // newBundle serves a fake service through the real mux and http.Server (HTTP/1.1 + h2c) on loopback.
@@ -82,7 +95,9 @@ func newBundle(t *testing.T, timeouts ServerTimeouts, watchEvery time.Duration) 
 	t.Helper()
 	svc := &fakeService{watchEvery: watchEvery}
 	reg := prometheus.NewRegistry()
-	mux := NewMux(svc, MuxOptions{Auth: NewKeyAuth([]string{testKey}), Registerer: reg, Gatherer: reg})
+	logs := &syncBuffer{}
+	mux := NewMux(svc, MuxOptions{Auth: NewKeyAuth([]string{testKey}), Registerer: reg, Gatherer: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +105,7 @@ func newBundle(t *testing.T, timeouts ServerTimeouts, watchEvery time.Duration) 
 	srv := NewHTTPServer(ln.Addr().String(), mux, timeouts, nil)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &bundle{url: "http://" + ln.Addr().String(), svc: svc, mux: mux}
+	return &bundle{url: "http://" + ln.Addr().String(), svc: svc, mux: mux, reg: reg, logs: logs}
 }
 
 func h2cClient() *http.Client {
@@ -327,5 +342,90 @@ func TestCheckExposure(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("CheckExposure(%q, keys=%v, insecure=%v) = %v", tt.addr, tt.keys, tt.insecure, err)
 		}
+	}
+}
+
+// syncBuffer is a log sink the server writes to while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// callCount is the value of syncgate_rpc_calls_total for one procedure and code.
+func callCount(t *testing.T, reg prometheus.Gatherer, procedure, code string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "syncgate_rpc_calls_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["procedure"] == procedure && labels["code"] == code {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// A response that fails to marshal after the handler returned reaches the client as Internal; the log
+// and syncgate_rpc_calls_total must say so too, whichever protocol carried the call.
+func TestObserverRecordsTheCodeTheClientGot(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	ctx := withAuth(context.Background(), "Bearer "+testKey)
+	req := &syncgatev1.GetRunRequest{RunId: badUTF8RunID}
+	clients := map[string]syncgatev1connect.SyncServiceClient{
+		"connect+proto": syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url),
+		"connect+json":  syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url, connect.WithProtoJSON()),
+		"grpc":          syncgatev1connect.NewSyncServiceClient(h2cClient(), b.url, connect.WithGRPC()),
+		"grpc-web":      syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url, connect.WithGRPCWeb()),
+	}
+	for name, client := range clients {
+		t.Run(name, func(t *testing.T) {
+			before := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "internal")
+			_, err := client.GetRun(ctx, req)
+			if connect.CodeOf(err) != connect.CodeInternal {
+				t.Fatalf("client got %v (%v), want internal", connect.CodeOf(err), err)
+			}
+			if got := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "internal"); got != before+1 {
+				t.Fatalf("syncgate_rpc_calls_total{code=internal} went %v -> %v; ok count is %v", before, got,
+					callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "ok"))
+			}
+		})
+	}
+	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "ok"); n != 0 {
+		t.Fatalf("%v failed calls counted as ok", n)
+	}
+	if logs := b.logs.String(); !strings.Contains(logs, "code=internal") || strings.Contains(logs, "code=ok") {
+		t.Fatalf("the RPC log does not record the code the client got:\n%s", logs)
+	}
+
+	// A good call is still ok over each protocol.
+	for name, client := range clients {
+		if _, err := client.GetRun(ctx, &syncgatev1.GetRunRequest{RunId: "fine"}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "ok"); n != float64(len(clients)) {
+		t.Fatalf("ok count = %v, want %d", n, len(clients))
 	}
 }
