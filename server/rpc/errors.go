@@ -2,20 +2,24 @@ package rpc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"connectrpc.com/connect"
 
+	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/engine"
 )
 
-// toConnect is the one place where domain errors become Connect errors. Only messages written for
-// callers cross the boundary: an unexpected error is logged in full and answered with a generic
-// "internal error" carrying a reference the operator can grep for.
+// toConnect is the one place where domain errors become Connect errors. engine.Classify sorts the
+// error (the same classification a run's error text goes through); only texts written for callers
+// cross the boundary. An internal error is logged in full and answered with "internal error (ref …)",
+// the reference the operator greps the log for.
+//
+// Codes: NotFound (no such run), InvalidArgument (the request cannot be carried out as given),
+// FailedPrecondition (a run of the flow is in progress; a vendor refused permanently), Unavailable
+// (shutting down; a vendor is unreachable or failing transiently), Canceled, DeadlineExceeded, and
+// Internal for everything else.
 func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
@@ -24,33 +28,29 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 	if errors.As(err, &ce) {
 		return ce
 	}
-	var inProgress *engine.RunInProgressError
-	switch {
-	case errors.As(err, &inProgress):
-		return connect.NewError(connect.CodeFailedPrecondition,
-			fmt.Errorf("a %s run is already in progress: %s", inProgress.Flow, inProgress.RunID))
-	case errors.Is(err, engine.ErrNotFound):
-		return connect.NewError(connect.CodeNotFound, errors.New(publicMessage(err)))
-	case errors.Is(err, engine.ErrInvalidInput):
-		return connect.NewError(connect.CodeInvalidArgument, errors.New(publicMessage(err)))
-	case errors.Is(err, engine.ErrShuttingDown):
+	switch engine.Classify(err) {
+	case engine.KindNotFound:
+		return connect.NewError(connect.CodeNotFound, errors.New(err.Error()))
+	case engine.KindInvalidInput:
+		return connect.NewError(connect.CodeInvalidArgument, errors.New(err.Error()))
+	case engine.KindRunInProgress:
+		var inProgress *engine.RunInProgressError
+		errors.As(err, &inProgress)
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New(inProgress.Error()))
+	case engine.KindShuttingDown:
 		return connect.NewError(connect.CodeUnavailable, errors.New("server is shutting down"))
-	case errors.Is(err, context.Canceled):
+	case engine.KindCanceled:
 		return connect.NewError(connect.CodeCanceled, errors.New("request cancelled"))
-	case errors.Is(err, context.DeadlineExceeded):
+	case engine.KindDeadlineExceeded:
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("deadline exceeded"))
+	case engine.KindVendor:
+		code := connect.CodeUnavailable
+		if vendor.IsPermanent(err) {
+			code = connect.CodeFailedPrecondition
+		}
+		return connect.NewError(code, errors.New(err.Error()))
 	}
-	ref := newRef()
+	text, ref := engine.PublicText(err)
 	log.ErrorContext(ctx, "internal error", "ref", ref, "error", err)
-	return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error (ref %s)", ref))
-}
-
-// publicMessage is the text of a domain error written for callers. Domain errors wrap their sentinel
-// with a caller-facing detail ("run abc: not found"); nothing below that is added by this layer.
-func publicMessage(err error) string { return err.Error() }
-
-func newRef() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return connect.NewError(connect.CodeInternal, errors.New(text))
 }
