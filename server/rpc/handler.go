@@ -175,7 +175,10 @@ func optionsFromProto(o *syncgatev1.SyncOptions) engine.Options {
 		SourceKeys: o.GetSourceKeys(),
 	}
 	if w := o.GetWindow(); w != nil {
-		opts.Window = &engine.Window{Start: w.GetStart().AsTime(), End: w.GetEnd().AsTime()}
+		opts.Window = &engine.Window{End: w.GetEnd().AsTime()}
+		if w.GetStart() != nil { // unset: from the beginning (the zero time, as a run reports it)
+			opts.Window.Start = w.GetStart().AsTime()
+		}
 	}
 	return opts
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
 	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
@@ -115,6 +116,54 @@ func TestGetRunWithInvalidUTF8RecordsAnswers(t *testing.T) {
 		if p := pr.GetRecords()[0]; !utf8.ValidString(p.GetSourceKey()) || !utf8.ValidString(p.GetRequestBody()) ||
 			!utf8.ValidString(p.GetWarnings()[0].GetMessage()) {
 			t.Fatalf("preview text not valid UTF-8: %v", p)
+		}
+	}
+}
+
+// A run's own window can be sent back as a request window and reads the same interval: a run from
+// the beginning reports no start, and a request window without a start means from the beginning.
+func TestRunWindowRoundTrips(t *testing.T) {
+	end := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
+	start := end.Add(-time.Hour)
+	for _, tt := range []struct {
+		name  string
+		start time.Time
+	}{{"from the beginning", time.Time{}}, {"from a checkpoint", start}} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &fakeEngine{run: engine.Run{ID: "r1", Flow: engine.FlowAgents, Status: engine.StatusSucceeded,
+				WindowStart: tt.start, WindowEnd: end, StartedAt: end}}
+			client := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, serveEngine(t, e), connect.WithProtoJSON())
+			ctx := withAuth(context.Background(), "Bearer "+testKey)
+			got, err := client.GetRun(ctx, &syncgatev1.GetRunRequest{RunId: "r1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := got.GetRun().GetWindow()
+			if w.GetEnd() == nil || (w.GetStart() != nil) != !tt.start.IsZero() {
+				t.Fatalf("window %v", w)
+			}
+			if _, err := client.SyncAgents(ctx, &syncgatev1.SyncAgentsRequest{Options: &syncgatev1.SyncOptions{Window: w}}); err != nil {
+				t.Fatalf("sending the run's window back: %v", err)
+			}
+			if len(e.started) != 1 || e.started[0].Window == nil {
+				t.Fatalf("engine started with %+v", e.started)
+			}
+			if sw := e.started[0].Window; !sw.Start.Equal(tt.start) || sw.Start.IsZero() != tt.start.IsZero() || !sw.End.Equal(end) {
+				t.Fatalf("engine window %v..%v, want %v..%v", sw.Start, sw.End, tt.start, end)
+			}
+		})
+	}
+
+	// A request window still needs an end, and a start before it.
+	client := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, serveEngine(t, &fakeEngine{}))
+	ctx := withAuth(context.Background(), "Bearer "+testKey)
+	for _, w := range []*syncgatev1.TimeWindow{
+		{Start: timestamppb.New(start)},
+		{Start: timestamppb.New(end), End: timestamppb.New(start)},
+	} {
+		_, err := client.SyncAgents(ctx, &syncgatev1.SyncAgentsRequest{Options: &syncgatev1.SyncOptions{Window: w}})
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Fatalf("window %v: %v, want invalid argument", w, err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -429,3 +430,64 @@ func TestObserverRecordsTheCodeTheClientGot(t *testing.T) {
 		t.Fatalf("ok count = %v, want %d", n, len(clients))
 	}
 }
+
+// The read-only RPCs answer Connect GET requests (cacheable URLs), behind the same key check.
+func TestGetRunByHTTPGet(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	get := func(procedure, message, key string) (*http.Response, []byte) {
+		t.Helper()
+		q := url.Values{"encoding": {"json"}, "message": {message}}
+		req, _ := http.NewRequest(http.MethodGet, b.url+procedure+"?"+q.Encode(), nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	resp, body := get(syncgatev1connect.SyncServiceGetRunProcedure, `{"runId":"run-7"}`, testKey)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET GetRun: %s %s", resp.Status, body)
+	}
+	var got syncgatev1.GetRunResponse
+	if err := protojson.Unmarshal(body, &got); err != nil || got.GetRun().GetId() != "run-7" {
+		t.Fatalf("GET GetRun answered %s (%v)", body, err)
+	}
+	calls := b.svc.calls
+	for _, key := range []string{"", "wrong"} {
+		if resp, body := get(syncgatev1connect.SyncServiceGetRunProcedure, `{"runId":"run-7"}`, key); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET without a valid key: %s %s", resp.Status, body)
+		}
+	}
+	if b.svc.calls != calls {
+		t.Fatal("the handler ran for a GET without a valid key")
+	}
+	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "unauthenticated"); n != 2 {
+		t.Fatalf("unauthenticated GETs counted %v times, want 2", n)
+	}
+	// Calls with side effects stay POST only.
+	if resp, body := get(syncgatev1connect.SyncServiceSyncAgentsProcedure, `{}`, testKey); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET SyncAgents: %s %s", resp.Status, body)
+	}
+
+	// The generated Connect client sends GET for them when asked to.
+	var methods []string
+	client := syncgatev1connect.NewSyncServiceClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		methods = append(methods, r.Method)
+		return http.DefaultTransport.RoundTrip(r)
+	})}, b.url, connect.WithHTTPGet())
+	if _, err := client.GetRun(withAuth(context.Background(), "Bearer "+testKey), &syncgatev1.GetRunRequest{RunId: "run-8"}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(methods, []string{http.MethodGet}) {
+		t.Fatalf("client used %v", methods)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
