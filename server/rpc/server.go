@@ -54,7 +54,7 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 	}
 	mux := http.NewServeMux()
 	obs := newObserver(o.Logger, NewMetrics(o.Registerer))
-	path, h := syncgatev1connect.NewSyncServiceHandler(svc,
+	opts := append(jsonCodecs(),
 		connect.WithInterceptors(
 			obs,
 			o.Auth.Interceptor(),
@@ -62,6 +62,7 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 		),
 		connect.WithReadMaxBytes(o.MaxRequestBytes),
 	)
+	path, h := syncgatev1connect.NewSyncServiceHandler(svc, opts...)
 	mux.Handle(path, obs.Middleware(h))
 
 	health := grpchealth.NewStaticChecker(syncgatev1connect.SyncServiceName)

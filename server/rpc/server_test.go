@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -491,3 +492,49 @@ func TestGetRunByHTTPGet(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A JSON request naming a field or enum value the API does not have is refused, naming it, instead
+// of being read as if the name were absent (which listed every flow for {"flow":"AGENTS"}).
+func TestUnknownJSONNamesAreInvalidArgument(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	post := func(procedure, contentType, body string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, b.url+procedure, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var wire struct{ Code, Message string }
+		_ = json.Unmarshal(raw, &wire)
+		return resp.StatusCode, wire.Code, wire.Message
+	}
+	tests := []struct{ procedure, body, name string }{
+		{syncgatev1connect.SyncServiceListRunsProcedure, `{"flow":"AGENTS"}`, `"AGENTS"`},
+		{syncgatev1connect.SyncServiceGetRunProcedure, `{"runId":"x","includeRecord":true}`, `"includeRecord"`},
+		{syncgatev1connect.SyncServiceGetRunProcedure, `{"run":"x"}`, `"run"`},
+	}
+	for _, tt := range tests {
+		for _, ct := range []string{"application/json", "application/json; charset=utf-8"} {
+			status, code, msg := post(tt.procedure, ct, tt.body)
+			if status != http.StatusBadRequest || code != "invalid_argument" || !strings.Contains(msg, tt.name) {
+				t.Errorf("%s %s (%s): %d %s %q, want invalid_argument naming %s", tt.procedure, tt.body, ct, status, code, msg, tt.name)
+			}
+		}
+	}
+	if b.svc.calls != 0 {
+		t.Fatalf("handler ran %d times for refused requests", b.svc.calls)
+	}
+	// Known names (camelCase or the proto names) still work.
+	for _, body := range []string{`{"runId":"x","includeRecords":true}`, `{"run_id":"x"}`} {
+		if status, code, msg := post(syncgatev1connect.SyncServiceGetRunProcedure, "application/json", body); status != http.StatusOK {
+			t.Errorf("%s: %d %s %s", body, status, code, msg)
+		}
+	}
+	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceListRunsProcedure, "invalid_argument"); n != 2 {
+		t.Errorf("refused ListRuns calls counted %v times, want 2", n)
+	}
+}
