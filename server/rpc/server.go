@@ -58,6 +58,7 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 		connect.WithInterceptors(
 			obs,
 			o.Auth.Interceptor(),
+			jsonNames{},
 			validate.NewInterceptor(),
 		),
 		connect.WithReadMaxBytes(o.MaxRequestBytes),

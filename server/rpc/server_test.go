@@ -211,8 +211,8 @@ func TestAuthAndValidation(t *testing.T) {
 			}
 			if tt.want == connect.CodeInvalidArgument {
 				var ce *connect.Error
-				if !errors.As(err, &ce) || len(ce.Details()) == 0 || !strings.Contains(ce.Message(), "run_id") && !strings.Contains(ce.Message(), "page_size") {
-					t.Fatalf("invalid argument without violations: %v", err)
+				if !errors.As(err, &ce) || len(ce.Details()) == 0 || !strings.Contains(ce.Message(), "runId") && !strings.Contains(ce.Message(), "pageSize") {
+					t.Fatalf("invalid argument without violations named as JSON fields: %v", err)
 				}
 			}
 		})
@@ -536,5 +536,42 @@ func TestUnknownJSONNamesAreInvalidArgument(t *testing.T) {
 	}
 	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceListRunsProcedure, "invalid_argument"); n != 2 {
 		t.Errorf("refused ListRuns calls counted %v times, want 2", n)
+	}
+}
+
+// Validation messages name fields as JSON callers write them, nested and indexed paths included, over
+// every protocol and for the server stream too.
+func TestValidationNamesJSONFields(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	ctx := withAuth(context.Background(), "Bearer "+testKey)
+	for name, opts := range map[string][]connect.ClientOption{
+		"connect+json": {connect.WithProtoJSON()}, "grpc-web": {connect.WithGRPCWeb()},
+	} {
+		client := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url, opts...)
+		_, err := client.SyncAgents(ctx, &syncgatev1.SyncAgentsRequest{Options: &syncgatev1.SyncOptions{
+			SourceKeys: []string{"a", ""},
+			Window:     &syncgatev1.TimeWindow{Start: timestamppb.New(time.Unix(200, 0))},
+		}})
+		msg := connectMessage(err)
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, want := range []string{"options.sourceKeys[1]: ", "options.window.end: ", "options.window: start must be before end"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: message %q lacks %q", name, msg, want)
+			}
+		}
+		if strings.Contains(msg, "source_keys") {
+			t.Errorf("%s: proto field name in %q", name, msg)
+		}
+		stream, err := client.WatchRun(ctx, &syncgatev1.WatchRunRequest{})
+		if err == nil {
+			for stream.Receive() {
+			}
+			err = stream.Err()
+		}
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(connectMessage(err), "runId: ") {
+			t.Errorf("%s: WatchRun without run id: %v", name, err)
+		}
 	}
 }
