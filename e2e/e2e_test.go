@@ -157,8 +157,10 @@ func TestFullSyncsThroughGRPCAndConnect(t *testing.T) {
 		t.Fatalf("immediate second run wrote: %v", c)
 	}
 
-	// Agents through the Connect client (HTTP/1.1 JSON), followed with WatchRun.
-	cc := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, g.url, connect.WithProtoJSON())
+	// Agents through the Connect client (HTTP/1.1 JSON), followed with WatchRun. The read-only calls
+	// go as HTTP GETs (falling back to POST when a request would make a long URL).
+	cc := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, g.url, connect.WithProtoJSON(),
+		connect.WithHTTPGet(), connect.WithHTTPGetMaxURLSize(8<<10, true))
 	ar, err := cc.SyncAgents(connectCtx(), &syncgatev1.SyncAgentsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +175,11 @@ func TestFullSyncsThroughGRPCAndConnect(t *testing.T) {
 	}
 	if err := stream.Err(); err != nil || last.GetStatus() != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED || last.GetCounts().GetAdded() != 250 {
 		t.Fatalf("watched agents run: %v %v", last, err)
+	}
+	// Read it back by HTTP GET, with a page of its audit trail (Chinese names and all).
+	read, err := cc.GetRun(connectCtx(), &syncgatev1.GetRunRequest{RunId: last.GetId(), IncludeRecords: true, PageSize: 50})
+	if err != nil || read.GetRun().GetStatus() != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED || len(read.GetRecords()) == 0 {
+		t.Fatalf("GetRun by GET: %v %v", read.GetRun(), err)
 	}
 	custs, _ := v.kd.KingdeeCustomers(context.Background())
 	outIDs := map[string]int{}

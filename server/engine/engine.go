@@ -215,7 +215,7 @@ func (e *Engine) finish(st *runState, status Status, runErr error) {
 	r, _ := st.snapshot()
 	r.Status, r.FinishedAt = status, e.cfg.Now()
 	if runErr != nil {
-		r.Error = publicError(runErr)
+		r.Error = e.publicError(r.ID, runErr)
 	}
 	if !r.DryRun {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CommitTimeout)

@@ -1,11 +1,17 @@
 package engine
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/syncgate/syncgate/clients/vendor"
 )
 
-// Domain errors. The RPC layer maps them to status codes in one place.
+// Domain errors. Classify sorts every error into a Kind in one place; the RPC layer maps kinds to
+// status codes, and a run's error text comes from the same classification (PublicText).
 var (
 	// ErrNotFound: the run (or record) does not exist.
 	ErrNotFound = errors.New("not found")
@@ -13,6 +19,9 @@ var (
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrShuttingDown: the engine no longer starts runs.
 	ErrShuttingDown = errors.New("shutting down")
+	// ErrInternal marks a failure of the gateway itself (storage, a bug). Its text is for the log
+	// only, whatever else the error wraps.
+	ErrInternal = errors.New("internal error")
 )
 
 // RunInProgressError is returned when a flow already has a run in progress.
@@ -26,4 +35,125 @@ func (e *RunInProgressError) Error() string {
 
 func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))
+}
+
+// Kind is how the API boundary treats an error: which status callers get, and whether they may read
+// the error's text. Only the kinds other than KindInternal are written for callers.
+type Kind int
+
+const (
+	// KindInternal: a storage failure, a bug, or anything not classified below. Callers get
+	// "internal error (ref …)"; the full error is logged under that reference.
+	KindInternal Kind = iota
+	// KindNotFound: ErrNotFound.
+	KindNotFound
+	// KindInvalidInput: ErrInvalidInput.
+	KindInvalidInput
+	// KindRunInProgress: a *RunInProgressError.
+	KindRunInProgress
+	// KindShuttingDown: ErrShuttingDown.
+	KindShuttingDown
+	// KindCanceled: context.Canceled, or a run that was cancelled.
+	KindCanceled
+	// KindDeadlineExceeded: context.DeadlineExceeded.
+	KindDeadlineExceeded
+	// KindVendor: a *vendor.Error (a vendor call failed). Its text never carries credentials
+	// (clients/vendor guarantees it), so callers see it.
+	KindVendor
+)
+
+// callerError is an error of a given kind whose text is written for callers.
+type callerError struct {
+	kind Kind
+	msg  string
+}
+
+func (e *callerError) Error() string { return e.msg }
+
+// errRunCancelled ends a run that was cancelled (by the caller or a shutdown).
+var errRunCancelled error = &callerError{kind: KindCanceled, msg: "run cancelled; pages delivered before the cancel are committed"}
+
+// Classify sorts err (non-nil) into a Kind. The first classified error met from the outside of the
+// chain decides (so a vendor error wrapping a timeout is a vendor error); an error that joins several
+// (errors.Join, fmt.Errorf with several %w) is internal if any branch is; ErrInternal anywhere makes
+// the whole error internal; an error that matches none of the kinds is internal. No message text is
+// ever inspected.
+func Classify(err error) Kind {
+	if errors.Is(err, ErrInternal) {
+		return KindInternal
+	}
+	return classify(err)
+}
+
+func classify(err error) Kind {
+	if k, ok := nodeKind(err); ok {
+		return k
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		errs := u.Unwrap()
+		if len(errs) == 0 {
+			return KindInternal
+		}
+		first := classify(errs[0])
+		for _, e := range errs[1:] {
+			if classify(e) == KindInternal {
+				return KindInternal
+			}
+		}
+		return first
+	case interface{ Unwrap() error }:
+		if next := u.Unwrap(); next != nil {
+			return classify(next)
+		}
+	}
+	return KindInternal
+}
+
+// nodeKind classifies err itself, without looking at what it wraps.
+func nodeKind(err error) (Kind, bool) {
+	switch e := err.(type) {
+	case *callerError:
+		return e.kind, true
+	case *RunInProgressError:
+		return KindRunInProgress, true
+	case *vendor.Error:
+		return KindVendor, true
+	}
+	switch err {
+	case ErrNotFound:
+		return KindNotFound, true
+	case ErrInvalidInput:
+		return KindInvalidInput, true
+	case ErrShuttingDown:
+		return KindShuttingDown, true
+	case context.Canceled:
+		return KindCanceled, true
+	case context.DeadlineExceeded:
+		return KindDeadlineExceeded, true
+	}
+	return 0, false
+}
+
+// PublicText is err's text as callers may see it: err's own text for the kinds written for callers;
+// for an internal error, "internal error (ref …)" with a fresh reference, which ref returns so that
+// the caller logs the full error under it. The RPC boundary and run errors both use it.
+func PublicText(err error) (text, ref string) {
+	if Classify(err) != KindInternal {
+		return err.Error(), ""
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	ref = hex.EncodeToString(b)
+	return "internal error (ref " + ref + ")", ref
+}
+
+// publicError is the text a run's error is stored and shown with. An internal error is logged in full
+// under the reference its text carries.
+func (e *Engine) publicError(runID string, err error) string {
+	text, ref := PublicText(err)
+	if ref != "" {
+		e.log.Error("run error", "run_id", runID, "ref", ref, "error", err)
+	}
+	return text
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/syncgate/syncgate/clients/vendor"
@@ -79,7 +78,7 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	case err == nil:
 		e.finish(st, StatusSucceeded, nil)
 	case ctx.Err() != nil:
-		e.finish(st, StatusCancelled, errors.New("run cancelled; pages delivered before the cancel are committed"))
+		e.finish(st, StatusCancelled, errRunCancelled)
 	default:
 		log.Error("run failed", "error", err)
 		e.finish(st, StatusFailed, err)
@@ -619,14 +618,4 @@ func (e *Engine) plan(ctx context.Context, f *Flow, spec *mapping.Spec, reader s
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-// publicError is the message of a run error as callers see it. Vendor errors never carry credentials
-// (clients/vendor guarantees it); store errors are reduced to a generic text.
-func publicError(err error) string {
-	msg := err.Error()
-	if strings.Contains(msg, "sqlite") || strings.Contains(msg, "commit page") {
-		return "internal storage error; see the gateway log"
-	}
-	return msg
 }

@@ -2,20 +2,30 @@ package rpc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/engine"
 )
 
-// toConnect is the one place where domain errors become Connect errors. Only messages written for
-// callers cross the boundary: an unexpected error is logged in full and answered with a generic
-// "internal error" carrying a reference the operator can grep for.
+// toConnect is the one place where domain errors become Connect errors. engine.Classify sorts the
+// error (the same classification a run's error text goes through); only texts written for callers
+// cross the boundary. An internal error is logged in full and answered with "internal error (ref …)",
+// the reference the operator greps the log for.
+//
+// Codes: NotFound (no such run), InvalidArgument (the request cannot be carried out as given),
+// FailedPrecondition (a run of the flow is in progress; a vendor refused permanently), Unavailable
+// (shutting down; a vendor is unreachable or failing transiently), Canceled, DeadlineExceeded, and
+// Internal for everything else.
 func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
@@ -24,33 +34,155 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 	if errors.As(err, &ce) {
 		return ce
 	}
-	var inProgress *engine.RunInProgressError
-	switch {
-	case errors.As(err, &inProgress):
-		return connect.NewError(connect.CodeFailedPrecondition,
-			fmt.Errorf("a %s run is already in progress: %s", inProgress.Flow, inProgress.RunID))
-	case errors.Is(err, engine.ErrNotFound):
-		return connect.NewError(connect.CodeNotFound, errors.New(publicMessage(err)))
-	case errors.Is(err, engine.ErrInvalidInput):
-		return connect.NewError(connect.CodeInvalidArgument, errors.New(publicMessage(err)))
-	case errors.Is(err, engine.ErrShuttingDown):
+	switch engine.Classify(err) {
+	case engine.KindNotFound:
+		return connect.NewError(connect.CodeNotFound, errors.New(err.Error()))
+	case engine.KindInvalidInput:
+		return connect.NewError(connect.CodeInvalidArgument, errors.New(err.Error()))
+	case engine.KindRunInProgress:
+		var inProgress *engine.RunInProgressError
+		errors.As(err, &inProgress)
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New(inProgress.Error()))
+	case engine.KindShuttingDown:
 		return connect.NewError(connect.CodeUnavailable, errors.New("server is shutting down"))
-	case errors.Is(err, context.Canceled):
+	case engine.KindCanceled:
 		return connect.NewError(connect.CodeCanceled, errors.New("request cancelled"))
-	case errors.Is(err, context.DeadlineExceeded):
+	case engine.KindDeadlineExceeded:
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("deadline exceeded"))
+	case engine.KindVendor:
+		code := connect.CodeUnavailable
+		if vendor.IsPermanent(err) {
+			code = connect.CodeFailedPrecondition
+		}
+		return connect.NewError(code, errors.New(err.Error()))
 	}
-	ref := newRef()
+	text, ref := engine.PublicText(err)
 	log.ErrorContext(ctx, "internal error", "ref", ref, "error", err)
-	return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error (ref %s)", ref))
+	return connect.NewError(connect.CodeInternal, errors.New(text))
 }
 
-// publicMessage is the text of a domain error written for callers. Domain errors wrap their sentinel
-// with a caller-facing detail ("run abc: not found"); nothing below that is added by this layer.
-func publicMessage(err error) string { return err.Error() }
+// validationToConnect is the InvalidArgument answer to a request that breaks its validation rules.
+// Fields are named as JSON callers write them (runId, options.window.start, sourceKeys[2]), for every
+// protocol alike; the protovalidate Violations detail (which carries proto field names and numbers)
+// is attached as protovalidate produced it.
+func validationToConnect(root proto.Message, ve *protovalidate.ValidationError) *connect.Error {
+	var b strings.Builder
+	if len(ve.Violations) == 1 {
+		b.WriteString("validation error: ")
+	} else {
+		b.WriteString("validation errors:")
+	}
+	for _, v := range ve.Violations {
+		if len(ve.Violations) > 1 {
+			b.WriteString("\n - ")
+		}
+		if path := jsonPath(root.ProtoReflect().Descriptor(), v.Proto.GetField()); path != "" {
+			b.WriteString(path)
+			b.WriteString(": ")
+		}
+		switch {
+		case v.Proto.GetMessage() != "":
+			b.WriteString(v.Proto.GetMessage())
+		case v.Proto.GetRuleId() != "":
+			b.WriteString("[" + v.Proto.GetRuleId() + "]")
+		default:
+			b.WriteString("[unknown]")
+		}
+	}
+	ce := connect.NewError(connect.CodeInvalidArgument, errors.New(b.String()))
+	if detail, err := connect.NewErrorDetail(ve.ToProto()); err == nil {
+		ce.AddDetail(detail)
+	}
+	return ce
+}
 
-func newRef() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// jsonPath renders a violation's field path with JSON field names, resolving each element by its
+// field number from the request's descriptor (falling back to the proto name, e.g. for a oneof).
+func jsonPath(md protoreflect.MessageDescriptor, path *validate.FieldPath) string {
+	var b strings.Builder
+	for i, el := range path.GetElements() {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		var fd protoreflect.FieldDescriptor
+		if md != nil {
+			fd = md.Fields().ByNumber(protoreflect.FieldNumber(el.GetFieldNumber()))
+		}
+		if fd == nil {
+			b.WriteString(el.GetFieldName())
+			md = nil
+		} else {
+			b.WriteString(fd.JSONName())
+			switch {
+			case fd.IsMap() && fd.MapValue().Message() != nil:
+				md = fd.MapValue().Message()
+			case fd.Message() != nil && !fd.IsMap():
+				md = fd.Message()
+			default:
+				md = nil
+			}
+		}
+		switch el.WhichSubscript() {
+		case validate.FieldPathElement_Index_case:
+			b.WriteString("[" + strconv.FormatUint(el.GetIndex(), 10) + "]")
+		case validate.FieldPathElement_BoolKey_case:
+			b.WriteString("[" + strconv.FormatBool(el.GetBoolKey()) + "]")
+		case validate.FieldPathElement_IntKey_case:
+			b.WriteString("[" + strconv.FormatInt(el.GetIntKey(), 10) + "]")
+		case validate.FieldPathElement_UintKey_case:
+			b.WriteString("[" + strconv.FormatUint(el.GetUintKey(), 10) + "]")
+		case validate.FieldPathElement_StringKey_case:
+			b.WriteString("[" + strconv.Quote(el.GetStringKey()) + "]")
+		}
+	}
+	return b.String()
+}
+
+// jsonNames sits just outside the validation interceptor and rewrites its refusals with
+// validationToConnect, which needs the request message to resolve field names.
+type jsonNames struct{}
+
+func asValidation(err error) (*protovalidate.ValidationError, bool) {
+	var ve *protovalidate.ValidationError
+	return ve, errors.As(err, &ve)
+}
+
+func (jsonNames) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		resp, err := next(ctx, req)
+		if ve, ok := asValidation(err); ok {
+			if msg, isProto := req.Any().(proto.Message); isProto {
+				return nil, validationToConnect(msg, ve)
+			}
+		}
+		return resp, err
+	}
+}
+
+func (jsonNames) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (jsonNames) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		rc := &receivedConn{StreamingHandlerConn: conn}
+		err := next(ctx, rc)
+		if ve, ok := asValidation(err); ok && rc.last != nil {
+			return validationToConnect(rc.last, ve)
+		}
+		return err
+	}
+}
+
+// receivedConn remembers the last request message received on a stream.
+type receivedConn struct {
+	connect.StreamingHandlerConn
+	last proto.Message
+}
+
+func (c *receivedConn) Receive(msg any) error {
+	if m, ok := msg.(proto.Message); ok {
+		c.last = m
+	}
+	return c.StreamingHandlerConn.Receive(msg)
 }

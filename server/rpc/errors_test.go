@@ -11,8 +11,17 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/engine"
 )
+
+func connectMessage(err error) string {
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce.Message()
+	}
+	return err.Error()
+}
 
 func TestToConnectMapsEachDomainErrorOnce(t *testing.T) {
 	tests := []struct {
@@ -30,6 +39,14 @@ func TestToConnectMapsEachDomainErrorOnce(t *testing.T) {
 		{"shutting down", engine.ErrShuttingDown, connect.CodeUnavailable, "shutting down", ""},
 		{"internal is opaque", errors.New("sqlite3: disk I/O error at /var/lib/syncgate.db password=hunter2"), connect.CodeInternal, "internal error (ref ", "hunter2"},
 		{"connect error passes", connect.NewError(connect.CodePermissionDenied, errors.New("no")), connect.CodePermissionDenied, "no", ""},
+		{"untyped error whose text looks public is internal", errors.New("not found"), connect.CodeInternal, "internal error (ref ", "not found"},
+		{"storage error joined to a vendor error is internal", errors.Join(
+			&vendor.Error{Vendor: "greatonce", Kind: vendor.Transient, Message: "unavailable"},
+			fmt.Errorf("commit page: %w", errors.New("sqlite3: database is locked"))), connect.CodeInternal, "internal error (ref ", "locked"},
+		{"transient vendor error is visible", fmt.Errorf("fetch source records: %w", &vendor.Error{Vendor: "kingdee", Op: "ExecuteBillQuery", Kind: vendor.Transient, HTTPStatus: 503}),
+			connect.CodeUnavailable, "kingdee ExecuteBillQuery: transient (HTTP 503)", ""},
+		{"permanent vendor error is visible", &vendor.Error{Vendor: "zhilong", Op: "login", Kind: vendor.Permanent, Code: "401", Message: "bad credentials"},
+			connect.CodeFailedPrecondition, "bad credentials", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,8 +62,9 @@ func TestToConnectMapsEachDomainErrorOnce(t *testing.T) {
 				if strings.Contains(got.Error(), tt.hidden) || strings.Contains(got.Error(), "sqlite") {
 					t.Fatalf("internal detail leaked to the caller: %q", got.Error())
 				}
-				if !strings.Contains(logs.String(), "sqlite3") {
-					t.Fatal("internal error not logged for the operator")
+				ref := strings.TrimSuffix(strings.TrimPrefix(connectMessage(got), "internal error (ref "), ")")
+				if !strings.Contains(logs.String(), tt.hidden) || !strings.Contains(logs.String(), "ref="+ref) {
+					t.Fatalf("internal error not logged in full under ref %s:\n%s", ref, logs.String())
 				}
 			}
 		})

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -172,7 +175,10 @@ func optionsFromProto(o *syncgatev1.SyncOptions) engine.Options {
 		SourceKeys: o.GetSourceKeys(),
 	}
 	if w := o.GetWindow(); w != nil {
-		opts.Window = &engine.Window{Start: w.GetStart().AsTime(), End: w.GetEnd().AsTime()}
+		opts.Window = &engine.Window{End: w.GetEnd().AsTime()}
+		if w.GetStart() != nil { // unset: from the beginning (the zero time, as a run reports it)
+			opts.Window.Start = w.GetStart().AsTime()
+		}
 	}
 	return opts
 }
@@ -226,7 +232,7 @@ func ts(t time.Time) *timestamppb.Timestamp {
 
 func runToProto(r engine.Run) *syncgatev1.Run {
 	out := &syncgatev1.Run{
-		Id:         r.ID,
+		Id:         text(r.ID),
 		Flow:       flowFromName(r.Flow),
 		Status:     statusFromName(string(r.Status)),
 		DryRun:     r.DryRun,
@@ -237,9 +243,9 @@ func runToProto(r engine.Run) *syncgatev1.Run {
 		},
 		StartedAt:  ts(r.StartedAt),
 		FinishedAt: ts(r.FinishedAt),
-		Error:      r.Error,
+		Error:      text(r.Error),
 		Limit:      int32(r.Limit),
-		SourceKeys: r.SourceKeys,
+		SourceKeys: texts(r.SourceKeys),
 	}
 	if !r.WindowStart.IsZero() || !r.WindowEnd.IsZero() {
 		out.Window = &syncgatev1.TimeWindow{Start: ts(r.WindowStart), End: ts(r.WindowEnd)}
@@ -249,16 +255,16 @@ func runToProto(r engine.Run) *syncgatev1.Run {
 
 func recordToProto(r engine.RecordOutcome) *syncgatev1.RecordOutcome {
 	return &syncgatev1.RecordOutcome{
-		SourceKey: r.SourceKey,
-		TargetKey: r.TargetKey,
+		SourceKey: text(r.SourceKey),
+		TargetKey: text(r.TargetKey),
 		Action:    actionNames[r.Action],
 		Attempt:   int32(r.Attempt),
-		Vendor:    r.Vendor,
-		Operation: r.Operation,
-		Request:   r.Request,
-		Response:  r.Response,
-		Outcome:   r.Outcome,
-		Error:     r.Error,
+		Vendor:    text(r.Vendor),
+		Operation: text(r.Operation),
+		Request:   text(r.Request),
+		Response:  text(r.Response),
+		Outcome:   text(r.Outcome),
+		Error:     text(r.Error),
 		At:        ts(r.At),
 	}
 }
@@ -273,28 +279,47 @@ func previewToProto(it engine.PreviewItem) (*syncgatev1.PreviewRecord, error) {
 		return nil, err
 	}
 	out := &syncgatev1.PreviewRecord{
-		SourceKey:       it.SourceKey,
+		SourceKey:       text(it.SourceKey),
 		Source:          src,
-		TargetOperation: it.TargetOperation,
-		RequestBody:     string(it.Body),
+		TargetOperation: text(it.TargetOperation),
+		RequestBody:     text(string(it.Body)),
 		CallOptions:     opts,
 		Action:          actionNames[it.Action],
-		TargetKey:       it.TargetKey,
+		TargetKey:       text(it.TargetKey),
 	}
 	for _, d := range it.Diff {
-		out.Diff = append(out.Diff, &syncgatev1.FieldChange{Field: d.Field, OldValue: jsonText(d.Old), NewValue: jsonText(d.New)})
+		out.Diff = append(out.Diff, &syncgatev1.FieldChange{Field: text(d.Field), OldValue: jsonText(d.Old), NewValue: jsonText(d.New)})
 	}
 	for _, w := range it.Warnings {
-		out.Warnings = append(out.Warnings, &syncgatev1.Issue{FieldPath: w.Field, Message: w.Message})
+		out.Warnings = append(out.Warnings, &syncgatev1.Issue{FieldPath: text(w.Field), Message: text(w.Message)})
 	}
 	for _, e := range it.Errors {
-		out.Errors = append(out.Errors, &syncgatev1.Issue{FieldPath: e.Field, Message: e.Message})
+		out.Errors = append(out.Errors, &syncgatev1.Issue{FieldPath: text(e.Field), Message: text(e.Message)})
 	}
 	return out, nil
 }
 
+// text makes s valid UTF-8 for a proto3 string field, replacing each invalid byte sequence (such as a
+// character cut by a byte limit) with U+FFFD. An invalid string would make the whole response fail to
+// marshal, so no stored row may reach a message unchecked.
+func text(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+func texts(ss []string) []string {
+	for i, s := range ss {
+		if !utf8.ValidString(s) {
+			out := slices.Clone(ss)
+			for j := i; j < len(out); j++ {
+				out[j] = text(out[j])
+			}
+			return out
+		}
+	}
+	return ss
+}
+
 // toStruct converts a JSON-shaped map to a Struct, going through JSON so that any value the engine
-// holds (numbers, nested maps, json.Number) is accepted.
+// holds (numbers, nested maps, json.Number) is accepted; encoding/json replaces invalid UTF-8 in keys
+// and strings with U+FFFD.
 func toStruct(m map[string]any) (*structpb.Struct, error) {
 	if m == nil {
 		return nil, nil

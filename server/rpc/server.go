@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	connectcors "connectrpc.com/cors"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 	"connectrpc.com/validate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
 
 	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
 )
@@ -32,6 +34,11 @@ type MuxOptions struct {
 	Gatherer   prometheus.Gatherer
 	// MaxRequestBytes limits the size of one request message (0: 4 MiB).
 	MaxRequestBytes int
+	// AllowedOrigins are the browser origins (e.g. "https://console.example.com") allowed to call the
+	// API cross-origin (Connect-Web, gRPC-Web). Empty (the default): no CORS headers are sent, so
+	// browsers refuse cross-origin calls. An entry may hold one "*" wildcard
+	// ("https://*.example.com"); "*" alone allows every origin.
+	AllowedOrigins []string
 }
 
 // Mux is the gateway's HTTP handler plus the health checker whose status shutdown flips.
@@ -53,15 +60,18 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 		o.MaxRequestBytes = 4 << 20
 	}
 	mux := http.NewServeMux()
-	path, h := syncgatev1connect.NewSyncServiceHandler(svc,
+	obs := newObserver(o.Logger, NewMetrics(o.Registerer))
+	opts := append(jsonCodecs(),
 		connect.WithInterceptors(
-			observer{log: o.Logger, metrics: NewMetrics(o.Registerer)},
+			obs,
 			o.Auth.Interceptor(),
+			jsonNames{},
 			validate.NewInterceptor(),
 		),
 		connect.WithReadMaxBytes(o.MaxRequestBytes),
 	)
-	mux.Handle(path, h)
+	path, h := syncgatev1connect.NewSyncServiceHandler(svc, opts...)
+	mux.Handle(path, obs.Middleware(h))
 
 	health := grpchealth.NewStaticChecker(syncgatev1connect.SyncServiceName)
 	mux.Handle(grpchealth.NewHandler(health))
@@ -71,7 +81,24 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 	if o.Gatherer != nil {
 		mux.Handle("/metrics", o.Auth.Middleware(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
-	return &Mux{Handler: mux, Health: health}
+	var handler http.Handler = mux
+	if len(o.AllowedOrigins) > 0 {
+		handler = corsHandler(o.AllowedOrigins, mux)
+	}
+	return &Mux{Handler: handler, Health: health}
+}
+
+// corsHandler answers CORS preflights for the allowed origins and adds CORS headers to their calls,
+// with the methods and headers the Connect, gRPC-Web and gRPC protocols use (connectrpc.com/cors),
+// plus Authorization for the API key. Other origins get no CORS headers.
+func corsHandler(origins []string, next http.Handler) http.Handler {
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: connectcors.AllowedMethods(),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
+		ExposedHeaders: connectcors.ExposedHeaders(),
+		MaxAge:         7200, // seconds a browser may cache a preflight answer
+	}).Handler(next)
 }
 
 // ServerTimeouts bound how long a client may take to send a request.

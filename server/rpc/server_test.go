@@ -1,15 +1,20 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +49,11 @@ type fakeService struct {
 
 func (f *fakeService) GetRun(_ context.Context, req *syncgatev1.GetRunRequest) (*syncgatev1.GetRunResponse, error) {
 	f.calls++
+	if req.GetRunId() == badUTF8RunID {
+		// An audit body clipped inside a UTF-8 sequence: proto3 strings must be valid UTF-8, so this
+		// response cannot be marshalled after the handler returned.
+		return &syncgatev1.GetRunResponse{Run: &syncgatev1.Run{Id: req.GetRunId(), Error: "上海植隆\xe8\xb4"}}, nil
+	}
 	return &syncgatev1.GetRunResponse{Run: &syncgatev1.Run{
 		Id:        req.GetRunId(),
 		Flow:      syncgatev1.Flow_FLOW_AGENTS,
@@ -71,10 +81,15 @@ func (f *fakeService) WatchRun(ctx context.Context, req *syncgatev1.WatchRunRequ
 	return nil
 }
 
+// badUTF8RunID makes fakeService answer a GetRun response that cannot be marshalled.
+const badUTF8RunID = "bad-utf8"
+
 type bundle struct {
-	url string
-	svc *fakeService
-	mux *Mux
+	url  string
+	svc  *fakeService
+	mux  *Mux
+	reg  *prometheus.Registry
+	logs *syncBuffer
 }
 
 // newBundle serves a fake service through the real mux and http.Server (HTTP/1.1 + h2c) on loopback.
@@ -82,7 +97,9 @@ func newBundle(t *testing.T, timeouts ServerTimeouts, watchEvery time.Duration) 
 	t.Helper()
 	svc := &fakeService{watchEvery: watchEvery}
 	reg := prometheus.NewRegistry()
-	mux := NewMux(svc, MuxOptions{Auth: NewKeyAuth([]string{testKey}), Registerer: reg, Gatherer: reg})
+	logs := &syncBuffer{}
+	mux := NewMux(svc, MuxOptions{Auth: NewKeyAuth([]string{testKey}), Registerer: reg, Gatherer: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +107,7 @@ func newBundle(t *testing.T, timeouts ServerTimeouts, watchEvery time.Duration) 
 	srv := NewHTTPServer(ln.Addr().String(), mux, timeouts, nil)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &bundle{url: "http://" + ln.Addr().String(), svc: svc, mux: mux}
+	return &bundle{url: "http://" + ln.Addr().String(), svc: svc, mux: mux, reg: reg, logs: logs}
 }
 
 func h2cClient() *http.Client {
@@ -194,8 +211,8 @@ func TestAuthAndValidation(t *testing.T) {
 			}
 			if tt.want == connect.CodeInvalidArgument {
 				var ce *connect.Error
-				if !errors.As(err, &ce) || len(ce.Details()) == 0 || !strings.Contains(ce.Message(), "run_id") && !strings.Contains(ce.Message(), "page_size") {
-					t.Fatalf("invalid argument without violations: %v", err)
+				if !errors.As(err, &ce) || len(ce.Details()) == 0 || !strings.Contains(ce.Message(), "runId") && !strings.Contains(ce.Message(), "pageSize") {
+					t.Fatalf("invalid argument without violations named as JSON fields: %v", err)
 				}
 			}
 		})
@@ -326,6 +343,235 @@ func TestCheckExposure(t *testing.T) {
 		err := CheckExposure(tt.addr, tt.keys, tt.insecure)
 		if (err == nil) != tt.ok {
 			t.Errorf("CheckExposure(%q, keys=%v, insecure=%v) = %v", tt.addr, tt.keys, tt.insecure, err)
+		}
+	}
+}
+
+// syncBuffer is a log sink the server writes to while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// callCount is the value of syncgate_rpc_calls_total for one procedure and code.
+func callCount(t *testing.T, reg prometheus.Gatherer, procedure, code string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "syncgate_rpc_calls_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["procedure"] == procedure && labels["code"] == code {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// A response that fails to marshal after the handler returned reaches the client as Internal; the log
+// and syncgate_rpc_calls_total must say so too, whichever protocol carried the call.
+func TestObserverRecordsTheCodeTheClientGot(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	ctx := withAuth(context.Background(), "Bearer "+testKey)
+	req := &syncgatev1.GetRunRequest{RunId: badUTF8RunID}
+	clients := map[string]syncgatev1connect.SyncServiceClient{
+		"connect+proto": syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url),
+		"connect+json":  syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url, connect.WithProtoJSON()),
+		"grpc":          syncgatev1connect.NewSyncServiceClient(h2cClient(), b.url, connect.WithGRPC()),
+		"grpc-web":      syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url, connect.WithGRPCWeb()),
+	}
+	for name, client := range clients {
+		t.Run(name, func(t *testing.T) {
+			before := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "internal")
+			_, err := client.GetRun(ctx, req)
+			if connect.CodeOf(err) != connect.CodeInternal {
+				t.Fatalf("client got %v (%v), want internal", connect.CodeOf(err), err)
+			}
+			if got := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "internal"); got != before+1 {
+				t.Fatalf("syncgate_rpc_calls_total{code=internal} went %v -> %v; ok count is %v", before, got,
+					callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "ok"))
+			}
+		})
+	}
+	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "ok"); n != 0 {
+		t.Fatalf("%v failed calls counted as ok", n)
+	}
+	if logs := b.logs.String(); !strings.Contains(logs, "code=internal") || strings.Contains(logs, "code=ok") {
+		t.Fatalf("the RPC log does not record the code the client got:\n%s", logs)
+	}
+
+	// A good call is still ok over each protocol.
+	for name, client := range clients {
+		if _, err := client.GetRun(ctx, &syncgatev1.GetRunRequest{RunId: "fine"}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "ok"); n != float64(len(clients)) {
+		t.Fatalf("ok count = %v, want %d", n, len(clients))
+	}
+}
+
+// The read-only RPCs answer Connect GET requests (cacheable URLs), behind the same key check.
+func TestGetRunByHTTPGet(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	get := func(procedure, message, key string) (*http.Response, []byte) {
+		t.Helper()
+		q := url.Values{"encoding": {"json"}, "message": {message}}
+		req, _ := http.NewRequest(http.MethodGet, b.url+procedure+"?"+q.Encode(), nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	resp, body := get(syncgatev1connect.SyncServiceGetRunProcedure, `{"runId":"run-7"}`, testKey)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET GetRun: %s %s", resp.Status, body)
+	}
+	var got syncgatev1.GetRunResponse
+	if err := protojson.Unmarshal(body, &got); err != nil || got.GetRun().GetId() != "run-7" {
+		t.Fatalf("GET GetRun answered %s (%v)", body, err)
+	}
+	calls := b.svc.calls
+	for _, key := range []string{"", "wrong"} {
+		if resp, body := get(syncgatev1connect.SyncServiceGetRunProcedure, `{"runId":"run-7"}`, key); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET without a valid key: %s %s", resp.Status, body)
+		}
+	}
+	if b.svc.calls != calls {
+		t.Fatal("the handler ran for a GET without a valid key")
+	}
+	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceGetRunProcedure, "unauthenticated"); n != 2 {
+		t.Fatalf("unauthenticated GETs counted %v times, want 2", n)
+	}
+	// Calls with side effects stay POST only.
+	if resp, body := get(syncgatev1connect.SyncServiceSyncAgentsProcedure, `{}`, testKey); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET SyncAgents: %s %s", resp.Status, body)
+	}
+
+	// The generated Connect client sends GET for them when asked to.
+	var methods []string
+	client := syncgatev1connect.NewSyncServiceClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		methods = append(methods, r.Method)
+		return http.DefaultTransport.RoundTrip(r)
+	})}, b.url, connect.WithHTTPGet())
+	if _, err := client.GetRun(withAuth(context.Background(), "Bearer "+testKey), &syncgatev1.GetRunRequest{RunId: "run-8"}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(methods, []string{http.MethodGet}) {
+		t.Fatalf("client used %v", methods)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A JSON request naming a field or enum value the API does not have is refused, naming it, instead
+// of being read as if the name were absent (which listed every flow for {"flow":"AGENTS"}).
+func TestUnknownJSONNamesAreInvalidArgument(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	post := func(procedure, contentType, body string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, b.url+procedure, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var wire struct{ Code, Message string }
+		_ = json.Unmarshal(raw, &wire)
+		return resp.StatusCode, wire.Code, wire.Message
+	}
+	tests := []struct{ procedure, body, name string }{
+		{syncgatev1connect.SyncServiceListRunsProcedure, `{"flow":"AGENTS"}`, `"AGENTS"`},
+		{syncgatev1connect.SyncServiceGetRunProcedure, `{"runId":"x","includeRecord":true}`, `"includeRecord"`},
+		{syncgatev1connect.SyncServiceGetRunProcedure, `{"run":"x"}`, `"run"`},
+	}
+	for _, tt := range tests {
+		for _, ct := range []string{"application/json", "application/json; charset=utf-8"} {
+			status, code, msg := post(tt.procedure, ct, tt.body)
+			if status != http.StatusBadRequest || code != "invalid_argument" || !strings.Contains(msg, tt.name) {
+				t.Errorf("%s %s (%s): %d %s %q, want invalid_argument naming %s", tt.procedure, tt.body, ct, status, code, msg, tt.name)
+			}
+		}
+	}
+	if b.svc.calls != 0 {
+		t.Fatalf("handler ran %d times for refused requests", b.svc.calls)
+	}
+	// Known names (camelCase or the proto names) still work.
+	for _, body := range []string{`{"runId":"x","includeRecords":true}`, `{"run_id":"x"}`} {
+		if status, code, msg := post(syncgatev1connect.SyncServiceGetRunProcedure, "application/json", body); status != http.StatusOK {
+			t.Errorf("%s: %d %s %s", body, status, code, msg)
+		}
+	}
+	if n := callCount(t, b.reg, syncgatev1connect.SyncServiceListRunsProcedure, "invalid_argument"); n != 2 {
+		t.Errorf("refused ListRuns calls counted %v times, want 2", n)
+	}
+}
+
+// Validation messages name fields as JSON callers write them, nested and indexed paths included, over
+// every protocol and for the server stream too.
+func TestValidationNamesJSONFields(t *testing.T) {
+	b := newBundle(t, ServerTimeouts{}, 0)
+	ctx := withAuth(context.Background(), "Bearer "+testKey)
+	for name, opts := range map[string][]connect.ClientOption{
+		"connect+json": {connect.WithProtoJSON()}, "grpc-web": {connect.WithGRPCWeb()},
+	} {
+		client := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, b.url, opts...)
+		_, err := client.SyncAgents(ctx, &syncgatev1.SyncAgentsRequest{Options: &syncgatev1.SyncOptions{
+			SourceKeys: []string{"a", ""},
+			Window:     &syncgatev1.TimeWindow{Start: timestamppb.New(time.Unix(200, 0))},
+		}})
+		msg := connectMessage(err)
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, want := range []string{"options.sourceKeys[1]: ", "options.window.end: ", "options.window: start must be before end"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: message %q lacks %q", name, msg, want)
+			}
+		}
+		if strings.Contains(msg, "source_keys") {
+			t.Errorf("%s: proto field name in %q", name, msg)
+		}
+		stream, err := client.WatchRun(ctx, &syncgatev1.WatchRunRequest{})
+		if err == nil {
+			for stream.Receive() {
+			}
+			err = stream.Err()
+		}
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(connectMessage(err), "runId: ") {
+			t.Errorf("%s: WatchRun without run id: %v", name, err)
 		}
 	}
 }

@@ -204,12 +204,16 @@ func (Action) EnumDescriptor() ([]byte, []int) {
 	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{2}
 }
 
-// TimeWindow is a closed interval of source modification times.
+// TimeWindow is an interval of source modification times. A run's own window (Run.window) can be
+// sent back as a request window (SyncOptions.window) and reads the same records.
 type TimeWindow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// start is the inclusive lower bound.
+	// start is the inclusive lower bound (for an incremental run, the checkpoint less the overlap).
+	// Unset means from the beginning: a first run or a full resync reports no start, and a request
+	// window without one reads every record up to end.
 	Start *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
-	// end is the inclusive upper bound.
+	// end is the inclusive upper bound (for an incremental run, the time it started). Required in a
+	// request window.
 	End           *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -268,7 +272,8 @@ type SyncOptions struct {
 	// full_resync ignores the checkpoint and reads every source record; still idempotent (unchanged
 	// payloads are skipped, mapped records are updated, never duplicated).
 	FullResync bool `protobuf:"varint,2,opt,name=full_resync,json=fullResync,proto3" json:"full_resync,omitempty"`
-	// window restricts the run to records modified in this interval instead of the checkpoint window.
+	// window restricts the run to records modified in this interval instead of the checkpoint window;
+	// such a run does not move the checkpoint. An unset start reads from the beginning.
 	Window *TimeWindow `protobuf:"bytes,3,opt,name=window,proto3" json:"window,omitempty"`
 	// limit stops the run after this many source records (0 = no limit).
 	Limit int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
@@ -652,7 +657,9 @@ type Run struct {
 	DryRun bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// full_resync is true when the run ignored the checkpoint.
 	FullResync bool `protobuf:"varint,5,opt,name=full_resync,json=fullResync,proto3" json:"full_resync,omitempty"`
-	// window is the source time window the run read (absent for runs by source keys).
+	// window is the source time window the run read (absent for runs by source keys and before the run
+	// has read its checkpoint); start is unset for a run from the beginning. It can be sent back as
+	// SyncOptions.window to read the same interval again.
 	Window *TimeWindow `protobuf:"bytes,6,opt,name=window,proto3" json:"window,omitempty"`
 	// counts are the run's record counts so far.
 	Counts *RunCounts `protobuf:"bytes,7,opt,name=counts,proto3" json:"counts,omitempty"`
@@ -1836,12 +1843,12 @@ var File_syncgate_v1_syncgate_proto protoreflect.FileDescriptor
 
 const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\n" +
-	"\x1asyncgate/v1/syncgate.proto\x12\vsyncgate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x01\n" +
+	"\x1asyncgate/v1/syncgate.proto\x12\vsyncgate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n" +
 	"\n" +
-	"TimeWindow\x128\n" +
-	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x05start\x124\n" +
-	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x03end:I\xbaHF\x1aD\n" +
-	"\x11time_window.order\x12\x18start must be before end\x1a\x15this.start < this.end\"\xe7\x01\n" +
+	"TimeWindow\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x124\n" +
+	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x03end:]\xbaHZ\x1aX\n" +
+	"\x11time_window.order\x12\x18start must be before end\x1a)!has(this.start) || this.start < this.end\"\xe7\x01\n" +
 	"\vSyncOptions\x12\x17\n" +
 	"\adry_run\x18\x01 \x01(\bR\x06dryRun\x12\x1f\n" +
 	"\vfull_resync\x18\x02 \x01(\bR\n" +
@@ -1982,14 +1989,14 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"ACTION_ADD\x10\x01\x12\x11\n" +
 	"\rACTION_UPDATE\x10\x02\x12\x0f\n" +
 	"\vACTION_SKIP\x10\x03\x12\x0f\n" +
-	"\vACTION_FAIL\x10\x042\xd1\x03\n" +
+	"\vACTION_FAIL\x10\x042\xe0\x03\n" +
 	"\vSyncService\x12V\n" +
 	"\rSyncCustomers\x12!.syncgate.v1.SyncCustomersRequest\x1a\".syncgate.v1.SyncCustomersResponse\x12M\n" +
 	"\n" +
-	"SyncAgents\x12\x1e.syncgate.v1.SyncAgentsRequest\x1a\x1f.syncgate.v1.SyncAgentsResponse\x12D\n" +
-	"\aPreview\x12\x1b.syncgate.v1.PreviewRequest\x1a\x1c.syncgate.v1.PreviewResponse\x12A\n" +
-	"\x06GetRun\x12\x1a.syncgate.v1.GetRunRequest\x1a\x1b.syncgate.v1.GetRunResponse\x12G\n" +
-	"\bListRuns\x12\x1c.syncgate.v1.ListRunsRequest\x1a\x1d.syncgate.v1.ListRunsResponse\x12I\n" +
+	"SyncAgents\x12\x1e.syncgate.v1.SyncAgentsRequest\x1a\x1f.syncgate.v1.SyncAgentsResponse\x12I\n" +
+	"\aPreview\x12\x1b.syncgate.v1.PreviewRequest\x1a\x1c.syncgate.v1.PreviewResponse\"\x03\x90\x02\x01\x12F\n" +
+	"\x06GetRun\x12\x1a.syncgate.v1.GetRunRequest\x1a\x1b.syncgate.v1.GetRunResponse\"\x03\x90\x02\x01\x12L\n" +
+	"\bListRuns\x12\x1c.syncgate.v1.ListRunsRequest\x1a\x1d.syncgate.v1.ListRunsResponse\"\x03\x90\x02\x01\x12I\n" +
 	"\bWatchRun\x12\x1c.syncgate.v1.WatchRunRequest\x1a\x1d.syncgate.v1.WatchRunResponse0\x01B\xaa\x01\n" +
 	"\x0fcom.syncgate.v1B\rSyncgateProtoP\x01Z;github.com/syncgate/syncgate/api/gen/syncgate/v1;syncgatev1\xa2\x02\x03SXX\xaa\x02\vSyncgate.V1\xca\x02\vSyncgate\\V1\xe2\x02\x17Syncgate\\V1\\GPBMetadata\xea\x02\fSyncgate::V1b\x06proto3"
 

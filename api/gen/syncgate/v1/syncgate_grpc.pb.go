@@ -41,13 +41,16 @@ type SyncServiceClient interface {
 	// SyncAgents turns Zhilong agents into Kingdee customers (BatchSave on BD_Customer).
 	SyncAgents(ctx context.Context, in *SyncAgentsRequest, opts ...grpc.CallOption) (*SyncAgentsResponse, error)
 	// Preview renders what a sync would send for the given records. It never writes: no vendor write
-	// call, no store change, no checkpoint move.
+	// call, no store change, no checkpoint move. Side-effect free, so Connect clients may call it as an
+	// HTTP GET.
 	Preview(ctx context.Context, in *PreviewRequest, opts ...grpc.CallOption) (*PreviewResponse, error)
-	// GetRun reads one run, optionally with its per-record outcomes (the audit trail).
+	// GetRun reads one run, optionally with its per-record outcomes (the audit trail). Callable as an
+	// HTTP GET (Connect protocol).
 	GetRun(ctx context.Context, in *GetRunRequest, opts ...grpc.CallOption) (*GetRunResponse, error)
-	// ListRuns lists runs, newest first.
+	// ListRuns lists runs, newest first. Callable as an HTTP GET (Connect protocol).
 	ListRuns(ctx context.Context, in *ListRunsRequest, opts ...grpc.CallOption) (*ListRunsResponse, error)
-	// WatchRun streams snapshots of a run's progress until the run ends.
+	// WatchRun streams snapshots of a run's progress until the run ends. (Server streaming, so never
+	// an HTTP GET.)
 	WatchRun(ctx context.Context, in *WatchRunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRunResponse], error)
 }
 
@@ -142,13 +145,16 @@ type SyncServiceServer interface {
 	// SyncAgents turns Zhilong agents into Kingdee customers (BatchSave on BD_Customer).
 	SyncAgents(context.Context, *SyncAgentsRequest) (*SyncAgentsResponse, error)
 	// Preview renders what a sync would send for the given records. It never writes: no vendor write
-	// call, no store change, no checkpoint move.
+	// call, no store change, no checkpoint move. Side-effect free, so Connect clients may call it as an
+	// HTTP GET.
 	Preview(context.Context, *PreviewRequest) (*PreviewResponse, error)
-	// GetRun reads one run, optionally with its per-record outcomes (the audit trail).
+	// GetRun reads one run, optionally with its per-record outcomes (the audit trail). Callable as an
+	// HTTP GET (Connect protocol).
 	GetRun(context.Context, *GetRunRequest) (*GetRunResponse, error)
-	// ListRuns lists runs, newest first.
+	// ListRuns lists runs, newest first. Callable as an HTTP GET (Connect protocol).
 	ListRuns(context.Context, *ListRunsRequest) (*ListRunsResponse, error)
-	// WatchRun streams snapshots of a run's progress until the run ends.
+	// WatchRun streams snapshots of a run's progress until the run ends. (Server streaming, so never
+	// an HTTP GET.)
 	WatchRun(*WatchRunRequest, grpc.ServerStreamingServer[WatchRunResponse]) error
 	mustEmbedUnimplementedSyncServiceServer()
 }

@@ -55,13 +55,16 @@ type SyncServiceClient interface {
 	// SyncAgents turns Zhilong agents into Kingdee customers (BatchSave on BD_Customer).
 	SyncAgents(context.Context, *v1.SyncAgentsRequest) (*v1.SyncAgentsResponse, error)
 	// Preview renders what a sync would send for the given records. It never writes: no vendor write
-	// call, no store change, no checkpoint move.
+	// call, no store change, no checkpoint move. Side-effect free, so Connect clients may call it as an
+	// HTTP GET.
 	Preview(context.Context, *v1.PreviewRequest) (*v1.PreviewResponse, error)
-	// GetRun reads one run, optionally with its per-record outcomes (the audit trail).
+	// GetRun reads one run, optionally with its per-record outcomes (the audit trail). Callable as an
+	// HTTP GET (Connect protocol).
 	GetRun(context.Context, *v1.GetRunRequest) (*v1.GetRunResponse, error)
-	// ListRuns lists runs, newest first.
+	// ListRuns lists runs, newest first. Callable as an HTTP GET (Connect protocol).
 	ListRuns(context.Context, *v1.ListRunsRequest) (*v1.ListRunsResponse, error)
-	// WatchRun streams snapshots of a run's progress until the run ends.
+	// WatchRun streams snapshots of a run's progress until the run ends. (Server streaming, so never
+	// an HTTP GET.)
 	WatchRun(context.Context, *v1.WatchRunRequest) (*connect.ServerStreamForClient[v1.WatchRunResponse], error)
 }
 
@@ -92,18 +95,21 @@ func NewSyncServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			httpClient,
 			baseURL+SyncServicePreviewProcedure,
 			connect.WithSchema(syncServiceMethods.ByName("Preview")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		getRun: connect.NewClient[v1.GetRunRequest, v1.GetRunResponse](
 			httpClient,
 			baseURL+SyncServiceGetRunProcedure,
 			connect.WithSchema(syncServiceMethods.ByName("GetRun")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		listRuns: connect.NewClient[v1.ListRunsRequest, v1.ListRunsResponse](
 			httpClient,
 			baseURL+SyncServiceListRunsProcedure,
 			connect.WithSchema(syncServiceMethods.ByName("ListRuns")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		watchRun: connect.NewClient[v1.WatchRunRequest, v1.WatchRunResponse](
@@ -182,13 +188,16 @@ type SyncServiceHandler interface {
 	// SyncAgents turns Zhilong agents into Kingdee customers (BatchSave on BD_Customer).
 	SyncAgents(context.Context, *v1.SyncAgentsRequest) (*v1.SyncAgentsResponse, error)
 	// Preview renders what a sync would send for the given records. It never writes: no vendor write
-	// call, no store change, no checkpoint move.
+	// call, no store change, no checkpoint move. Side-effect free, so Connect clients may call it as an
+	// HTTP GET.
 	Preview(context.Context, *v1.PreviewRequest) (*v1.PreviewResponse, error)
-	// GetRun reads one run, optionally with its per-record outcomes (the audit trail).
+	// GetRun reads one run, optionally with its per-record outcomes (the audit trail). Callable as an
+	// HTTP GET (Connect protocol).
 	GetRun(context.Context, *v1.GetRunRequest) (*v1.GetRunResponse, error)
-	// ListRuns lists runs, newest first.
+	// ListRuns lists runs, newest first. Callable as an HTTP GET (Connect protocol).
 	ListRuns(context.Context, *v1.ListRunsRequest) (*v1.ListRunsResponse, error)
-	// WatchRun streams snapshots of a run's progress until the run ends.
+	// WatchRun streams snapshots of a run's progress until the run ends. (Server streaming, so never
+	// an HTTP GET.)
 	WatchRun(context.Context, *v1.WatchRunRequest, *connect.ServerStream[v1.WatchRunResponse]) error
 }
 
@@ -215,18 +224,21 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 		SyncServicePreviewProcedure,
 		svc.Preview,
 		connect.WithSchema(syncServiceMethods.ByName("Preview")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	syncServiceGetRunHandler := connect.NewUnaryHandlerSimple(
 		SyncServiceGetRunProcedure,
 		svc.GetRun,
 		connect.WithSchema(syncServiceMethods.ByName("GetRun")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	syncServiceListRunsHandler := connect.NewUnaryHandlerSimple(
 		SyncServiceListRunsProcedure,
 		svc.ListRuns,
 		connect.WithSchema(syncServiceMethods.ByName("ListRuns")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	syncServiceWatchRunHandler := connect.NewServerStreamHandlerSimple(
