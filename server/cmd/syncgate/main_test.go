@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,29 +21,143 @@ import (
 	"github.com/syncgate/syncgate/server/store"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-func TestMigrateSubcommand(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "m.db")
-	var out bytes.Buffer
-	ctx := context.Background()
-	if err := run(ctx, []string{"migrate", "--db", db, "up"}, env(nil), &out, &out); err != nil {
-		t.Fatal(err)
+// env is an environment list (KEY=value) holding m.
+func env(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
 	}
-	st, err := store.Open(ctx, db)
+	return out
+}
+
+func schemaStatus(t *testing.T, db string) store.SchemaStatus {
+	t.Helper()
+	st, err := store.Status(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := st.SchemaVersion(ctx)
-	st.Close()
-	if v != 2 {
-		t.Fatalf("schema version %d after migrate up", v)
+	return st
+}
+
+// TestMigrateSubcommand drives every form of `syncgate migrate`, with --db before and after the
+// subcommand, from the environment, and checks that nothing touches ./syncgate.db.
+func TestMigrateSubcommand(t *testing.T) {
+	t.Chdir(t.TempDir()) // the default --db, syncgate.db, would land here
+	dir := t.TempDir()
+	ctx := context.Background()
+	var out bytes.Buffer
+	migrate := func(args []string, environ []string) error {
+		out.Reset()
+		return run(ctx, append([]string{"migrate"}, args...), environ, &out, &out)
 	}
-	if err := run(ctx, []string{"migrate", "--db", db, "down"}, env(nil), &out, &out); err != nil {
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		environ []string
+	}{
+		{"flag after", []string{"up", "--db", filepath.Join(dir, "after.db")}, nil},
+		{"flag= after", []string{"up", "--db=" + filepath.Join(dir, "after2.db")}, nil},
+		{"flag before", []string{"--db", filepath.Join(dir, "before.db"), "up"}, nil},
+		{"environment", []string{"up"}, env(map[string]string{"SYNCGATE_DB": filepath.Join(dir, "env.db")})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := migrate(tt.args, tt.environ); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+		})
+	}
+	for _, name := range []string{"after.db", "after2.db", "before.db", "env.db"} {
+		if st := schemaStatus(t, filepath.Join(dir, name)); st.Version != st.Latest || st.Dirty {
+			t.Errorf("%s after migrate up: %+v", name, st)
+		}
+	}
+
+	db := filepath.Join(dir, "after.db")
+	if err := migrate([]string{"status", "--db", db}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"migrate", "--db", db, "sideways"}, env(nil), &out, &out); err == nil || !strings.Contains(err.Error(), "want 'up' or 'down'") {
+	latest := schemaStatus(t, db).Latest
+	if want := fmt.Sprintf("database: %s\nversion: %d (latest %d, 0 pending)\ndirty: no\n", db, latest, latest); out.String() != want {
+		t.Errorf("status printed %q, want %q", out.String(), want)
+	}
+
+	err := migrate([]string{"down", "--db", db}, nil)
+	if err == nil || !strings.Contains(err.Error(), "add --yes to confirm") {
+		t.Fatalf("down without --yes: %v", err)
+	}
+	if st := schemaStatus(t, db); st.Version != latest {
+		t.Fatalf("down without --yes changed the schema: %+v", st)
+	}
+	if err := migrate([]string{"down", "--db", db, "--yes"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := schemaStatus(t, db); st.Version != 0 || st.Pending == 0 {
+		t.Fatalf("after down --yes: %+v", st)
+	}
+
+	if err := migrate([]string{"force", "1", "--db", db}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := schemaStatus(t, db); st.Version != 1 || st.Dirty {
+		t.Fatalf("after force 1: %+v", st)
+	}
+	for _, bad := range [][]string{{"force", "--db", db}, {"force", "x", "--db", db}, {"force", "-1", "--db", db}, {"force", "999", "--db", db}} {
+		if err := migrate(bad, nil); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+
+	missing := filepath.Join(dir, "missing.db")
+	for _, args := range [][]string{{"down", "--yes", "--db", missing}, {"force", "1", "--db", missing}, {"status", "--db", missing}} {
+		if err := migrate(args, nil); !errors.Is(err, store.ErrNoDatabase) {
+			t.Errorf("%v on a missing database: %v", args, err)
+		}
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a migrate command created %s", missing)
+	}
+	if err := migrate([]string{"sideways", "--db", db}, nil); err == nil || !strings.Contains(err.Error(), "want up, down --yes, force N or status") {
 		t.Fatalf("bad direction: %v", err)
+	}
+	if err := migrate(nil, nil); err == nil {
+		t.Fatal("migrate without a subcommand accepted")
+	}
+	if _, err := os.Stat("syncgate.db"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("./syncgate.db was touched: %v", err)
+	}
+}
+
+// TestBoolFlagAlone: --insecure alone is accepted (start-up gets past the exposure check and stops at
+// the invalid mapping spec); a separate value is refused instead of silently ignored.
+func TestBoolFlagAlone(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeFile(filepath.Join(dir, "agents.yaml"), "flow: agents\n"); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	base := []string{"--listen", "0.0.0.0:0", "--db", filepath.Join(dir, "x.db"), "--mapping-dir", dir}
+	for _, flag := range []string{"--insecure", "--insecure=true"} {
+		err := run(context.Background(), append([]string{flag}, base...), env(nil), &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "agents.yaml") {
+			t.Errorf("%s: err = %v, want start-up to reach the mapping specs", flag, err)
+		}
+	}
+	err := run(context.Background(), append(base, "--insecure", "true"), env(nil), &out, &out)
+	if err == nil || !strings.Contains(err.Error(), `unexpected argument "true"`) {
+		t.Errorf("--insecure true: err = %v", err)
+	}
+}
+
+func TestUnknownEnvironmentIsLogged(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeFile(filepath.Join(dir, "agents.yaml"), "flow: agents\n"); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	_ = run(context.Background(), []string{"--db", filepath.Join(dir, "x.db"), "--mapping-dir", dir},
+		env(map[string]string{"SYNCGATE_LISTNE": "secret-looking-value"}), &out, &out)
+	if !strings.Contains(out.String(), "SYNCGATE_LISTNE") || strings.Contains(out.String(), "secret-looking-value") {
+		t.Fatalf("log:\n%s", out.String())
 	}
 }
 
@@ -157,7 +273,7 @@ func TestTuneRuntimeDefersToTheEnvironment(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	cfg := config.Defaults()
 	cfg.GCPercent, cfg.MemoryLimitMiB = 250, 64
-	if gc, limit := tuneRuntime(cfg, env(nil), log); gc != 250 || limit != 64<<20 {
+	if gc, limit := tuneRuntime(cfg, lookupEnv(nil), log); gc != 250 || limit != 64<<20 {
 		t.Fatalf("applied %d, %d", gc, limit)
 	}
 	if got := debug.SetGCPercent(100); got != 250 {
@@ -167,7 +283,7 @@ func TestTuneRuntimeDefersToTheEnvironment(t *testing.T) {
 		t.Errorf("memory limit in effect %d, want 64 MiB", got)
 	}
 	debug.SetGCPercent(100)
-	if gc, limit := tuneRuntime(cfg, env(map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}), log); gc != -2 || limit != -2 {
+	if gc, limit := tuneRuntime(cfg, lookupEnv([]string{"GOGC=100", "GOMEMLIMIT=1GiB"}), log); gc != -2 || limit != -2 {
 		t.Fatalf("GOGC/GOMEMLIMIT set, yet applied %d, %d", gc, limit)
 	}
 	if got := debug.SetGCPercent(100); got != 100 {
