@@ -222,7 +222,7 @@ func startChild(t *testing.T, path string) *child {
 // database (from the child's announcement that it is opening the store to its announcement that Open
 // returned); the kills are timed from the announcement that it is opening the store.
 func TestKilledStartUpMigrationsAlwaysReopen(t *testing.T) {
-	kills, rows := 32, 60_000
+	kills, rows := 32, 40_000
 	if testing.Short() {
 		kills, rows = 8, 20_000
 	}
