@@ -1,85 +1,96 @@
 // Package config loads the gateway's configuration from, in rising precedence: built-in defaults, an
-// optional YAML file, SYNCGATE_* environment variables, and command-line flags.
+// optional YAML file, SYNCGATE_* environment variables, and command-line flags. The sources are read
+// by koanf (github.com/knadh/koanf/v2: a YAML file provider, an environment provider and a pflag
+// provider) and decoded onto Config by mapstructure; the struct tags below are the one list of
+// settings that the flags, the environment names, `syncgate settings` and the logged form derive from.
 //
-// Secrets (API keys, vendor passwords and app secrets) may also be read from files named by the
-// matching *_FILE variable, and are never printed: Config implements slog.LogValuer with secrets masked.
+// Secrets (API keys, vendor passwords and app secrets) have no flags; they come from the YAML file, the
+// environment, or a file named by the matching *_FILE variable, and are never printed: Config
+// implements slog.LogValuer with secrets masked.
 package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"reflect"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
 )
 
 // Config is everything the gateway needs to run.
 type Config struct {
-	Listen          string        `yaml:"listen" env:"LISTEN" flag:"listen" help:"address to serve Connect/gRPC/gRPC-Web on"`
-	DB              string        `yaml:"db" env:"DB" flag:"db" help:"SQLite database file"`
-	APIKeys         []string      `yaml:"api_keys" env:"API_KEYS" secret:"true" help:"API keys accepted as Authorization: Bearer <key>, comma- or newline-separated (SYNCGATE_API_KEYS_FILE: one per line, # comments)"`
-	Insecure        bool          `yaml:"insecure" env:"INSECURE" flag:"insecure" help:"allow serving a non-loopback address without API keys"`
-	MappingDir      string        `yaml:"mapping_dir" env:"MAPPING_DIR" flag:"mapping-dir" help:"directory with mapping spec overrides (customers.yaml, agents.yaml)"`
-	LogLevel        string        `yaml:"log_level" env:"LOG_LEVEL" flag:"log-level" help:"debug, info, warn or error"`
-	LogFormat       string        `yaml:"log_format" env:"LOG_FORMAT" flag:"log-format" help:"text or json"`
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" help:"how long in-flight calls may drain on SIGTERM"`
-	ReadTimeout     time.Duration `yaml:"read_timeout" env:"READ_TIMEOUT" flag:"read-timeout" help:"time a client may take to send a request"`
-	MaxRequestBytes int           `yaml:"max_request_bytes" env:"MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest accepted request message"`
-	DebugListen     string        `yaml:"debug_listen" env:"DEBUG_LISTEN" flag:"debug-listen" help:"loopback address for Go profiling at /debug/pprof/ (empty: off)"`
-	GCPercent       int           `yaml:"gc_percent" env:"GC_PERCENT" flag:"gc-percent" help:"Go GC target: heap growth in percent between collections (as GOGC, which wins when set); higher spends memory to save CPU"`
-	MemoryLimitMiB  int           `yaml:"memory_limit_mib" env:"MEMORY_LIMIT_MIB" flag:"memory-limit-mib" help:"soft memory limit in MiB: the GC works harder as the heap nears it (as GOMEMLIMIT, which wins when set; 0: none)"`
+	Listen          string        `koanf:"listen" env:"LISTEN" flag:"listen" help:"address to serve Connect/gRPC/gRPC-Web on"`
+	DB              string        `koanf:"db" env:"DB" flag:"db" help:"SQLite database file"`
+	APIKeys         []string      `koanf:"api_keys" env:"API_KEYS" secret:"true" help:"API keys accepted as Authorization: Bearer <key>, comma- or newline-separated (SYNCGATE_API_KEYS_FILE: one per line, # comments)"`
+	Insecure        bool          `koanf:"insecure" env:"INSECURE" flag:"insecure" help:"allow serving a non-loopback address without API keys"`
+	MappingDir      string        `koanf:"mapping_dir" env:"MAPPING_DIR" flag:"mapping-dir" help:"directory with mapping spec overrides (customers.yaml, agents.yaml)"`
+	LogLevel        string        `koanf:"log_level" env:"LOG_LEVEL" flag:"log-level" help:"debug, info, warn or error"`
+	LogFormat       string        `koanf:"log_format" env:"LOG_FORMAT" flag:"log-format" help:"text or json"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT" flag:"shutdown-timeout" help:"how long in-flight calls may drain on SIGTERM"`
+	ReadTimeout     time.Duration `koanf:"read_timeout" env:"READ_TIMEOUT" flag:"read-timeout" help:"time a client may take to send a request"`
+	MaxRequestBytes int           `koanf:"max_request_bytes" env:"MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest accepted request message"`
+	DebugListen     string        `koanf:"debug_listen" env:"DEBUG_LISTEN" flag:"debug-listen" help:"loopback address for Go profiling at /debug/pprof/ (empty: off)"`
+	GCPercent       int           `koanf:"gc_percent" env:"GC_PERCENT" flag:"gc-percent" help:"Go GC target: heap growth in percent between collections (as GOGC, which wins when set); higher spends memory to save CPU"`
+	MemoryLimitMiB  int           `koanf:"memory_limit_mib" env:"MEMORY_LIMIT_MIB" flag:"memory-limit-mib" help:"soft memory limit in MiB: the GC works harder as the heap nears it (as GOMEMLIMIT, which wins when set; 0: none)"`
+	// CORSAllowedOrigins lists the browser origins (scheme://host[:port]) allowed to call the API.
+	CORSAllowedOrigins []string `koanf:"cors_allowed_origins" env:"CORS_ALLOWED_ORIGINS" flag:"cors-allowed-origins" help:"browser origins allowed to call the API (CORS); empty: none"`
 
-	Kingdee   Kingdee   `yaml:"kingdee"`
-	Greatonce Greatonce `yaml:"greatonce"`
-	Zhilong   Zhilong   `yaml:"zhilong"`
-	Sync      Sync      `yaml:"sync"`
+	Kingdee   Kingdee   `koanf:"kingdee"`
+	Greatonce Greatonce `koanf:"greatonce"`
+	Zhilong   Zhilong   `koanf:"zhilong"`
+	Sync      Sync      `koanf:"sync"`
 }
 
 // Kingdee holds the Kingdee K/3 Cloud connection.
 type Kingdee struct {
-	BaseURL   string  `yaml:"base_url" env:"KINGDEE_BASE_URL" flag:"kingdee-base-url" help:"Kingdee base URL, ending in /k3cloud/"`
-	AcctID    string  `yaml:"acct_id" env:"KINGDEE_ACCT_ID" flag:"kingdee-acct-id" help:"data centre id"`
-	Username  string  `yaml:"username" env:"KINGDEE_USERNAME" flag:"kingdee-username" help:"API user"`
-	Password  string  `yaml:"password" env:"KINGDEE_PASSWORD" secret:"true" help:"API user's password (or KINGDEE_PASSWORD_FILE)"`
-	LCID      int     `yaml:"lcid" env:"KINGDEE_LCID" flag:"kingdee-lcid" help:"locale id"`
-	AppID     string  `yaml:"app_id" env:"KINGDEE_APP_ID" flag:"kingdee-app-id" help:"AppID for signature-header mode (optional)"`
-	AppSecret string  `yaml:"app_secret" env:"KINGDEE_APP_SECRET" secret:"true" help:"AppSecret for signature-header mode (or KINGDEE_APP_SECRET_FILE)"`
-	Rate      float64 `yaml:"rate" env:"KINGDEE_RATE" flag:"kingdee-rate" help:"max calls per second to Kingdee"`
+	BaseURL   string  `koanf:"base_url" env:"KINGDEE_BASE_URL" flag:"kingdee-base-url" help:"Kingdee base URL, ending in /k3cloud/"`
+	AcctID    string  `koanf:"acct_id" env:"KINGDEE_ACCT_ID" flag:"kingdee-acct-id" help:"data centre id"`
+	Username  string  `koanf:"username" env:"KINGDEE_USERNAME" flag:"kingdee-username" help:"API user"`
+	Password  string  `koanf:"password" env:"KINGDEE_PASSWORD" secret:"true" help:"API user's password (or KINGDEE_PASSWORD_FILE)"`
+	LCID      int     `koanf:"lcid" env:"KINGDEE_LCID" flag:"kingdee-lcid" help:"locale id"`
+	AppID     string  `koanf:"app_id" env:"KINGDEE_APP_ID" flag:"kingdee-app-id" help:"AppID for signature-header mode (optional)"`
+	AppSecret string  `koanf:"app_secret" env:"KINGDEE_APP_SECRET" secret:"true" help:"AppSecret for signature-header mode (or KINGDEE_APP_SECRET_FILE)"`
+	Rate      float64 `koanf:"rate" env:"KINGDEE_RATE" flag:"kingdee-rate" help:"max calls per second to Kingdee"`
 }
 
 // Greatonce holds the Greatonce OMS connection.
 type Greatonce struct {
-	BaseURL    string  `yaml:"base_url" env:"GREATONCE_BASE_URL" flag:"greatonce-base-url" help:"Greatonce gateway base URL"`
-	AppKey     string  `yaml:"app_key" env:"GREATONCE_APP_KEY" flag:"greatonce-app-key" help:"appKey"`
-	Secret     string  `yaml:"secret" env:"GREATONCE_SECRET" secret:"true" help:"signing secret (or GREATONCE_SECRET_FILE)"`
-	CustomerID string  `yaml:"customer_id" env:"GREATONCE_CUSTOMER_ID" flag:"greatonce-customer-id" help:"customerId"`
-	Rate       float64 `yaml:"rate" env:"GREATONCE_RATE" flag:"greatonce-rate" help:"max calls per second to Greatonce"`
+	BaseURL    string  `koanf:"base_url" env:"GREATONCE_BASE_URL" flag:"greatonce-base-url" help:"Greatonce gateway base URL"`
+	AppKey     string  `koanf:"app_key" env:"GREATONCE_APP_KEY" flag:"greatonce-app-key" help:"appKey"`
+	Secret     string  `koanf:"secret" env:"GREATONCE_SECRET" secret:"true" help:"signing secret (or GREATONCE_SECRET_FILE)"`
+	CustomerID string  `koanf:"customer_id" env:"GREATONCE_CUSTOMER_ID" flag:"greatonce-customer-id" help:"customerId"`
+	Rate       float64 `koanf:"rate" env:"GREATONCE_RATE" flag:"greatonce-rate" help:"max calls per second to Greatonce"`
 }
 
 // Zhilong holds the Zhilong business platform connection.
 type Zhilong struct {
-	BaseURL  string  `yaml:"base_url" env:"ZHILONG_BASE_URL" flag:"zhilong-base-url" help:"Zhilong base URL"`
-	Username string  `yaml:"username" env:"ZHILONG_USERNAME" flag:"zhilong-username" help:"login user"`
-	Password string  `yaml:"password" env:"ZHILONG_PASSWORD" secret:"true" help:"login password (or ZHILONG_PASSWORD_FILE)"`
-	Rate     float64 `yaml:"rate" env:"ZHILONG_RATE" flag:"zhilong-rate" help:"max calls per second to Zhilong"`
+	BaseURL  string  `koanf:"base_url" env:"ZHILONG_BASE_URL" flag:"zhilong-base-url" help:"Zhilong base URL"`
+	Username string  `koanf:"username" env:"ZHILONG_USERNAME" flag:"zhilong-username" help:"login user"`
+	Password string  `koanf:"password" env:"ZHILONG_PASSWORD" secret:"true" help:"login password (or ZHILONG_PASSWORD_FILE)"`
+	Rate     float64 `koanf:"rate" env:"ZHILONG_RATE" flag:"zhilong-rate" help:"max calls per second to Zhilong"`
 }
 
 // Sync tunes the two flows.
 type Sync struct {
-	PageSize         int           `yaml:"page_size" env:"SYNC_PAGE_SIZE" flag:"page-size" help:"source records per page"`
-	BatchSize        int           `yaml:"batch_size" env:"SYNC_BATCH_SIZE" flag:"batch-size" help:"Kingdee BatchSave items per call"`
-	Concurrency      int           `yaml:"concurrency" env:"SYNC_CONCURRENCY" flag:"concurrency" help:"concurrent Greatonce calls"`
-	BatchConcurrency int           `yaml:"batch_concurrency" env:"SYNC_BATCH_CONCURRENCY" flag:"batch-concurrency" help:"concurrent Kingdee BatchSave calls within a page"`
-	Overlap          time.Duration `yaml:"overlap" env:"SYNC_OVERLAP" flag:"overlap" help:"how far before the checkpoint an incremental window starts"`
-	UseOrgNumbers    []string      `yaml:"use_org_numbers" env:"SYNC_USE_ORGS" flag:"use-orgs" help:"comma-separated Kingdee use organisations to read (empty: all)"`
+	PageSize         int           `koanf:"page_size" env:"SYNC_PAGE_SIZE" flag:"page-size" help:"source records per page"`
+	BatchSize        int           `koanf:"batch_size" env:"SYNC_BATCH_SIZE" flag:"batch-size" help:"Kingdee BatchSave items per call"`
+	Concurrency      int           `koanf:"concurrency" env:"SYNC_CONCURRENCY" flag:"concurrency" help:"concurrent Greatonce calls"`
+	BatchConcurrency int           `koanf:"batch_concurrency" env:"SYNC_BATCH_CONCURRENCY" flag:"batch-concurrency" help:"concurrent Kingdee BatchSave calls within a page"`
+	Overlap          time.Duration `koanf:"overlap" env:"SYNC_OVERLAP" flag:"overlap" help:"how far before the checkpoint an incremental window starts"`
+	UseOrgNumbers    []string      `koanf:"use_org_numbers" env:"SYNC_USE_ORGS" flag:"use-orgs" help:"comma-separated Kingdee use organisations to read (empty: all)"`
 }
 
 // Defaults returns the built-in configuration.
@@ -102,36 +113,249 @@ func Defaults() Config {
 }
 
 // Load builds the configuration: defaults, then the YAML file named by --config or SYNCGATE_CONFIG,
-// then SYNCGATE_* variables (and *_FILE variables for secrets), then flags. getenv is usually os.Getenv.
-// Unknown flags, unknown YAML keys and malformed values are errors.
-func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
-	cfg := Defaults()
-	configPath := fs.String("config", getenv("SYNCGATE_CONFIG"), "optional YAML config file (SYNCGATE_CONFIG)")
-	setters := map[string]func(string) error{}
-	registerFlags(fs, reflect.ValueOf(&cfg).Elem(), setters)
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if *configPath != "" {
-		if err := loadFile(*configPath, &cfg); err != nil {
-			return Config{}, err
+// then SYNCGATE_* variables (and SYNCGATE_*_FILE variables for secrets), then flags. It registers a
+// flag for every setting that is not a secret (and --config) on fs, which may carry the caller's own
+// flags; flags and arguments may come in any order, and fs.Args() holds the arguments afterwards.
+// environ is usually os.Environ(); an empty variable counts as unset.
+//
+// Unknown flags, unknown YAML keys, a secret given as a flag, both SYNCGATE_X and SYNCGATE_X_FILE
+// set, and malformed values are errors, naming their source. SYNCGATE_* variables that name no
+// setting are returned in unknownEnv (names only, as their values may be secrets) for the caller to
+// report once it can log.
+func Load(fs *pflag.FlagSet, args, environ []string) (cfg Config, unknownEnv []string, err error) {
+	list := settings()
+	defaults := reflect.ValueOf(Defaults())
+	byFlag := map[string]setting{}
+	configPath := fs.String("config", "", "optional YAML config file (SYNCGATE_CONFIG)")
+	for _, s := range list {
+		if s.flag == "" {
+			continue // secrets never come from flags: they would show in ps and shell history
+		}
+		byFlag[s.flag] = s
+		usage := s.help + " (" + s.env + ")"
+		switch def := defaults.FieldByIndex(s.index).Interface().(type) {
+		case string:
+			fs.String(s.flag, def, usage)
+		case bool:
+			fs.Bool(s.flag, def, usage)
+		case int:
+			fs.Int(s.flag, def, usage)
+		case float64:
+			fs.Float64(s.flag, def, usage)
+		case time.Duration:
+			fs.Duration(s.flag, def, usage)
+		case []string:
+			fs.String(s.flag, strings.Join(def, ","), usage) // split like the environment's lists
+		default:
+			return Config{}, nil, fmt.Errorf("setting %s: unsupported type %T", s.key, def)
 		}
 	}
-	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), getenv); err != nil {
-		return Config{}, err
+	if err := refuseSecretFlags(args, list); err != nil {
+		return Config{}, nil, err
 	}
-	var ferr error
-	fs.Visit(func(f *flag.Flag) {
-		if set, ok := setters[f.Name]; ok && ferr == nil {
-			if err := set(f.Value.String()); err != nil {
-				ferr = fmt.Errorf("flag -%s: %w", f.Name, err)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	vars := envMap(environ)
+
+	k := koanf.New(".")
+	path := vars["SYNCGATE_CONFIG"]
+	if fs.Changed("config") {
+		path = *configPath
+	}
+	if path != "" {
+		fk := koanf.New(".")
+		if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		if err := decode(fk, &Config{}); err != nil {
+			return Config{}, nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		if err := k.Merge(fk); err != nil {
+			return Config{}, nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+
+	ek, unknownEnv, err := loadEnv(list, environ, vars)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	if err := k.Merge(ek); err != nil {
+		return Config{}, nil, fmt.Errorf("environment: %w", err)
+	}
+
+	flk := koanf.New(".")
+	// Without a koanf instance to consult, posflag takes only the flags given on the command line.
+	err = flk.Load(posflag.ProviderWithFlag(fs, ".", nil, func(f *pflag.Flag) (string, any) {
+		s, ok := byFlag[f.Name]
+		if !ok {
+			return "", nil // --config, and the caller's own flags
+		}
+		return s.key, posflag.FlagVal(fs, f)
+	}), nil)
+	if err == nil {
+		err = decode(flk, &Config{})
+	}
+	if err == nil {
+		err = k.Merge(flk)
+	}
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("flags: %w", err)
+	}
+
+	cfg = Defaults()
+	if err := decode(k, &cfg); err != nil {
+		return Config{}, nil, err
+	}
+	return cfg, unknownEnv, cfg.Validate()
+}
+
+// loadEnv reads the SYNCGATE_* variables of environ (vars is the same as a map) and the files that
+// secrets' *_FILE variables name. Each value is decoded on its own first, so that an error names its
+// variable.
+func loadEnv(list []setting, environ []string, vars map[string]string) (*koanf.Koanf, []string, error) {
+	byEnv := map[string]setting{}
+	for _, s := range list {
+		byEnv[s.env] = s
+		if s.secret {
+			byEnv[s.env+"_FILE"] = s
+		}
+	}
+	var unknown []string
+	ek := koanf.New(".")
+	err := ek.Load(env.Provider(".", env.Opt{
+		Prefix:      "SYNCGATE_",
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, value string) (string, any) {
+			s, ok := byEnv[name]
+			switch {
+			case name == "SYNCGATE_CONFIG":
+			case !ok:
+				unknown = append(unknown, name)
+			case value != "" && name == s.env:
+				return s.key, value
+			}
+			return "", nil // *_FILE variables are read below
+		},
+	}), nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("environment: %w", err)
+	}
+	for _, s := range list {
+		if !s.secret || vars[s.env+"_FILE"] == "" {
+			continue
+		}
+		name := s.env + "_FILE"
+		if vars[s.env] != "" {
+			return nil, nil, fmt.Errorf("%s and %s are both set: set one", s.env, name)
+		}
+		b, err := os.ReadFile(vars[name])
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		value := strings.TrimSpace(string(b))
+		if value == "" {
+			return nil, nil, fmt.Errorf("%s: %s is empty", name, vars[name])
+		}
+		if err := ek.Set(s.key, value); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	for _, s := range list {
+		if !ek.Exists(s.key) {
+			continue
+		}
+		one := koanf.New(".")
+		if err := one.Set(s.key, ek.Get(s.key)); err != nil {
+			return nil, nil, err
+		}
+		if err := decode(one, &Config{}); err != nil {
+			name := s.env
+			if vars[s.env] == "" {
+				name += "_FILE"
+			}
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	slices.Sort(unknown)
+	return ek, unknown, nil
+}
+
+// decode decodes k onto out: keys that name no setting are errors; strings become the setting's type
+// (a list splits at commas and newlines, see splitList; a duration is parsed as time.ParseDuration).
+func decode(k *koanf.Koanf, out *Config) error {
+	err := k.UnmarshalWithConf("", out, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			func(from, to reflect.Type, data any) (any, error) {
+				if from.Kind() == reflect.String && to == reflect.TypeFor[[]string]() {
+					return splitList(data.(string)), nil
+				}
+				return data, nil
+			},
+			mapstructure.StringToTimeDurationHookFunc(),
+		),
+		WeaklyTypedInput: true, // strings from the environment and list flags become bools, numbers
+		ErrorUnused:      true,
+		TagName:          "koanf",
+	}})
+	// mapstructure reports "decoding failed due to the following error(s):" and a list, one per line;
+	// its messages name keys, never values (which may be secrets).
+	var joined interface{ Unwrap() []error }
+	if err == nil || !errors.As(err, &joined) {
+		return err
+	}
+	msgs := make([]string, 0, len(joined.Unwrap()))
+	for _, e := range joined.Unwrap() {
+		m := strings.Replace(e.Error(), "'' has invalid keys:", "unknown keys:", 1)
+		msgs = append(msgs, strings.Replace(m, "has invalid keys:", "has unknown keys:", 1))
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// splitList splits a list setting given as one string: items are separated by commas or newlines and
+// trimmed; empty items and lines starting with # are dropped.
+func splitList(s string) []string {
+	out := []string{}
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		for _, p := range strings.Split(line, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
 			}
 		}
-	})
-	if ferr != nil {
-		return Config{}, ferr
 	}
-	return cfg, cfg.Validate()
+	return out
+}
+
+// refuseSecretFlags explains, without echoing any value, why a secret given as a flag is refused.
+func refuseSecretFlags(args []string, list []setting) error {
+	for _, a := range args {
+		if a == "--" {
+			return nil
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		for _, s := range list {
+			if s.secret && name == strings.NewReplacer(".", "-", "_", "-").Replace(s.key) {
+				return fmt.Errorf("--%s: %s is a secret and has no flag (flags show in ps and shell history): set %s or %s_FILE", name, s.key, s.env, s.env)
+			}
+		}
+	}
+	return nil
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // Validate checks values that would otherwise fail later and obscurely.
@@ -211,155 +435,50 @@ func (c Config) LogValue() slog.Value {
 // Usage writes the reference of every setting: flag, environment variable, YAML key and meaning.
 func Usage(w io.Writer) {
 	fmt.Fprintln(w, "Settings (flag / environment / YAML key): meaning")
-	walkFields(reflect.TypeOf(Config{}), "", func(f reflect.StructField, yamlPath string) {
-		fl := f.Tag.Get("flag")
-		if fl == "" {
-			fl = "(no flag)"
-		} else {
-			fl = "--" + fl
+	for _, s := range settings() {
+		fl, extra := "(no flag)", ""
+		if s.flag != "" {
+			fl = "--" + s.flag
 		}
-		extra := ""
-		if f.Tag.Get("secret") == "true" {
-			extra = " [secret: env or SYNCGATE_" + f.Tag.Get("env") + "_FILE only]"
+		if s.secret {
+			extra = " [secret: env or " + s.env + "_FILE only]"
 		}
-		fmt.Fprintf(w, "  %s / SYNCGATE_%s / %s: %s%s\n", fl, f.Tag.Get("env"), yamlPath, f.Tag.Get("help"), extra)
-	})
-}
-
-func loadFile(path string, cfg *Config) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("config file: %w", err)
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config file %s: %w", path, err)
-	}
-	return nil
-}
-
-func walkFields(t reflect.Type, prefix string, fn func(reflect.StructField, string)) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		path := prefix + f.Tag.Get("yaml")
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-			walkFields(f.Type, path+".", fn)
-			continue
-		}
-		fn(f, path)
+		fmt.Fprintf(w, "  %s / %s / %s: %s%s\n", fl, s.env, s.key, s.help, extra)
 	}
 }
 
-func registerFlags(fs *flag.FlagSet, v reflect.Value, setters map[string]func(string) error) {
-	t := v.Type()
-	for i := range t.NumField() {
-		f, fv := t.Field(i), v.Field(i)
-		if f.Type.Kind() == reflect.Struct {
-			registerFlags(fs, fv, setters)
-			continue
-		}
-		name := f.Tag.Get("flag")
-		if name == "" || f.Tag.Get("secret") == "true" {
-			continue // secrets never come from flags: they would show in ps and shell history
-		}
-		fs.String(name, formatValue(fv), f.Tag.Get("help")+" (SYNCGATE_"+f.Tag.Get("env")+")")
-		setters[name] = func(s string) error { return setValue(fv, s) }
-	}
+// setting is one configuration value, as the struct tags of Config describe it.
+type setting struct {
+	key    string // koanf path and YAML key, e.g. kingdee.base_url
+	env    string // environment variable, e.g. SYNCGATE_KINGDEE_BASE_URL
+	flag   string // flag name without dashes; empty for secrets
+	help   string
+	secret bool
+	index  []int // field index in Config
 }
 
-func applyEnv(v reflect.Value, getenv func(string) string) error {
-	t := v.Type()
-	for i := range t.NumField() {
-		f, fv := t.Field(i), v.Field(i)
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-			if err := applyEnv(fv, getenv); err != nil {
-				return err
-			}
-			continue
-		}
-		name := "SYNCGATE_" + f.Tag.Get("env")
-		val := getenv(name)
-		if f.Tag.Get("secret") == "true" {
-			if file := getenv(name + "_FILE"); file != "" {
-				b, err := os.ReadFile(file)
-				if err != nil {
-					return fmt.Errorf("%s_FILE: %w", name, err)
-				}
-				val = strings.TrimSpace(string(b))
-			}
-		}
-		if val == "" {
-			continue
-		}
-		if err := setValue(fv, val); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-func setValue(v reflect.Value, s string) error {
-	switch v.Interface().(type) {
-	case time.Duration:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		v.SetInt(int64(d))
-		return nil
-	case []string:
-		var out []string
-		for _, line := range strings.Split(s, "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+// settings lists every setting in the order of Config's fields.
+func settings() []setting {
+	var out []setting
+	var walk func(t reflect.Type, prefix string, index []int)
+	walk = func(t reflect.Type, prefix string, index []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			idx := append(slices.Clone(index), i)
+			key := prefix + f.Tag.Get("koanf")
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, key+".", idx)
 				continue
 			}
-			for _, p := range strings.Split(line, ",") {
-				if p = strings.TrimSpace(p); p != "" {
-					out = append(out, p)
-				}
+			s := setting{key: key, env: "SYNCGATE_" + f.Tag.Get("env"), help: f.Tag.Get("help"), secret: f.Tag.Get("secret") == "true", index: idx}
+			if !s.secret {
+				s.flag = f.Tag.Get("flag")
 			}
+			out = append(out, s)
 		}
-		v.Set(reflect.ValueOf(out))
-		return nil
 	}
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString(s)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return err
-		}
-		v.SetBool(b)
-	case reflect.Int:
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return err
-		}
-		v.SetInt(int64(n))
-	case reflect.Float64:
-		n, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return err
-		}
-		v.SetFloat(n)
-	default:
-		return fmt.Errorf("unsupported setting type %s", v.Type())
-	}
-	return nil
-}
-
-func formatValue(v reflect.Value) string {
-	switch x := v.Interface().(type) {
-	case []string:
-		return strings.Join(x, ",")
-	case time.Duration:
-		return x.String()
-	default:
-		return fmt.Sprint(x)
-	}
+	walk(reflect.TypeFor[Config](), "", nil)
+	return out
 }
 
 func redacted(v reflect.Value) map[string]any {
@@ -367,13 +486,13 @@ func redacted(v reflect.Value) map[string]any {
 	t := v.Type()
 	for i := range t.NumField() {
 		f, fv := t.Field(i), v.Field(i)
-		key := f.Tag.Get("yaml")
+		key := f.Tag.Get("koanf")
 		switch {
 		case f.Tag.Get("secret") == "true":
 			if !fv.IsZero() {
 				out[key] = "[redacted]"
 			}
-		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)):
+		case f.Type.Kind() == reflect.Struct:
 			out[key] = redacted(fv)
 		default:
 			out[key] = fv.Interface()

@@ -2,21 +2,34 @@ package config
 
 import (
 	"bytes"
-	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg, _, err := loadFull(t, args, env)
+	return cfg, err
+}
+
+func loadFull(t *testing.T, args []string, env map[string]string) (Config, []string, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	return Load(fs, args, func(k string) string { return env[k] })
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	return Load(fs, args, environ)
 }
 
 func TestLoadPrecedence(t *testing.T) {
@@ -102,9 +115,9 @@ func TestLoadErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"unknown yaml key", nil, map[string]string{"SYNCGATE_CONFIG": bad}, "field lisen not found"},
+		{"unknown yaml key", nil, map[string]string{"SYNCGATE_CONFIG": bad}, "lisen"},
 		{"bad duration", nil, map[string]string{"SYNCGATE_SYNC_OVERLAP": "soon"}, "SYNCGATE_SYNC_OVERLAP"},
-		{"bad int flag", []string{"--page-size", "many"}, nil, "flag -page-size"},
+		{"bad int flag", []string{"--page-size", "many"}, nil, "--page-size"},
 		{"page size range", []string{"--page-size", "0"}, nil, "page size 0"},
 		{"log format", nil, map[string]string{"SYNCGATE_LOG_FORMAT": "xml"}, "log format"},
 		{"gc percent range", []string{"--gc-percent", "0"}, nil, "gc percent 0"},
@@ -130,5 +143,186 @@ func TestUsageListsEverySetting(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("usage misses %q", want)
 		}
+	}
+}
+
+// sample is a valid value of s unlike its default, with how to write it in YAML, in the environment
+// and as a flag, and what Load must make of it.
+type sample struct {
+	yaml, text string // YAML scalar or sequence; environment and flag text
+	want       any
+}
+
+func sampleFor(t *testing.T, s setting) sample {
+	t.Helper()
+	def := reflect.ValueOf(Defaults()).FieldByIndex(s.index).Interface()
+	special := map[string]string{"listen": "127.0.0.1:9999", "debug_listen": "127.0.0.1:6061", "log_level": "debug", "log_format": "json"}
+	switch d := def.(type) {
+	case string:
+		v := "v-" + s.key
+		if sp, ok := special[s.key]; ok {
+			v = sp
+		}
+		return sample{yaml: fmt.Sprintf("%q", v), text: v, want: v}
+	case bool:
+		return sample{yaml: fmt.Sprint(!d), text: fmt.Sprint(!d), want: !d}
+	case int:
+		v := 64
+		if d == v {
+			v = 65
+		}
+		return sample{yaml: fmt.Sprint(v), text: fmt.Sprint(v), want: v}
+	case float64:
+		return sample{yaml: "2.5", text: "2.5", want: 2.5}
+	case time.Duration:
+		return sample{yaml: "90s", text: "1m30s", want: 90 * time.Second}
+	case []string:
+		return sample{yaml: "[a.example, b.example]", text: "a.example, b.example", want: []string{"a.example", "b.example"}}
+	}
+	t.Fatalf("setting %s: no sample for %T", s.key, def)
+	return sample{}
+}
+
+// yamlFor writes key (a.b.c) = value as nested YAML.
+func yamlFor(key, value string) string {
+	parts := strings.Split(key, ".")
+	var b strings.Builder
+	for i, p := range parts {
+		b.WriteString(strings.Repeat("  ", i) + p + ":")
+		if i < len(parts)-1 {
+			b.WriteString("\n")
+		}
+	}
+	return b.String() + " " + value + "\n"
+}
+
+// TestEverySettingFromEverySource sets each setting (every kind: string, bool, int, float, duration,
+// list, secret) through each source on its own (YAML, environment, flag where the setting has one,
+// *_FILE for secrets) and checks the decoded value; a secret's flag must be refused.
+func TestEverySettingFromEverySource(t *testing.T) {
+	dir := t.TempDir()
+	kinds := map[string]bool{}
+	for _, s := range settings() {
+		sm := sampleFor(t, s)
+		kind := reflect.TypeOf(sm.want).String()
+		if s.secret {
+			kind = "secret " + kind
+		}
+		kinds[kind] = true
+		type source struct {
+			name string
+			args []string
+			env  map[string]string
+		}
+		yamlFile := filepath.Join(dir, strings.ReplaceAll(s.key, ".", "_")+".yaml")
+		if err := os.WriteFile(yamlFile, []byte(yamlFor(s.key, sm.yaml)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sources := []source{
+			{"yaml", nil, map[string]string{"SYNCGATE_CONFIG": yamlFile}},
+			{"yaml via --config", []string{"--config", yamlFile}, nil},
+			{"env", nil, map[string]string{s.env: sm.text}},
+		}
+		if s.secret {
+			secretFile := filepath.Join(dir, s.env)
+			if err := os.WriteFile(secretFile, []byte(sm.text+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sources = append(sources, source{"file", nil, map[string]string{s.env + "_FILE": secretFile}})
+		} else {
+			sources = append(sources, source{"flag", []string{"--" + s.flag, sm.text}, nil}, source{"flag=", []string{"--" + s.flag + "=" + sm.text}, nil})
+		}
+		for _, src := range sources {
+			t.Run(kind+"/"+s.key+"/"+src.name, func(t *testing.T) {
+				cfg, err := load(t, src.args, src.env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := reflect.ValueOf(cfg).FieldByIndex(s.index).Interface(); !reflect.DeepEqual(got, sm.want) {
+					t.Fatalf("%s = %#v, want %#v", s.key, got, sm.want)
+				}
+			})
+		}
+		if s.secret {
+			flag := "--" + strings.NewReplacer(".", "-", "_", "-").Replace(s.key)
+			t.Run(kind+"/"+s.key+"/no flag", func(t *testing.T) {
+				_, err := load(t, []string{flag + "=" + sm.text}, nil)
+				if err == nil || !strings.Contains(err.Error(), "is a secret and has no flag") || strings.Contains(err.Error(), sm.text) {
+					t.Fatalf("secret flag %s: err = %v", flag, err)
+				}
+			})
+		}
+	}
+	for _, k := range []string{"string", "bool", "int", "float64", "time.Duration", "[]string", "secret string", "secret []string"} {
+		if !kinds[k] {
+			t.Errorf("no setting of kind %s was covered", k)
+		}
+	}
+}
+
+// TestBoolFlags: a bool flag alone means true, takes =true/=false, and the flag beats the environment.
+func TestBoolFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{[]string{"--insecure"}, nil, true},
+		{[]string{"--insecure", "--db", "x.db"}, nil, true},
+		{[]string{"--insecure=true"}, nil, true},
+		{[]string{"--insecure=false"}, map[string]string{"SYNCGATE_INSECURE": "true"}, false},
+		{nil, map[string]string{"SYNCGATE_INSECURE": "1"}, true},
+		{nil, nil, false},
+	}
+	for _, tt := range tests {
+		cfg, err := load(t, tt.args, tt.env)
+		if err != nil || cfg.Insecure != tt.want {
+			t.Errorf("%v %v: insecure = %v, %v; want %v", tt.args, tt.env, cfg.Insecure, err, tt.want)
+		}
+		if len(tt.args) == 3 && cfg.DB != "x.db" {
+			t.Errorf("%v: the flag after a bool flag was lost: db = %q", tt.args, cfg.DB)
+		}
+	}
+}
+
+// TestFlagsAnywhere: flags may follow positional arguments, which Load leaves in fs.Args().
+func TestFlagsAnywhere(t *testing.T) {
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg, _, err := Load(fs, []string{"up", "--db", "after.db", "extra"}, nil)
+	if err != nil || cfg.DB != "after.db" || strings.Join(fs.Args(), " ") != "up extra" {
+		t.Fatalf("db = %q, args = %v, err = %v", cfg.DB, fs.Args(), err)
+	}
+}
+
+func TestUnknownEnvironmentReported(t *testing.T) {
+	_, unknown, err := loadFull(t, nil, map[string]string{"SYNCGATE_LISTNE": "x", "SYNCGATE_DB_FILE": "y", "SYNCGATE_DB": "ok.db", "SYNCGATE_CONFIG": "", "OTHER": "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(unknown, ","); got != "SYNCGATE_DB_FILE,SYNCGATE_LISTNE" {
+		t.Fatalf("unknown = %q", got)
+	}
+}
+
+func TestSecretFromBothEnvAndFile(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("from-file"), 0o600)
+	_, err := load(t, nil, map[string]string{"SYNCGATE_ZHILONG_PASSWORD": "from-env", "SYNCGATE_ZHILONG_PASSWORD_FILE": pw})
+	if err == nil || !strings.Contains(err.Error(), "both set") || strings.Contains(err.Error(), "from-") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestUsageMatchesREADME: the settings table in README.md is exactly what `syncgate settings` prints.
+func TestUsageMatchesREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	Usage(&buf)
+	if !strings.Contains(string(readme), "```\n"+buf.String()+"```\n") {
+		t.Fatalf("README.md's settings block differs from `syncgate settings`; it should read:\n%s", buf.String())
 	}
 }

@@ -4,16 +4,21 @@
 //
 // Usage:
 //
-//	syncgate [flags]              serve (see --help for every setting)
-//	syncgate --demo               serve against in-process mock vendors seeded with demo data
-//	syncgate migrate up|down      apply or roll back the store's schema and exit
-//	syncgate settings             print the configuration reference
+//	syncgate [flags]                      serve (see --help for every setting)
+//	syncgate --demo                       serve against in-process mock vendors seeded with demo data
+//	syncgate migrate up [flags]           apply pending migrations to --db and exit
+//	syncgate migrate down --yes [flags]   roll every migration of --db back (drops all data) and exit
+//	syncgate migrate force N [flags]      record version N as --db's clean schema version (0: none)
+//	syncgate migrate status [flags]       print --db's schema version, dirty mark and pending migrations
+//	syncgate settings                     print the configuration reference
+//
+// Flags may come before or after a subcommand's arguments; a bool flag alone means true
+// (--insecure), and takes an explicit value as --insecure=false.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,12 +28,15 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"connectrpc.com/grpchealth"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
 
 	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/rpc"
@@ -38,37 +46,42 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "syncgate:", err)
 		}
 		os.Exit(1)
 	}
 }
 
-// run is main without the process globals, so tests can drive it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is main without the process globals, so tests can drive it. environ is usually os.Environ().
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	getenv := lookupEnv(environ)
 	if len(args) > 0 {
 		switch args[0] {
 		case "settings":
 			config.Usage(stdout)
 			return nil
 		case "migrate":
-			return runMigrate(ctx, args[1:], getenv, stderr)
+			return runMigrate(ctx, args[1:], environ, stdout, stderr)
 		}
 	}
-	fs := flag.NewFlagSet("syncgate", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("syncgate", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	demo := fs.Bool("demo", false, "start in-process mock vendors seeded with demo data and point the gateway at them")
 	demoRecords := fs.Int("demo-records", 200, "records to seed into each demo mock vendor")
-	cfg, err := config.Load(fs, args, getenv)
+	cfg, unknownEnv, err := config.Load(fs, args, environ)
 	if err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: the subcommands (migrate, settings) come first, and a bool flag takes a value only as --flag=value", fs.Arg(0))
 	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
 	}
+	warnUnknownEnv(log, unknownEnv)
 	var demoEnv *demoVendors
 	if *demo {
 		if demoEnv, err = startDemo(ctx, &cfg, *demoRecords, log); err != nil {
@@ -81,6 +94,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	tuneRuntime(cfg, getenv, log)
 	return serve(ctx, cfg, log, stdout, demoEnv)
+}
+
+// lookupEnv turns an environment list (KEY=value) into a lookup function; the last entry of a key wins.
+func lookupEnv(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return func(k string) string { return m[k] }
+}
+
+// warnUnknownEnv reports SYNCGATE_* variables that name no setting (a typo would otherwise go
+// unnoticed); only their names are logged, as their values may be secrets.
+func warnUnknownEnv(log *slog.Logger, names []string) {
+	if len(names) > 0 {
+		log.Warn("ignoring SYNCGATE_* environment variables that name no setting (see syncgate settings)", "names", names)
+	}
 }
 
 // tuneRuntime applies the GC settings, unless GOGC or GOMEMLIMIT already set them. Syncs allocate
@@ -113,22 +145,75 @@ func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("syncgate migrate", flag.ContinueOnError)
+// runMigrate is `syncgate migrate up|down|force N|status`, acting on the database that --db (or
+// SYNCGATE_DB, or the YAML file) names, with flags in any position.
+func runMigrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("syncgate migrate", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg, err := config.Load(fs, args, getenv)
+	yes := fs.Bool("yes", false, "confirm migrate down, which drops every table of the database and the data in them")
+	cfg, unknownEnv, err := config.Load(fs, args, environ)
 	if err != nil {
 		return err
 	}
-	dir := fs.Arg(0)
-	if dir != "up" && dir != "down" {
-		return fmt.Errorf("migrate: want 'up' or 'down', got %q", dir)
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
 	}
-	if err := store.Migrate(ctx, cfg.DB, dir); err != nil {
-		return fmt.Errorf("migrate %s: %w", dir, err)
+	warnUnknownEnv(log, unknownEnv)
+	const usage = "want up, down --yes, force N or status"
+	argc := map[string]int{"up": 1, "down": 1, "force": 2, "status": 1, "version": 1}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("migrate: %s", usage)
 	}
-	fmt.Fprintf(stderr, "migrate %s: %s is at the %s schema\n", dir, cfg.DB, map[string]string{"up": "latest", "down": "empty"}[dir])
+	cmd := fs.Arg(0)
+	if n, ok := argc[cmd]; !ok {
+		return fmt.Errorf("migrate: %s, got %q", usage, cmd)
+	} else if fs.NArg() != n {
+		return fmt.Errorf("migrate %s: want %d argument(s), got %q", cmd, n-1, fs.Args()[1:])
+	}
+	switch cmd {
+	case "up":
+		if err := store.Migrate(ctx, cfg.DB, "up"); err != nil {
+			return fmt.Errorf("migrate up: %w", err)
+		}
+		fmt.Fprintf(stderr, "migrate up: %s is at the latest schema\n", cfg.DB)
+	case "down":
+		if !*yes {
+			return fmt.Errorf("migrate down rolls back every migration of %s, dropping all its tables and data; add --yes to confirm", cfg.DB)
+		}
+		if err := store.Migrate(ctx, cfg.DB, "down"); err != nil {
+			return fmt.Errorf("migrate down: %w", err)
+		}
+		fmt.Fprintf(stderr, "migrate down: %s is at the empty schema\n", cfg.DB)
+	case "force":
+		n, err := strconv.Atoi(fs.Arg(1))
+		if err != nil || n < 0 {
+			return fmt.Errorf("migrate force: want a version number (0: none), got %q", fs.Arg(1))
+		}
+		if err := store.ForceVersion(ctx, cfg.DB, n); err != nil {
+			return fmt.Errorf("migrate force: %w", err)
+		}
+		fmt.Fprintf(stderr, "migrate force: %s is recorded at version %d, clean; no migration was run\n", cfg.DB, n)
+	case "status", "version":
+		st, err := store.Status(ctx, cfg.DB)
+		if err != nil {
+			return fmt.Errorf("migrate status: %w", err)
+		}
+		printStatus(stdout, cfg.DB, st)
+	}
 	return nil
+}
+
+func printStatus(w io.Writer, db string, st store.SchemaStatus) {
+	fmt.Fprintf(w, "database: %s\nversion: %d (latest %d, %d pending)\n", db, st.Version, st.Latest, st.Pending)
+	switch {
+	case !st.Dirty:
+		fmt.Fprintln(w, "dirty: no")
+	case st.Recovery == nil:
+		fmt.Fprintf(w, "dirty: yes, left by an interrupted migration; its schema is that of version %d, which the next start (or migrate up) records before migrating on\n", st.RecoversTo)
+	default:
+		fmt.Fprintf(w, "dirty: yes; the next start refuses it: %v\n", st.Recovery)
+	}
 }
 
 // serve runs the gateway until ctx ends, then shuts down gracefully: health turns NOT_SERVING, runs are
@@ -147,6 +232,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Registerer:      reg,
 		Gatherer:        reg,
 		MaxRequestBytes: cfg.MaxRequestBytes,
+		AllowedOrigins:  cfg.CORSAllowedOrigins,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
