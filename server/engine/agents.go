@@ -101,7 +101,7 @@ func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]Sourc
 				return nil, at, true, err
 			}
 			if i > 0 && r.Cursor.Time.Before(last) {
-				return nil, at, true, fmt.Errorf("zhilong returned agents out of updateTime order (%s after %s): an incremental read needs ascending order",
+				return nil, at, true, badSourceData("zhilong", "agentInfo/list", "agents out of updateTime order (%s after %s): an incremental read needs ascending order",
 					r.Cursor.Time.Format(vendor.DateTimeLayout), last.Format(vendor.DateTimeLayout))
 			}
 			last = r.Cursor.Time
@@ -152,13 +152,13 @@ func (s *zhilongAgents) decodeAgent(a *zhilong.Agent) (SourceRecord, error) {
 func recordFromFields(fields mapping.Record) (SourceRecord, error) {
 	id := fmt.Sprint(fields["agentId"])
 	if fields["agentId"] == nil || id == "" {
-		return SourceRecord{}, fmt.Errorf("agent without agentId")
+		return SourceRecord{}, badSourceData("zhilong", "agentInfo/list", "agent without agentId")
 	}
 	var t time.Time
 	if s, _ := fields["updateTime"].(string); s != "" {
 		var err error
 		if t, err = zhilong.ParseTime(s); err != nil {
-			return SourceRecord{}, fmt.Errorf("agent %s: %w", id, err)
+			return SourceRecord{}, badSourceData("zhilong", "agentInfo/list", "agent %s: %v", id, err)
 		}
 	}
 	return SourceRecord{Key: id, Cursor: store.Cursor{Time: t, Key: id}, Fields: fields}, nil

@@ -166,11 +166,11 @@ func (s *kingdeeCustomers) records(ctx context.Context, rows []kingdee.Row) ([]S
 func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (SourceRecord, error) {
 	id, err := row.Int64("FCUSTID")
 	if err != nil || id <= 0 {
-		return SourceRecord{}, fmt.Errorf("customer row without a valid FCUSTID: %v", row["FCUSTID"])
+		return SourceRecord{}, badSourceData("kingdee", "ExecuteBillQuery", "customer row without a valid FCUSTID: %v", row["FCUSTID"])
 	}
 	mod, err := row.Time("FModifyDate")
 	if err != nil {
-		return SourceRecord{}, fmt.Errorf("customer %d: %w", id, err)
+		return SourceRecord{}, badSourceData("kingdee", "ExecuteBillQuery", "customer %d: %v", id, err)
 	}
 	// The row is this record's own (freshly decoded), so it becomes the record's fields in place.
 	fields := mapping.Record(row)
