@@ -19,8 +19,8 @@ import (
 //     when it starts with "go ", "syncgate ", "syncgate-mocks ", "buf ", "grpcurl " or "curl ". A '#'
 //     after a blank, outside quotes, starts a comment (as in bash).
 //   - A line of NAME=value assignments (`KEY=demo-key; URL=http://127.0.0.1:8080`) defines variables
-//     for the commands after it; commands run under `bash -u`, so a variable the README never defined
-//     fails the command.
+//     for the commands after it; commands run under `bash -o pipefail -u`, so a variable the README never
+//     defined fails the command, and so does a failing command piped into another.
 //   - 127.0.0.1:8080, the demo's default address, stands for the address of the demo the test runs.
 //   - <id> stands for the run id (`run.id`) in the output of the latest earlier command that printed
 //     one. Any other <placeholder> in a command fails the test, unless the command's rule skips it.

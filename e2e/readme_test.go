@@ -145,17 +145,19 @@ func (s *readmeSession) run(ctx context.Context, c readmeCommand) error {
 	case modeStart:
 		return s.start(ctx, c.where, expanded, rule, fail)
 	}
-	dir, script, timeout := s.root, expanded, 2*time.Minute
+	dir, script, timeout := s.root, expanded, 3*time.Minute // go commands may compile
 	switch rule.mode {
 	case modeDemo:
 		timeout = time.Minute
 	case modeLocal:
-		dir = s.t.TempDir()
+		// A command that serves instead of ending belongs to a modeStart rule.
+		dir, timeout = s.t.TempDir(), 30*time.Second
 	case modeHelp:
 		script += " -h"
 	case modeVet:
 		script = "go vet" + strings.TrimPrefix(expanded, "go test")
 	}
+	expanded = script // what fail reports as run
 	once := fmt.Sprint(rule.mode, " ", script)
 	if rule.mode != modeDemo && s.passed[once] {
 		s.t.Logf("%s: ok (%s, as above): %s", c.where, modeNames[rule.mode], script)
@@ -247,12 +249,12 @@ func (s *readmeSession) env() []string {
 	return env
 }
 
-// bash runs script with `bash -uc` in dir and returns its combined output; the process group is
+// bash runs script with `bash -o pipefail -uc` in dir and returns its combined output; the process group is
 // killed on timeout.
 func (s *readmeSession) bash(ctx context.Context, dir, script string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-uc", script)
+	cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-uc", script)
 	cmd.Dir, cmd.Env = dir, s.env()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -273,7 +275,7 @@ func (s *readmeSession) start(ctx context.Context, where, script string, rule *r
 		}
 		script += " --listen " + addr
 	}
-	p, err := StartProcess("readme command", "bash", []string{"-uc", script}, s.env())
+	p, err := StartProcess("readme command", "bash", []string{"-o", "pipefail", "-uc", script}, s.env())
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -375,14 +377,16 @@ func TestREADMECommands(t *testing.T) {
 
 	// The checks catch what a wrong README command does. Each of these commands is wrong and must fail.
 	t.Run("wrong commands fail", func(t *testing.T) {
-		s.t = t
-		s.vars = map[string]string{"KEY": "demo-key", "URL": "http://" + s.demoAddr}
+		ws := *s
+		ws.t, ws.passed = t, map[string]bool{}
+		ws.vars = map[string]string{"KEY": "demo-key", "URL": "http://" + s.demoAddr}
 		wrong := []string{
 			// a Kingdee customer number the demo does not have (it has CUST0000001)
 			`buf curl -H "Authorization: Bearer $KEY" -d '{"flow":"FLOW_CUSTOMERS","keys":{"keys":["CUST000001"]}}' $URL/syncgate.v1.SyncService/Preview`,
 			// an RPC error over the Connect protocol: curl exits 0
 			`curl -s -H "Authorization: Bearer wrong-key" -H 'Content-Type: application/json' -d '{}' $URL/syncgate.v1.SyncService/ListRuns`,
 			`buf curl -H "Authorization: Bearer $KEY" -d '{"runId":"no-such-run"}' $URL/syncgate.v1.SyncService/GetRun`,
+			`buf curl -H "Authorization: Bearer $KEY" -d '{"runId":"no-such-run"}' $URL/syncgate.v1.SyncService/GetRun | head -5`,
 			`grpcurl -plaintext -d '{}' 127.0.0.1:8080 syncgate.v1.SyncService/ListRuns`,
 			`buf curl -H "Authorization: Bearer $TOKEN" -d '{}' $URL/syncgate.v1.SyncService/ListRuns`,
 			`buf curl -H "Authorization: Bearer $KEY" -d '{"runId":"<run id>"}' $URL/syncgate.v1.SyncService/GetRun`,
@@ -393,7 +397,7 @@ func TestREADMECommands(t *testing.T) {
 			`go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.8.9`,
 		}
 		for _, w := range wrong {
-			err := s.run(ctx, readmeCommand{where: "wrong", text: w})
+			err := ws.run(ctx, readmeCommand{where: "wrong", text: w})
 			if err == nil {
 				t.Errorf("wrong command passed: %s", w)
 				continue
