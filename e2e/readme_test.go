@@ -95,6 +95,9 @@ type readmeSession struct {
 	vars     map[string]string // variables the document defined
 	runID    string            // run id of the latest output that carried one
 	passed   map[string]bool   // commands not against the demo that passed already (mode and script)
+	// local is the working directory of the local commands, shared as a reader's shell is: a
+	// database that `migrate up --db x.db` made is the one the next `migrate status --db x.db` reads.
+	local string
 }
 
 // run exercises one command and returns why it failed, naming the command.
@@ -151,7 +154,7 @@ func (s *readmeSession) run(ctx context.Context, c readmeCommand) error {
 		timeout = time.Minute
 	case modeLocal:
 		// A command that serves instead of ending belongs to a modeStart rule.
-		dir, timeout = s.t.TempDir(), 30*time.Second
+		dir, timeout = s.local, 30*time.Second
 	case modeHelp:
 		script += " -h"
 	case modeVet:
@@ -341,7 +344,7 @@ func startReadmeDemo(t *testing.T) (*readmeSession, string) {
 		t.Fatal(err)
 	}
 	tools := t.TempDir()
-	s := &readmeSession{t: t, root: root, tools: installTools(t, tools), vars: map[string]string{}, passed: map[string]bool{},
+	s := &readmeSession{t: t, root: root, tools: installTools(t, tools), vars: map[string]string{}, passed: map[string]bool{}, local: t.TempDir(),
 		path: tools + string(os.PathListSeparator) + filepath.Dir(bins.gateway) + string(os.PathListSeparator) + os.Getenv("PATH")}
 	if s.demoAddr, err = FreePort(); err != nil {
 		t.Fatal(err)
