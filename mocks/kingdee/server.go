@@ -52,16 +52,17 @@ type Server struct {
 	e      *echo.Echo
 	faults *fault.Injector
 
-	mu        sync.RWMutex
-	custs     map[int64]*customer
-	byNumber  map[string]*customer
-	byOutID   map[string]*customer
-	ix        index
-	nextID    int64
-	nextNum   int
+	mu       sync.RWMutex
+	custs    map[int64]*customer
+	byNumber map[string]*customer
+	byOutID  map[string]*customer
+	ix       index
+	nextID   int64
+	nextNum  int
+	lastMod  time.Time
+
+	sessionMu sync.Mutex // guards sessions, loseAfter and calls
 	sessions  map[string]time.Time
-	lastMod   time.Time
-	sessionMu sync.Mutex
 	loseAfter int // session lost after this many business calls (0: off)
 	calls     int
 
@@ -99,14 +100,18 @@ func New(cfg Config) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
 
+// reset empties the data (under mu) and the sessions (under sessionMu, which guards them: authorised
+// and openSession read and write them under that lock alone).
 func (s *Server) reset() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.custs, s.byNumber, s.byOutID = map[int64]*customer{}, map[string]*customer{}, map[string]*customer{}
 	s.ix = index{}
 	s.nextID, s.nextNum = 900001, 1
+	s.mu.Unlock()
+	s.sessionMu.Lock()
 	s.sessions = map[string]time.Time{}
 	s.loseAfter, s.calls = 0, 0
+	s.sessionMu.Unlock()
 }
 
 // Seed replaces the data with n generated customers.
