@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -61,7 +62,7 @@ type Server struct {
 	e       *echo.Echo
 	faults  *fault.Injector
 	stats   *ctl.Stats
-	limiter *rate.Limiter
+	limiter atomic.Pointer[rate.Limiter] // nil: unlimited; SetRate swaps it while calls are served
 
 	mu    sync.RWMutex
 	dists map[string]*Distributor
@@ -83,9 +84,7 @@ func New(cfg Config) *Server {
 		cfg.LogSize = 1000
 	}
 	s := &Server{cfg: cfg, faults: fault.New(cfg.Seed), stats: ctl.NewStats(cfg.LogSize), dists: map[string]*Distributor{}}
-	if cfg.RatePerSecond > 0 {
-		s.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, int(cfg.RatePerSecond/10)))
-	}
+	s.SetRate(cfg.RatePerSecond)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.POST("/api/api.do", s.handle)
@@ -198,7 +197,7 @@ func (s *Server) process(q url.Values, body []byte) (int, string) {
 	if q.Get("method") != MethodDistributorSync {
 		return 1, "接口不存在"
 	}
-	if s.limiter != nil && !s.limiter.Allow() {
+	if l := s.limiter.Load(); l != nil && !l.Allow() {
 		return http.StatusTooManyRequests, "访问过于频繁"
 	}
 	var d Distributor
@@ -230,11 +229,11 @@ func (s *Server) process(q url.Values, body []byte) (int, string) {
 	return 0, "成功"
 }
 
-// SetRate changes the rate limit at run time (0: unlimited).
+// SetRate changes the rate limit at run time (0: unlimited); it is safe while calls are served.
 func (s *Server) SetRate(perSecond float64) {
 	if perSecond <= 0 {
-		s.limiter = nil
+		s.limiter.Store(nil)
 		return
 	}
-	s.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10)))
+	s.limiter.Store(rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10))))
 }

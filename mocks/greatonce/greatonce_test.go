@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,33 @@ func TestRateLimitAndFaults(t *testing.T) {
 	r2, _ := http.Post(srv.URL+"/api/api.do?"+p.Encode(), "application/json", strings.NewReader("{}"))
 	if r2.StatusCode != http.StatusBadGateway {
 		t.Fatalf("fault not applied: %d", r2.StatusCode)
+	}
+}
+
+// TestSetRateWhileServing changes the rate limit while calls are answered. SetRate once replaced the
+// limiter without synchronisation while process read it: run with -race, this test failed.
+func TestSetRateWhileServing(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RatePerSecond = 1000
+	s := New(cfg)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			s.SetRate(float64(i % 3 * 1000))
+		}
+	}()
+	for i := range 20 {
+		body := `{"actionType":"add","distributorCode":"S` + strconv.Itoa(i) + `","distributorName":"x"}`
+		if out := call(t, srv.URL, cfg, time.Now(), MethodDistributorSync, body, nil); out["flag"] == nil {
+			t.Fatalf("answer without flag: %v", out)
+		}
+	}
+	<-done
+	s.SetRate(0)
+	if out := call(t, srv.URL, cfg, time.Now(), MethodDistributorSync, `{"actionType":"add","distributorCode":"LAST","distributorName":"x"}`, nil); out["code"] != "0" {
+		t.Fatalf("unlimited call: %v", out)
 	}
 }
