@@ -150,7 +150,8 @@ func (s *Server) handle(c echo.Context) error {
 	}
 	q := c.Request().URL.Query()
 	rec := s.stats.Begin(q.Get("method"), body)
-	if f, ok := s.faults.Pick(q.Get("method")); ok {
+	f, faulty := s.faults.Pick(q.Get("method"))
+	if faulty {
 		if f.Kind == fault.RateLimit {
 			s.stats.End(rec, http.StatusOK, "fault: rate_limit")
 			return s.rateLimited(c)
@@ -160,6 +161,11 @@ func (s *Server) handle(c echo.Context) error {
 			return nil
 		}
 	}
+	// An answer fault (commit_delay, commit_drop, invalid_utf8): the call runs, its write committed,
+	// then the fault acts on the answer.
+	w, finish := fault.Hold(c.Response().Writer, c.Request(), f)
+	defer finish()
+	c.Response().Writer = w
 	status, msg := s.process(q, body)
 	if status == http.StatusTooManyRequests {
 		s.stats.End(rec, status, msg)

@@ -119,6 +119,7 @@ const (
 	login = "Kingdee.BOS.WebApi.ServicesStub.AuthService.ValidateUser"
 	query = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.ExecuteBillQuery"
 	batch = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.BatchSave"
+	save  = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save"
 )
 
 func TestLoginEnvelopesPagingAndErrors(t *testing.T) {

@@ -189,7 +189,8 @@ func (s *Server) dispatch(c echo.Context) error {
 		return c.String(http.StatusNotFound, "<html><body>404 - "+c.Param("service")+" not found</body></html>")
 	}
 	rec := s.stats.Begin(endpoint, body)
-	if f, ok := s.faults.Pick(endpoint); ok {
+	f, faulty := s.faults.Pick(endpoint)
+	if faulty {
 		switch f.Kind {
 		case fault.SessionLost:
 			s.stats.End(rec, http.StatusOK, "fault: "+f.Kind)
@@ -204,8 +205,12 @@ func (s *Server) dispatch(c echo.Context) error {
 		}
 	}
 	w := &capture{ResponseWriter: c.Response().Writer}
-	c.Response().Writer = w
 	defer func() { s.stats.End(rec, w.status, w.body.String()) }()
+	// An answer fault (commit_delay, commit_drop, invalid_utf8) lets the call run, its write
+	// committed, and then acts on the answer; the log shows what was sent.
+	hw, finish := fault.Hold(w, c.Request(), f)
+	defer finish()
+	c.Response().Writer = hw
 
 	if endpoint == EndpointSave || endpoint == EndpointBatchSave {
 		env, err := decodeSaveEnvelope(body)
@@ -425,6 +430,10 @@ type capture struct {
 }
 
 func (c *capture) WriteHeader(code int) { c.status = code; c.ResponseWriter.WriteHeader(code) }
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (c *capture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
 func (c *capture) Write(b []byte) (int, error) {
 	if c.status == 0 {
 		c.status = http.StatusOK

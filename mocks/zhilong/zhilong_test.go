@@ -2,12 +2,16 @@ package zhilong
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/syncgate/syncgate/mocks/mockctl"
 )
 
 func post(t *testing.T, url, token, body string) map[string]any {
@@ -98,5 +102,33 @@ func TestOneMillionAgents(t *testing.T) {
 	out := post(t, srv.URL+"/api/agentInfo/list?pageNum=99999999&pageSize=1000", tok, "{}")
 	if out["total"] != float64(1_000_000) || len(out["rows"].([]any)) != 1000 {
 		t.Fatalf("total %v, rows %d", out["total"], len(out["rows"].([]any)))
+	}
+}
+
+// invalid_utf8 answers an agent page whose Chinese text is invalid UTF-8, in well-formed JSON.
+func TestInvalidUTF8Page(t *testing.T) {
+	s := New(DefaultConfig())
+	s.Seed(3, 1)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	cfg := DefaultConfig()
+	tok := post(t, srv.URL+"/login", "", `{"username":"`+cfg.Username+`","password":"`+cfg.Password+`"}`)["token"].(string)
+	if err := mockctl.New(srv.URL, nil).SetFault(context.Background(), mockctl.Fault{Endpoint: "agentInfo/list", Kind: mockctl.KindInvalidUTF8, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	page := func() []byte {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/agentInfo/list?pageNum=1&pageSize=10", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return b
+	}
+	bad, good := page(), page()
+	if utf8.Valid(bad) || !json.Valid(bad) || len(bad) != len(good) || !utf8.Valid(good) || !bytes.Contains(bad, []byte(`"total":3`)) {
+		t.Fatalf("faulty page %q, next page %q", bad, good)
 	}
 }
