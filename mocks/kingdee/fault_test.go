@@ -37,6 +37,7 @@ func TestCommitFaultsCommitTheWriteTheClientNeverSees(t *testing.T) {
 			mockctl.Fault{Kind: mockctl.KindCommitDrop, Count: 1}},
 	} {
 		t.Run(tt.endpoint+"/"+tt.fault.Kind, func(t *testing.T) {
+			t.Parallel()
 			s := New(cfg)
 			srv := httptest.NewServer(s)
 			defer srv.Close()
