@@ -146,8 +146,8 @@ func Apply(w http.ResponseWriter, r *http.Request, f Rule) bool {
 	return true
 }
 
-// drop closes the connection without an answer
-// (through writers that wrap it, by their Unwrap methods).
+// drop closes the connection without an answer, reaching it through any writers that wrap it (by
+// their Unwrap methods).
 func drop(w http.ResponseWriter) {
 	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		conn.Close()
