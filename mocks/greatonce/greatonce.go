@@ -235,7 +235,7 @@ func (s *Server) process(q url.Values, body []byte) (int, string) {
 	return 0, "成功"
 }
 
-// SetRate changes the rate limit at run time (0: unlimited); it is safe while calls are served.
+// SetRate changes the rate limit at run time (0: unlimited).
 func (s *Server) SetRate(perSecond float64) {
 	if perSecond <= 0 {
 		s.limiter.Store(nil)
