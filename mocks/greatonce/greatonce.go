@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -61,7 +62,7 @@ type Server struct {
 	e       *echo.Echo
 	faults  *fault.Injector
 	stats   *ctl.Stats
-	limiter *rate.Limiter
+	limiter atomic.Pointer[rate.Limiter] // nil: unlimited; SetRate swaps it while calls are served
 
 	mu    sync.RWMutex
 	dists map[string]*Distributor
@@ -83,9 +84,7 @@ func New(cfg Config) *Server {
 		cfg.LogSize = 1000
 	}
 	s := &Server{cfg: cfg, faults: fault.New(cfg.Seed), stats: ctl.NewStats(cfg.LogSize), dists: map[string]*Distributor{}}
-	if cfg.RatePerSecond > 0 {
-		s.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, int(cfg.RatePerSecond/10)))
-	}
+	s.SetRate(cfg.RatePerSecond)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.POST("/api/api.do", s.handle)
@@ -151,7 +150,8 @@ func (s *Server) handle(c echo.Context) error {
 	}
 	q := c.Request().URL.Query()
 	rec := s.stats.Begin(q.Get("method"), body)
-	if f, ok := s.faults.Pick(q.Get("method")); ok {
+	f, faulty := s.faults.Pick(q.Get("method"))
+	if faulty {
 		if f.Kind == fault.RateLimit {
 			s.stats.End(rec, http.StatusOK, "fault: rate_limit")
 			return s.rateLimited(c)
@@ -161,6 +161,11 @@ func (s *Server) handle(c echo.Context) error {
 			return nil
 		}
 	}
+	// An answer fault (commit_delay, commit_drop, invalid_utf8): the call runs, its write committed,
+	// then the fault acts on the answer.
+	w, finish := fault.Hold(c.Response().Writer, c.Request(), f)
+	defer finish()
+	c.Response().Writer = w
 	status, msg := s.process(q, body)
 	if status == http.StatusTooManyRequests {
 		s.stats.End(rec, status, msg)
@@ -198,7 +203,7 @@ func (s *Server) process(q url.Values, body []byte) (int, string) {
 	if q.Get("method") != MethodDistributorSync {
 		return 1, "接口不存在"
 	}
-	if s.limiter != nil && !s.limiter.Allow() {
+	if l := s.limiter.Load(); l != nil && !l.Allow() {
 		return http.StatusTooManyRequests, "访问过于频繁"
 	}
 	var d Distributor
@@ -254,8 +259,8 @@ func keepAbsent(d, old *Distributor, body []byte) {
 // SetRate changes the rate limit at run time (0: unlimited).
 func (s *Server) SetRate(perSecond float64) {
 	if perSecond <= 0 {
-		s.limiter = nil
+		s.limiter.Store(nil)
 		return
 	}
-	s.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10)))
+	s.limiter.Store(rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10))))
 }

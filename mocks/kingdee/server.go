@@ -52,16 +52,17 @@ type Server struct {
 	e      *echo.Echo
 	faults *fault.Injector
 
-	mu        sync.RWMutex
-	custs     map[int64]*customer
-	byNumber  map[string]*customer
-	byOutID   map[string]*customer
-	ix        index
-	nextID    int64
-	nextNum   int
+	mu       sync.RWMutex
+	custs    map[int64]*customer
+	byNumber map[string]*customer
+	byOutID  map[string]*customer
+	ix       index
+	nextID   int64
+	nextNum  int
+	lastMod  time.Time
+
+	sessionMu sync.Mutex // guards sessions, loseAfter and calls
 	sessions  map[string]time.Time
-	lastMod   time.Time
-	sessionMu sync.Mutex
 	loseAfter int // session lost after this many business calls (0: off)
 	calls     int
 
@@ -99,14 +100,18 @@ func New(cfg Config) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
 
+// reset empties the data (under mu) and the sessions (under sessionMu, which guards them: authorised
+// and openSession read and write them under that lock alone).
 func (s *Server) reset() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.custs, s.byNumber, s.byOutID = map[int64]*customer{}, map[string]*customer{}, map[string]*customer{}
 	s.ix = index{}
 	s.nextID, s.nextNum = 900001, 1
+	s.mu.Unlock()
+	s.sessionMu.Lock()
 	s.sessions = map[string]time.Time{}
 	s.loseAfter, s.calls = 0, 0
+	s.sessionMu.Unlock()
 }
 
 // Seed replaces the data with n generated customers.
@@ -184,7 +189,8 @@ func (s *Server) dispatch(c echo.Context) error {
 		return c.String(http.StatusNotFound, "<html><body>404 - "+c.Param("service")+" not found</body></html>")
 	}
 	rec := s.stats.Begin(endpoint, body)
-	if f, ok := s.faults.Pick(endpoint); ok {
+	f, faulty := s.faults.Pick(endpoint)
+	if faulty {
 		switch f.Kind {
 		case fault.SessionLost:
 			s.stats.End(rec, http.StatusOK, "fault: "+f.Kind)
@@ -199,8 +205,12 @@ func (s *Server) dispatch(c echo.Context) error {
 		}
 	}
 	w := &capture{ResponseWriter: c.Response().Writer}
-	c.Response().Writer = w
 	defer func() { s.stats.End(rec, w.status, w.body.String()) }()
+	// An answer fault (commit_delay, commit_drop, invalid_utf8) lets the call run, its write
+	// committed, and then acts on the answer; the log shows what was sent.
+	hw, finish := fault.Hold(w, c.Request(), f)
+	defer finish()
+	c.Response().Writer = hw
 
 	if endpoint == EndpointSave || endpoint == EndpointBatchSave {
 		env, err := decodeSaveEnvelope(body)
@@ -420,6 +430,10 @@ type capture struct {
 }
 
 func (c *capture) WriteHeader(code int) { c.status = code; c.ResponseWriter.WriteHeader(code) }
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (c *capture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
 func (c *capture) Write(b []byte) (int, error) {
 	if c.status == 0 {
 		c.status = http.StatusOK

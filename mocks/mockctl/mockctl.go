@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/syncgate/syncgate/mocks/internal/fault"
 )
 
 // Client talks to one mock's control plane.
@@ -35,7 +37,9 @@ func New(baseURL string, hc *http.Client) *Client {
 
 // Fault is a fault rule: Kind on Endpoint, for the next Count calls or with probability Rate, after
 // letting After calls pass. Kinds: latency, http500, http502, hang, drop, truncated, html,
-// session_lost, lock_conflict, rate_limit, token_expiry.
+// session_lost, lock_conflict, rate_limit, token_expiry, and the answer kinds below (commit_delay,
+// commit_drop, invalid_utf8), which let the call run in full, its write committed, and then act on
+// the answer. LatencyMS is the delay of latency and commit_delay.
 type Fault struct {
 	Endpoint  string  `json:"endpoint"`
 	Kind      string  `json:"kind"`
@@ -44,6 +48,18 @@ type Fault struct {
 	After     int     `json:"after,omitempty"`
 	LatencyMS int     `json:"latency_ms,omitempty"`
 }
+
+// The answer kinds of Fault (mocks/README.md, "Fault kinds").
+const (
+	// KindCommitDelay performs the call (a Save, BatchSave or distributor sync is committed) and
+	// answers only after LatencyMS; with LatencyMS 0 it never answers, and the client times out.
+	KindCommitDelay = fault.CommitDelay
+	// KindCommitDrop performs the call and then closes the connection without an answer.
+	KindCommitDrop = fault.CommitDrop
+	// KindInvalidUTF8 performs the call and answers with each non-ASCII character's lead byte
+	// replaced by 0xFF: still well-formed JSON, its strings invalid UTF-8.
+	KindInvalidUTF8 = fault.InvalidUTF8
+)
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader

@@ -251,7 +251,8 @@ func (s *Server) authorised(c echo.Context) bool {
 func (s *Server) list(c echo.Context) error {
 	body, _ := io.ReadAll(c.Request().Body)
 	rec := s.stats.Begin("agentInfo/list", body)
-	if f, ok := s.faults.Pick("agentInfo/list"); ok {
+	f, faulty := s.faults.Pick("agentInfo/list")
+	if faulty {
 		switch f.Kind {
 		case fault.RateLimit:
 			s.stats.End(rec, http.StatusOK, "fault: rate_limit")
@@ -268,6 +269,10 @@ func (s *Server) list(c echo.Context) error {
 		}
 	}
 	defer s.stats.End(rec, http.StatusOK, "")
+	// An answer fault (commit_delay, commit_drop, invalid_utf8) acts on the page once it is made.
+	w, finish := fault.Hold(c.Response().Writer, c.Request(), f)
+	defer finish()
+	c.Response().Writer = w
 	if !s.authorised(c) {
 		return ruoyi(c, 401, "请求访问：/api/agentInfo/list，认证失败，无法访问系统资源")
 	}

@@ -2,15 +2,27 @@ package zhilong
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/syncgate/syncgate/mocks/mockctl"
 )
 
 func post(t *testing.T, url, token, body string) map[string]any {
+	t.Helper()
+	var out map[string]any
+	json.Unmarshal(postRaw(t, url, token, body), &out)
+	return out
+}
+
+// postRaw posts body and returns the answer's bytes (HTTP 200 only).
+func postRaw(t *testing.T, url, token, body string) []byte {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(body)))
 	req.Header.Set("Content-Type", "application/json")
@@ -26,9 +38,7 @@ func post(t *testing.T, url, token, body string) map[string]any {
 		t.Fatalf("HTTP %d", resp.StatusCode)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	json.Unmarshal(b, &out)
-	return out
+	return b
 }
 
 func TestLoginListPagingAndErrors(t *testing.T) {
@@ -84,19 +94,38 @@ func TestLoginListPagingAndErrors(t *testing.T) {
 	}
 }
 
+// loggedIn serves a mock seeded with n agents and logs in to it.
+func loggedIn(t *testing.T, n int) (*httptest.Server, string) {
+	t.Helper()
+	s := New(DefaultConfig())
+	s.Seed(n, 1)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	cfg := DefaultConfig()
+	return srv, post(t, srv.URL+"/login", "", `{"username":"`+cfg.Username+`","password":"`+cfg.Password+`"}`)["token"].(string)
+}
+
 // TestOneMillionAgents seeds 1,000,000 agents and pages the last window. Skipped with -short.
 func TestOneMillionAgents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1M seed")
 	}
-	s := New(DefaultConfig())
-	s.Seed(1_000_000, 1)
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	cfg := DefaultConfig()
-	tok := post(t, srv.URL+"/login", "", `{"username":"`+cfg.Username+`","password":"`+cfg.Password+`"}`)["token"].(string)
+	srv, tok := loggedIn(t, 1_000_000)
 	out := post(t, srv.URL+"/api/agentInfo/list?pageNum=99999999&pageSize=1000", tok, "{}")
 	if out["total"] != float64(1_000_000) || len(out["rows"].([]any)) != 1000 {
 		t.Fatalf("total %v, rows %d", out["total"], len(out["rows"].([]any)))
+	}
+}
+
+// invalid_utf8 answers an agent page whose Chinese text is invalid UTF-8, in well-formed JSON.
+func TestInvalidUTF8Page(t *testing.T) {
+	srv, tok := loggedIn(t, 3)
+	if err := mockctl.New(srv.URL, nil).SetFault(context.Background(), mockctl.Fault{Endpoint: "agentInfo/list", Kind: mockctl.KindInvalidUTF8, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	page := srv.URL + "/api/agentInfo/list?pageNum=1&pageSize=10"
+	bad, good := postRaw(t, page, tok, "{}"), postRaw(t, page, tok, "{}")
+	if utf8.Valid(bad) || !json.Valid(bad) || len(bad) != len(good) || !utf8.Valid(good) || !bytes.Contains(bad, []byte(`"total":3`)) {
+		t.Fatalf("faulty page %q, next page %q", bad, good)
 	}
 }

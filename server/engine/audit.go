@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/store"
@@ -83,11 +86,42 @@ func AuditAttempt(ctx context.Context, at vendor.Attempt) {
 	a.mu.Unlock()
 }
 
+// clip makes a vendor body storable: valid UTF-8 (each run of invalid bytes becomes U+FFFD, so one
+// row cannot break a GetRun page) and at most maxAuditBody bytes, cut on a character boundary and
+// marked with the body's full length.
 func clip(b []byte) string {
-	if len(b) <= maxAuditBody {
+	total, cut := len(b), false
+	if total > maxAuditBody {
+		b, cut = runeCut(b, maxAuditBody), true
+	}
+	if !utf8.Valid(b) {
+		b = bytes.ToValidUTF8(b, []byte(string(utf8.RuneError)))
+		if len(b) > maxAuditBody { // replacements are longer than the bytes they replace
+			b, cut = runeCut(b, maxAuditBody), true
+		}
+	}
+	if !cut {
 		return string(b)
 	}
-	return string(b[:maxAuditBody]) + fmt.Sprintf("…[truncated: %d bytes in all]", len(b))
+	return string(b) + fmt.Sprintf("…[truncated: %d bytes in all]", total)
+}
+
+// runeCut returns b cut to at most n bytes (n < len(b)), before the character that byte n belongs to:
+// it steps back over at most utf8.UTFMax-1 continuation bytes, so on invalid input it may still
+// split a sequence, which the caller then replaces.
+func runeCut(b []byte, n int) []byte {
+	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(b[n]); i++ {
+		n--
+	}
+	return b[:n]
+}
+
+// validText returns s, or s with each run of invalid UTF-8 replaced by U+FFFD.
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, string(utf8.RuneError))
 }
 
 // mergeAttempts joins the audit rows of a page: a record delivered by one vendor call that succeeded
@@ -96,6 +130,9 @@ func clip(b []byte) string {
 // failures, and calls made for many records (a batch, a page read). Without this, each record of a
 // per-record target (Greatonce) wrote its body twice, and the audit rows were the largest part of a
 // sync's SQLite work.
+//
+// It also makes every text of every row valid UTF-8 (validText): a per-record row carries a body and
+// an error built from vendor data, and one invalid row would make a GetRun page unanswerable.
 func mergeAttempts(attempts, outcomes []store.Record) []store.Record {
 	single := make(map[string]int, len(outcomes)) // source key → index of its only attempt row, -1 if several
 	for i, a := range attempts {
@@ -129,5 +166,12 @@ func mergeAttempts(attempts, outcomes []store.Record) []store.Record {
 			out = append(out, a)
 		}
 	}
-	return append(out, outcomes...)
+	out = append(out, outcomes...)
+	for i := range out {
+		r := &out[i]
+		for _, f := range []*string{&r.SourceKey, &r.TargetKey, &r.Action, &r.Vendor, &r.Operation, &r.Request, &r.Response, &r.Outcome, &r.Error} {
+			*f = validText(*f)
+		}
+	}
+	return out
 }

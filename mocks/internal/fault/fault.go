@@ -2,7 +2,9 @@
 package fault
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -23,6 +25,12 @@ const (
 	LockConflict = "lock_conflict" // Kingdee: MsgCode 13
 	RateLimit    = "rate_limit"    // Greatonce / Zhilong: the vendor's rate-limit answer
 	TokenExpiry  = "token_expiry"  // Zhilong: every issued token stops working
+
+	// The answer kinds let the call go on (a write is performed and committed) and then act on its
+	// answer: see Hold.
+	CommitDelay = "commit_delay" // answer only after LatencyMS (0: never; the client gives up first)
+	CommitDrop  = "commit_drop"  // close the connection instead of answering
+	InvalidUTF8 = "invalid_utf8" // answer with every non-ASCII character's bytes made invalid UTF-8
 )
 
 // Rule switches one fault on for one endpoint. A rule fires on a call when Count > 0 (the next Count
@@ -57,7 +65,8 @@ func New(seed uint64) *Injector {
 // Set adds a rule; Clear removes all rules (and reseeds).
 func (in *Injector) Set(r Rule) error {
 	switch r.Kind {
-	case Latency, HTTP500, HTTP502, Hang, Drop, Truncated, HTML, SessionLost, LockConflict, RateLimit, TokenExpiry:
+	case Latency, HTTP500, HTTP502, Hang, Drop, Truncated, HTML, SessionLost, LockConflict, RateLimit, TokenExpiry,
+		CommitDelay, CommitDrop, InvalidUTF8:
 	default:
 		return fmt.Errorf("unknown fault kind %q", r.Kind)
 	}
@@ -105,7 +114,8 @@ func (in *Injector) Pick(endpoint string) (Rule, bool) {
 }
 
 // Apply answers the generic faults and reports whether it wrote the response. Latency sleeps and
-// lets the call go on.
+// lets the call go on; so do the answer kinds (CommitDelay, CommitDrop, InvalidUTF8), which Hold
+// applies to the answer.
 func Apply(w http.ResponseWriter, r *http.Request, f Rule) bool {
 	switch f.Kind {
 	case Latency:
@@ -123,13 +133,7 @@ func Apply(w http.ResponseWriter, r *http.Request, f Rule) bool {
 	case Hang:
 		<-r.Context().Done()
 	case Drop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return true
-			}
-		}
-		panic(http.ErrAbortHandler)
+		drop(w)
 	case Truncated:
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"Result":{"ResponseStatus":{"IsSuccess":tr`)
@@ -141,3 +145,78 @@ func Apply(w http.ResponseWriter, r *http.Request, f Rule) bool {
 	}
 	return true
 }
+
+// drop closes the connection without an answer, reaching it through any writers that wrap it (by
+// their Unwrap methods).
+func drop(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// Hold returns the writer a call's handler should answer into and the function to run once the
+// handler has returned. For the answer kinds the writer buffers the answer, and finish delivers it as
+// f says: CommitDelay after LatencyMS (never, with 0, or once the client has gone: the answer is then
+// lost), CommitDrop not at all (the connection is closed), InvalidUTF8 with each byte that starts a
+// non-ASCII character replaced by 0xFF (JSON syntax is ASCII, so the body stays well-formed JSON whose
+// strings are invalid UTF-8; an ASCII-only answer is unchanged). The call itself runs in full first,
+// so a write it makes is committed whatever the client then sees. For any other kind Hold returns w
+// and a finish that does nothing.
+func Hold(w http.ResponseWriter, r *http.Request, f Rule) (_ http.ResponseWriter, finish func()) {
+	switch f.Kind {
+	case CommitDelay, CommitDrop, InvalidUTF8:
+	default:
+		return w, func() {}
+	}
+	h := &held{ResponseWriter: w}
+	return h, func() {
+		switch f.Kind {
+		case CommitDelay:
+			// The server notices a client that leaves only once the request body is consumed.
+			_, _ = io.Copy(io.Discard, r.Body)
+			var after <-chan time.Time
+			if f.LatencyMS > 0 {
+				after = time.After(time.Duration(f.LatencyMS) * time.Millisecond)
+			}
+			select {
+			case <-after:
+			case <-r.Context().Done():
+				return // the client gave up: nobody to answer
+			}
+		case CommitDrop:
+			drop(w)
+			return
+		case InvalidUTF8:
+			b := h.body.Bytes()
+			for i, c := range b {
+				if c >= 0xC0 { // a UTF-8 lead byte
+					b[i] = 0xFF
+				}
+			}
+		}
+		if h.status != 0 {
+			w.WriteHeader(h.status)
+		}
+		_, _ = w.Write(h.body.Bytes())
+	}
+}
+
+// held buffers an answer for Hold; headers go to the underlying writer (sent with the answer).
+type held struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (h *held) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *held) Write(b []byte) (int, error) { return h.body.Write(b) }
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (h *held) Unwrap() http.ResponseWriter { return h.ResponseWriter }
