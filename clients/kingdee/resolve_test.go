@@ -4,38 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	mock "github.com/syncgate/syncgate/mocks/kingdee"
+	"github.com/syncgate/syncgate/mocks/mockctl"
 )
-
-// commitThenTimeout passes requests to the mock, but the first BatchSave is answered only after the
-// client gave up: the mock commits it, the client sees a timeout.
-type commitThenTimeout struct {
-	next  http.Handler
-	saves atomic.Int32
-}
-
-func (h *commitThenTimeout) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.Contains(r.URL.Path, ServiceBatchSave) && h.saves.Add(1) == 1 {
-		h.next.ServeHTTP(httptest.NewRecorder(), r) // committed
-		<-r.Context().Done()                        // the client timed out
-		return
-	}
-	h.next.ServeHTTP(w, r)
-}
 
 func TestBatchSaveRetryDoesNotCreateTwice(t *testing.T) {
 	for _, resolve := range []bool{false, true} {
 		t.Run(fmt.Sprintf("resolve=%v", resolve), func(t *testing.T) {
 			m := mock.New(mock.DefaultConfig())
-			srv := httptest.NewServer(&commitThenTimeout{next: m})
+			srv := httptest.NewServer(m)
 			t.Cleanup(srv.Close)
+			// The first BatchSave is committed, and never answered: the client times out.
+			if err := mockctl.New(srv.URL, nil).SetFault(context.Background(), mockctl.Fault{Endpoint: "BatchSave", Kind: mockctl.KindCommitDelay, Count: 1}); err != nil {
+				t.Fatal(err)
+			}
 			mc := mock.DefaultConfig()
 			c, err := New(Config{BaseURL: srv.URL + "/k3cloud/", AcctID: mc.AcctID, Username: mc.Username, Password: mc.Password,
 				Timeout: 300 * time.Millisecond, MaxAttempts: 3, MaxElapsed: 10 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond})

@@ -496,7 +496,7 @@ func (ru *runner) record(c *store.PageCommit, p plan, action, outcome, targetKey
 		switch n := len(ru.st.records); {
 		case n < keep:
 			ru.st.records = append(ru.st.records, RecordOutcome{SourceKey: row.SourceKey, TargetKey: row.TargetKey, Action: row.Action,
-				Operation: row.Operation, Request: row.Request, Outcome: row.Outcome, Error: row.Error, At: row.At})
+				Operation: row.Operation, Request: validText(row.Request), Outcome: row.Outcome, Error: validText(row.Error), At: row.At})
 		case n == keep:
 			ru.st.records = append(ru.st.records, RecordOutcome{Outcome: "truncated", At: row.At,
 				Error: fmt.Sprintf("a dry run keeps its first %d outcomes; the run's counts cover every record", keep)})
