@@ -193,16 +193,28 @@ func (s *Store) DeadLetters(ctx context.Context, flow string, limit int) ([]Dead
 
 // CommitPage writes one page's mappings, audit rows, dead letters, checkpoint and run counts in one
 // transaction: either all of it is durable or none of it.
-func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
+func (s *Store) CommitPage(ctx context.Context, p PageCommit) error {
+	return s.inTx(ctx, "commit page", func(tx *sql.Tx) error { return commitPage(ctx, tx, p) })
+}
+
+// inTx runs fn in one transaction: committed when fn succeeds, rolled back otherwise. Errors are
+// prefixed with what.
+func (s *Store) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("commit page: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+func commitPage(ctx context.Context, tx *sql.Tx, p PageCommit) error {
 	now := time.Now().UnixNano()
 	if len(p.Mappings) > 0 {
 		err := insertRows(ctx, tx, `INSERT INTO mappings (flow, source_key, target_key, payload_hash, payload, created_at, updated_at) VALUES `,
@@ -213,13 +225,13 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 				return append(args, p.Flow, m.SourceKey, m.TargetKey, m.PayloadHash, string(m.Payload), now, now)
 			})
 		if err != nil {
-			return fmt.Errorf("commit page: upsert mappings: %w", err)
+			return fmt.Errorf("upsert mappings: %w", err)
 		}
 	}
 	if len(p.Records) > 0 {
 		var seq int64
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM run_records WHERE run_id = ?`, p.RunID).Scan(&seq); err != nil {
-			return fmt.Errorf("commit page: %w", err)
+			return err
 		}
 		err := insertRows(ctx, tx, `INSERT INTO run_records (run_id, seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at) VALUES `,
 			"", 13, len(p.Records), func(i int, args []any) []any {
@@ -232,7 +244,7 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 					r.Request, r.Response, r.Outcome, r.Error, at.UnixNano())
 			})
 		if err != nil {
-			return fmt.Errorf("commit page: audit rows: %w", err)
+			return fmt.Errorf("audit rows: %w", err)
 		}
 	}
 	if len(p.DeadLetters) > 0 {
@@ -241,12 +253,12 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 			ON CONFLICT (flow, source_key) DO UPDATE SET attempts = dead_letters.attempts + excluded.attempts,
 				last_error = excluded.last_error, payload = excluded.payload, last_failed_at = excluded.last_failed_at`)
 		if err != nil {
-			return fmt.Errorf("commit page: %w", err)
+			return err
 		}
 		defer st.Close()
 		for _, d := range p.DeadLetters {
 			if _, err := st.ExecContext(ctx, p.Flow, d.SourceKey, max(d.Attempts, 1), d.LastError, string(d.Payload), now, now); err != nil {
-				return fmt.Errorf("commit page: dead letter %s: %w", d.SourceKey, err)
+				return fmt.Errorf("dead letter %s: %w", d.SourceKey, err)
 			}
 		}
 	}
@@ -255,32 +267,29 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit) (err error) {
 		var letters int
 		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM dead_letters WHERE flow = ? LIMIT 1)`, p.Flow).Scan(&letters)
 		if err != nil {
-			return fmt.Errorf("commit page: %w", err)
+			return err
 		}
 		if letters > 0 {
 			if err := deleteKeys(ctx, tx, `DELETE FROM dead_letters WHERE flow = ? AND source_key IN (`, p.Flow, p.Resolved); err != nil {
-				return fmt.Errorf("commit page: resolve dead letters: %w", err)
+				return fmt.Errorf("resolve dead letters: %w", err)
 			}
 		}
 	}
 	if err := deleteKeys(ctx, tx, `DELETE FROM create_intents WHERE flow = ? AND source_key IN (`, p.Flow, p.ClearIntents); err != nil {
-		return fmt.Errorf("commit page: clear create intents: %w", err)
+		return fmt.Errorf("clear create intents: %w", err)
 	}
 	if c := p.Checkpoint; c != nil {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (flow, cursor_time, cursor_key, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (flow) DO UPDATE SET cursor_time = excluded.cursor_time, cursor_key = excluded.cursor_key, updated_at = excluded.updated_at`,
 			p.Flow, nanos(c.Time), c.Key, now); err != nil {
-			return fmt.Errorf("commit page: checkpoint: %w", err)
+			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
 	if c := p.Counts; c != nil {
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET read = ?, added = ?, updated = ?, skipped = ?, failed = ?, retried = ? WHERE id = ?`,
 			c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, p.RunID); err != nil {
-			return fmt.Errorf("commit page: run counts: %w", err)
+			return fmt.Errorf("run counts: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit page: %w", err)
 	}
 	return nil
 }
@@ -303,31 +312,17 @@ func deleteKeys(ctx context.Context, tx *sql.Tx, head, flow string, keys []strin
 
 // RecordIntents durably records the target keys that creates are about to use, before they are sent.
 // A key already recorded for a source key stays: the create that may have happened used it.
-func (s *Store) RecordIntents(ctx context.Context, flow string, intents []Intent) (err error) {
+func (s *Store) RecordIntents(ctx context.Context, flow string, intents []Intent) error {
 	if len(intents) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record create intents: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	now := time.Now().UnixNano()
-	err = insertRows(ctx, tx, `INSERT INTO create_intents (flow, source_key, target_key, created_at) VALUES `,
-		`ON CONFLICT (flow, source_key) DO NOTHING`, 4, len(intents), func(i int, args []any) []any {
-			return append(args, flow, intents[i].SourceKey, intents[i].TargetKey, now)
-		})
-	if err != nil {
-		return fmt.Errorf("record create intents: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record create intents: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, "record create intents", func(tx *sql.Tx) error {
+		now := time.Now().UnixNano()
+		return insertRows(ctx, tx, `INSERT INTO create_intents (flow, source_key, target_key, created_at) VALUES `,
+			`ON CONFLICT (flow, source_key) DO NOTHING`, 4, len(intents), func(i int, args []any) []any {
+				return append(args, flow, intents[i].SourceKey, intents[i].TargetKey, now)
+			})
+	})
 }
 
 // Intents returns the target keys recorded by create intents for the given source keys (those that
