@@ -12,8 +12,10 @@ import (
 // land in page order and a failed commit stops the run before any later page is committed (a later
 // checkpoint must never be written over a page that is not).
 type pendingCommit struct {
-	done chan struct{}
-	err  error
+	// launch starts the write (nil once started); only the run's goroutine calls it.
+	launch func()
+	done   chan struct{}
+	err    error
 	// mappings are the page's new id mappings, which the planner must see before they are in the store.
 	mappings map[string]store.Mapping
 }

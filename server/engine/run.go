@@ -306,10 +306,14 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	}
 
 	var pageErr error
+	if len(toWrite) == 0 {
+		ru.launch()
+	}
 	if len(toWrite) > 0 {
 		if err := ru.reserveKeys(ctx, toWrite); err != nil {
 			return err
 		}
+		ru.launch() // the previous page's commit runs while this page is delivered
 		deliveries := ru.f.Target.Write(ctx, toWrite)
 		for j, d := range deliveries {
 			p := plans[writeIdx[j]]
@@ -421,9 +425,11 @@ func (ru *runner) commit(ctx context.Context, c store.PageCommit) error {
 	return ru.write(ctx, c)
 }
 
-// commitAsync waits for the page commit in flight, then starts committing c in the background and
-// returns; done runs once c is durable. It returns the error of the commit it waited for, and then
-// does not start c.
+// commitAsync waits for the page commit in flight, then makes c the pending commit and returns; done
+// runs once c is durable. c is written in the background once launched: by the next page, as soon as
+// that page's create intents are durable (so the intents' small transaction never waits behind this
+// page's commit, SQLite having one writer), or by wait. Until c is durable, the planner sees its
+// mappings. commitAsync returns the error of the commit it waited for, and then does not take c.
 func (ru *runner) commitAsync(ctx context.Context, c store.PageCommit, done func()) error {
 	if err := ru.wait(); err != nil {
 		return err
@@ -443,23 +449,35 @@ func (ru *runner) commitAsync(ctx context.Context, c store.PageCommit, done func
 	}
 	ru.inflight = p
 	ru.reader.setPending(p)
-	go func() {
-		defer close(p.done)
-		p.err = ru.write(ctx, c)
-		ru.reader.clearPending(p)
-		if p.err == nil {
-			done()
-		}
-	}()
+	p.launch = func() {
+		go func() {
+			defer close(p.done)
+			p.err = ru.write(ctx, c)
+			ru.reader.clearPending(p)
+			if p.err == nil {
+				done()
+			}
+		}()
+	}
 	return nil
 }
 
-// wait waits for the page commit in flight, if any, and returns its error.
+// launch starts writing the pending commit, if it has not started.
+func (ru *runner) launch() {
+	if p := ru.inflight; p != nil && p.launch != nil {
+		start := p.launch
+		p.launch = nil
+		start()
+	}
+}
+
+// wait waits for the page commit in flight, if any (launching it first), and returns its error.
 func (ru *runner) wait() error {
 	p := ru.inflight
 	if p == nil {
 		return nil
 	}
+	ru.launch()
 	<-p.done
 	ru.inflight = nil
 	return p.err
