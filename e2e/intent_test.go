@@ -8,6 +8,7 @@ import (
 
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
 	"github.com/syncgate/syncgate/clients/kingdee"
+	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/mocks/mockctl"
 	"github.com/syncgate/syncgate/server/store"
 )
@@ -59,7 +60,7 @@ func TestKill9MidAddThenRenameMakesOneDistributor(t *testing.T) {
 	v.gc.ClearFaults(ctx)
 	// Someone renames every customer in Kingdee.
 	kd, err := kingdee.New(kingdee.Config{BaseURL: v.info.KingdeeURL, AcctID: v.info.KingdeeAcct, Username: v.info.KingdeeUser, Password: v.info.KingdeePass,
-		Timeout: 10 * time.Second, MaxAttempts: 3})
+		Transport: vendor.Transport{Timeout: 10 * time.Second, MaxAttempts: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}

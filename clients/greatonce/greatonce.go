@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/syncgate/syncgate/clients/vendor"
 )
 
@@ -31,24 +29,10 @@ type Config struct {
 	BaseURL string
 	// AppKey, Secret and CustomerID are the open-API credentials.
 	AppKey, Secret, CustomerID string
-	// Timeout bounds each HTTP attempt.
-	Timeout time.Duration
-	// RatePerSecond and Burst cap the request rate (0 = unlimited).
-	RatePerSecond float64
-	Burst         int
-	// MaxAttempts and MaxElapsed cap retries of one call.
-	MaxAttempts int
-	MaxElapsed  time.Duration
-	// BackoffInitial and BackoffMax shape the wait between retries.
-	BackoffInitial, BackoffMax time.Duration
-	// MaxConns sizes the connection pool.
-	MaxConns int
-	// Registerer receives metrics; nil disables them.
-	Registerer prometheus.Registerer
+	// Transport holds the timeout, rate limit, retry, pool, metrics and
+	// audit-hook settings, passed to the shared vendor layer as they are. Its
 	// Hook receives every HTTP attempt (bodies only; never the query string).
-	Hook vendor.Hook
-	// HTTPClient replaces the default pooled client.
-	HTTPClient *http.Client
+	vendor.Transport
 	// Now supplies the timestamp system parameter; defaults to time.Now.
 	Now func() time.Time
 	// Version, if set, is sent as the optional "v" system parameter.
@@ -74,12 +58,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	vc, err := vendor.New(vendor.Options{
-		Vendor: VendorName, Timeout: cfg.Timeout, RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
-		MaxAttempts: cfg.MaxAttempts, MaxElapsed: cfg.MaxElapsed,
-		BackoffInitial: cfg.BackoffInitial, BackoffMax: cfg.BackoffMax, MaxConns: cfg.MaxConns,
-		Registerer: cfg.Registerer, Hook: cfg.Hook, HTTPClient: cfg.HTTPClient,
-	})
+	vc, err := vendor.New(vendor.Options{Vendor: VendorName, Transport: cfg.Transport})
 	if err != nil {
 		return nil, fmt.Errorf("greatonce: %w", err)
 	}

@@ -72,8 +72,8 @@ func newTestClient(t *testing.T, g *gateway, hook vendor.Hook) *Client {
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	c, err := New(Config{BaseURL: srv.URL + "/", AppKey: "key1", Secret: "s3cret", CustomerID: "C001",
-		MaxAttempts: 4, BackoffInitial: time.Millisecond, BackoffMax: 2 * time.Millisecond, Hook: hook,
-		Now: func() time.Time { return time.Date(2024, 1, 1, 4, 0, 0, 0, time.UTC) }})
+		Transport: vendor.Transport{MaxAttempts: 4, BackoffInitial: time.Millisecond, BackoffMax: 2 * time.Millisecond, Hook: hook},
+		Now:       func() time.Time { return time.Date(2024, 1, 1, 4, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
 	}

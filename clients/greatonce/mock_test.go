@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncgate/syncgate/clients/vendor"
 	mock "github.com/syncgate/syncgate/mocks/greatonce"
 	"github.com/syncgate/syncgate/mocks/mockctl"
 )
@@ -16,8 +17,9 @@ func TestAgainstMock(t *testing.T) {
 		mc.RateLimit429 = with429
 		m := mock.New(mc)
 		srv := httptest.NewServer(m)
-		c, err := New(Config{BaseURL: srv.URL, AppKey: mc.AppKey, Secret: mc.Secret, CustomerID: mc.CustomerID, Timeout: 300 * time.Millisecond,
-			MaxAttempts: 5, MaxElapsed: 5 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+		c, err := New(Config{BaseURL: srv.URL, AppKey: mc.AppKey, Secret: mc.Secret, CustomerID: mc.CustomerID,
+			Transport: vendor.Transport{Timeout: 300 * time.Millisecond, MaxAttempts: 5, MaxElapsed: 5 * time.Second,
+				BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
 		}

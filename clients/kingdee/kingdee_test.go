@@ -95,7 +95,7 @@ func newK3(t *testing.T, f *fakeK3, hook vendor.Hook) (*Client, *httptest.Server
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	c, err := New(Config{BaseURL: srv.URL + "/k3cloud", AcctID: "acct1", Username: "webapi", Password: "pw-Secret",
-		MaxAttempts: 4, BackoffInitial: time.Millisecond, BackoffMax: 2 * time.Millisecond, Hook: hook})
+		Transport: vendor.Transport{MaxAttempts: 4, BackoffInitial: time.Millisecond, BackoffMax: 2 * time.Millisecond, Hook: hook}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,8 @@ func TestFailureLayersAndQueryErrors(t *testing.T) {
 	f = &fakeK3{rows: 1, fault: func(int, string, http.ResponseWriter) bool { return false }}
 	_, srv := newK3(t, f, nil)
 	f.fault = func(_ int, _ string, w http.ResponseWriter) bool { w.WriteHeader(404); return true }
-	c, _ = New(Config{BaseURL: srv.URL + "/k3cloud/", AcctID: "acct1", Username: "webapi", Password: "pw-Secret", MaxAttempts: 3, BackoffInitial: time.Millisecond})
+	c, _ = New(Config{BaseURL: srv.URL + "/k3cloud/", AcctID: "acct1", Username: "webapi", Password: "pw-Secret",
+		Transport: vendor.Transport{MaxAttempts: 3, BackoffInitial: time.Millisecond}})
 	if _, err := c.QueryPage(context.Background(), Query{FormID: "BD_Customer", FieldKeys: keys}); !vendor.IsPermanent(err) || f.calls != 1 {
 		t.Fatalf("404: err=%v calls=%d", err, f.calls)
 	}

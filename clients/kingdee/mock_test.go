@@ -20,7 +20,7 @@ func mockClient(t *testing.T, sign bool) (*Client, *mockctl.Client) {
 	t.Cleanup(srv.Close)
 	mc := mock.DefaultConfig()
 	cfg := Config{BaseURL: srv.URL + "/k3cloud/", AcctID: mc.AcctID, Username: mc.Username, Password: mc.Password,
-		Timeout: 300 * time.Millisecond, MaxAttempts: 5, MaxElapsed: 5 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}
+		Transport: vendor.Transport{Timeout: 300 * time.Millisecond, MaxAttempts: 5, MaxElapsed: 5 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}}
 	if sign {
 		cfg.AppID, cfg.AppSecret = mc.AppID, mc.AppSecret
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncgate/syncgate/clients/vendor"
 	mock "github.com/syncgate/syncgate/mocks/kingdee"
 	"github.com/syncgate/syncgate/mocks/mockctl"
 )
@@ -25,7 +26,7 @@ func TestBatchSaveRetryDoesNotCreateTwice(t *testing.T) {
 			}
 			mc := mock.DefaultConfig()
 			c, err := New(Config{BaseURL: srv.URL + "/k3cloud/", AcctID: mc.AcctID, Username: mc.Username, Password: mc.Password,
-				Timeout: 300 * time.Millisecond, MaxAttempts: 3, MaxElapsed: 10 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+				Transport: vendor.Transport{Timeout: 300 * time.Millisecond, MaxAttempts: 3, MaxElapsed: 10 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -53,10 +53,11 @@ type Attempt struct {
 // slices beyond the call unless it copies them.
 type Hook func(ctx context.Context, a Attempt)
 
-// Options configures a [Client]. Zero values take the Default* constants.
-type Options struct {
-	// Vendor names the vendor in errors, metrics and audit records.
-	Vendor string
+// Transport holds the settings a vendor client's [Config] passes to its
+// [Client] as they are: timeouts, rate limit, retries, connection pool,
+// metrics and the audit hook. The vendor clients embed it in their Config.
+// Zero values take the Default* constants.
+type Transport struct {
 	// Timeout bounds each HTTP attempt, including reading the body.
 	Timeout time.Duration
 	// RatePerSecond caps attempts per second across the client (all
@@ -72,15 +73,25 @@ type Options struct {
 	BackoffInitial, BackoffMax time.Duration
 	// MaxConns sizes the connection pool per host (idle and active).
 	MaxConns int
-	// MaxBodyBytes caps a response body; larger bodies fail as malformed.
-	MaxBodyBytes int64
 	// Registerer receives the Prometheus collectors; nil disables metrics.
 	Registerer prometheus.Registerer
-	// Hook, if set, is called for every HTTP attempt.
+	// Hook, if set, is called for every HTTP attempt, retries and re-logins
+	// included (see [Attempt] for what it carries).
 	Hook Hook
 	// HTTPClient replaces the pooled client built from MaxConns. Its Timeout
 	// should be zero: per-attempt timeouts come from Timeout.
 	HTTPClient *http.Client
+}
+
+// Options configures a [Client]: the vendor's name, its [Transport]
+// settings and the response size cap. Zero values take the Default*
+// constants.
+type Options struct {
+	// Vendor names the vendor in errors, metrics and audit records.
+	Vendor string
+	Transport
+	// MaxBodyBytes caps a response body; larger bodies fail as malformed.
+	MaxBodyBytes int64
 }
 
 // Client is the shared transport of one vendor client: it rate-limits,
@@ -135,15 +146,15 @@ func New(opts Options) (*Client, error) {
 	}
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Transport: NewTransport(opts.MaxConns)}
+		hc = &http.Client{Transport: NewHTTPTransport(opts.MaxConns)}
 	}
 	return &Client{opts: opts, http: hc, limiter: rate.NewLimiter(limit, opts.Burst), metrics: m}, nil
 }
 
-// NewTransport returns an HTTP transport whose pool keeps up to maxConns
+// NewHTTPTransport returns an HTTP transport whose pool keeps up to maxConns
 // connections per host, idle and active, so a sync running maxConns calls
 // in parallel reuses its connections instead of dialling new ones.
-func NewTransport(maxConns int) *http.Transport {
+func NewHTTPTransport(maxConns int) *http.Transport {
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
 	}

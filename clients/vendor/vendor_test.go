@@ -20,8 +20,8 @@ import (
 
 func fastOptions(hook Hook) Options {
 	return Options{
-		Vendor: "test", Timeout: 2 * time.Second, MaxAttempts: 4, MaxElapsed: 5 * time.Second,
-		BackoffInitial: time.Millisecond, BackoffMax: 2 * time.Millisecond, Hook: hook,
+		Vendor: "test", Transport: Transport{Timeout: 2 * time.Second, MaxAttempts: 4, MaxElapsed: 5 * time.Second,
+			BackoffInitial: time.Millisecond, BackoffMax: 2 * time.Millisecond, Hook: hook},
 	}
 }
 

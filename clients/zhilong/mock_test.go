@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/mocks/mockctl"
 	mock "github.com/syncgate/syncgate/mocks/zhilong"
 )
@@ -16,8 +17,9 @@ func TestAgainstMock(t *testing.T) {
 	srv := httptest.NewServer(m)
 	defer srv.Close()
 	mc := mock.DefaultConfig()
-	c, err := New(Config{BaseURL: srv.URL, Username: mc.Username, Password: mc.Password, Timeout: 300 * time.Millisecond,
-		MaxAttempts: 5, MaxElapsed: 5 * time.Second, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+	c, err := New(Config{BaseURL: srv.URL, Username: mc.Username, Password: mc.Password,
+		Transport: vendor.Transport{Timeout: 300 * time.Millisecond, MaxAttempts: 5, MaxElapsed: 5 * time.Second,
+			BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func TestAgainstMock(t *testing.T) {
 			t.Fatalf("%s: %d agents", f.Kind, n)
 		}
 	}
-	bad, _ := New(Config{BaseURL: srv.URL, Username: mc.Username, Password: "wrong", MaxAttempts: 2})
+	bad, _ := New(Config{BaseURL: srv.URL, Username: mc.Username, Password: "wrong", Transport: vendor.Transport{MaxAttempts: 2}})
 	if _, _, err := bad.Page(ctx, w, 1, 10); err == nil {
 		t.Fatal("wrong password accepted")
 	}

@@ -91,8 +91,8 @@ func newClient(t *testing.T, f *fakeRuoYi, password string, hook vendor.Hook) *C
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL, Username: "admin", Password: password, MaxAttempts: 4,
-		BackoffInitial: time.Millisecond, BackoffMax: 2 * time.Millisecond, Hook: hook})
+	c, err := New(Config{BaseURL: srv.URL, Username: "admin", Password: password,
+		Transport: vendor.Transport{MaxAttempts: 4, BackoffInitial: time.Millisecond, BackoffMax: 2 * time.Millisecond, Hook: hook}})
 	if err != nil {
 		t.Fatal(err)
 	}

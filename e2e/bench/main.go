@@ -30,6 +30,7 @@ import (
 
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
 	"github.com/syncgate/syncgate/clients/greatonce"
+	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/e2e"
 	"github.com/syncgate/syncgate/mocks/mockctl"
 )
@@ -343,7 +344,7 @@ func fetchTo(ctx context.Context, url, file string) error {
 
 func rawRate(ctx context.Context, v e2e.VendorInfo, conc, calls, round int) (float64, error) {
 	c, err := greatonce.New(greatonce.Config{BaseURL: v.GreatonceURL, AppKey: v.GreatonceKey, Secret: v.GreatonceSecret,
-		CustomerID: v.GreatonceCustomer, Timeout: 10 * time.Second, MaxConns: conc + 4})
+		CustomerID: v.GreatonceCustomer, Transport: vendor.Transport{Timeout: 10 * time.Second, MaxConns: conc + 4}})
 	if err != nil {
 		return 0, err
 	}

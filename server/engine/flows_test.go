@@ -75,17 +75,17 @@ func newVendorsWith(t testing.TB, customers, agents, pageSize int, wrapKD func(h
 	}
 	var err error
 	v.kdc, err = kingdee.New(kingdee.Config{BaseURL: kdSrv.URL + "/k3cloud/", AcctID: kc.AcctID, Username: kc.Username, Password: kc.Password,
-		Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook})
+		Transport: vendor.Transport{Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v.gcc, err = greatonce.New(greatonce.Config{BaseURL: goSrv.URL, AppKey: gc.AppKey, Secret: gc.Secret, CustomerID: gc.CustomerID,
-		Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook})
+		Transport: vendor.Transport{Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v.zlc, err = zhilong.New(zhilong.Config{BaseURL: zlSrv.URL, Username: zc.Username, Password: zc.Password,
-		Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook})
+		Transport: vendor.Transport{Timeout: 2 * time.Second, MaxAttempts: 6, MaxElapsed: 10 * time.Second, BackoffInitial: bi, BackoffMax: bm, Hook: hook}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/syncgate/syncgate/clients/greatonce"
 	"github.com/syncgate/syncgate/clients/kingdee"
+	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/clients/zhilong"
 	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/engine"
@@ -50,14 +51,19 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		return nil, fmt.Errorf("store: %w", err)
 	}
 
-	// Every vendor attempt made on behalf of a run lands in that run's audit trail.
-	hook := engine.AuditAttempt
+	// The three clients retry alike, and every vendor attempt made on behalf of a run lands in that
+	// run's audit trail (engine.AuditAttempt).
+	transport := func(timeout time.Duration, rate float64, conns int) vendor.Transport {
+		return vendor.Transport{Timeout: timeout, RatePerSecond: rate, MaxAttempts: 5, MaxElapsed: 2 * time.Minute,
+			MaxConns: conns, Registerer: reg, Hook: engine.AuditAttempt}
+	}
 	conns := cfg.Sync.Concurrency + 4
+	greatonceTransport := transport(15*time.Second, cfg.Greatonce.Rate, conns)
+	greatonceTransport.Burst = cfg.Sync.Concurrency
 	kd, err := kingdee.New(kingdee.Config{
 		BaseURL: cfg.Kingdee.BaseURL, AcctID: cfg.Kingdee.AcctID, Username: cfg.Kingdee.Username,
 		Password: cfg.Kingdee.Password, LCID: cfg.Kingdee.LCID, AppID: cfg.Kingdee.AppID, AppSecret: cfg.Kingdee.AppSecret,
-		Timeout: 30 * time.Second, RatePerSecond: cfg.Kingdee.Rate, MaxAttempts: 5, MaxElapsed: 2 * time.Minute,
-		MaxConns: conns, Registerer: reg, Hook: hook,
+		Transport: transport(30*time.Second, cfg.Kingdee.Rate, conns),
 	})
 	if err != nil {
 		st.Close()
@@ -65,9 +71,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 	}
 	gc, err := greatonce.New(greatonce.Config{
 		BaseURL: cfg.Greatonce.BaseURL, AppKey: cfg.Greatonce.AppKey, Secret: cfg.Greatonce.Secret,
-		CustomerID: cfg.Greatonce.CustomerID, Timeout: 15 * time.Second, RatePerSecond: cfg.Greatonce.Rate,
-		Burst: cfg.Sync.Concurrency, MaxAttempts: 5, MaxElapsed: 2 * time.Minute, MaxConns: conns,
-		Registerer: reg, Hook: hook,
+		CustomerID: cfg.Greatonce.CustomerID, Transport: greatonceTransport,
 	})
 	if err != nil {
 		st.Close()
@@ -75,8 +79,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 	}
 	zl, err := zhilong.New(zhilong.Config{
 		BaseURL: cfg.Zhilong.BaseURL, Username: cfg.Zhilong.Username, Password: cfg.Zhilong.Password,
-		Timeout: 30 * time.Second, RatePerSecond: cfg.Zhilong.Rate, MaxAttempts: 5, MaxElapsed: 2 * time.Minute,
-		MaxConns: 4, Registerer: reg, Hook: hook,
+		Transport: transport(30*time.Second, cfg.Zhilong.Rate, 4),
 	})
 	if err != nil {
 		st.Close()
