@@ -364,7 +364,7 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		errs = append(errs, errors.New("listen address is empty"))
 	}
-	if c.DebugListen != "" && !isLoopback(c.DebugListen) {
+	if loop, _ := IsLoopbackAddr(c.DebugListen); c.DebugListen != "" && !loop {
 		errs = append(errs, fmt.Errorf("debug listen address %q: profiling is served on loopback only (127.0.0.1:PORT, [::1]:PORT or localhost:PORT)", c.DebugListen))
 	}
 	if c.GCPercent != -1 && (c.GCPercent < 10 || c.GCPercent > 10000) {
@@ -405,17 +405,20 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// isLoopback reports whether addr (host:port) names a loopback host.
-func isLoopback(addr string) bool {
+// IsLoopbackAddr reports whether addr (host:port) names a loopback host: "localhost" or a loopback
+// IP (127.0.0.0/8, ::1). A wildcard host (":8080", "0.0.0.0") is not loopback. It fails only when
+// addr is not host:port. The debug_listen check here and the API port's exposure check
+// (rpc.CheckExposure) both use it.
+func IsLoopbackAddr(addr string) (bool, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return false
+		return false, fmt.Errorf("address %q: %w", addr, err)
 	}
 	if host == "localhost" {
-		return true
+		return true, nil
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return ip != nil && ip.IsLoopback(), nil
 }
 
 // ParseLevel parses a log level name.

@@ -326,3 +326,29 @@ func TestUsageMatchesREADME(t *testing.T) {
 		t.Fatalf("README.md's settings block differs from `syncgate settings`; it should read:\n%s", buf.String())
 	}
 }
+
+func TestIsLoopbackAddr(t *testing.T) {
+	tests := []struct {
+		addr    string
+		loop    bool
+		wantErr bool
+	}{
+		{"127.0.0.1:8080", true, false},
+		{"127.3.2.1:8080", true, false},
+		{"localhost:6060", true, false},
+		{"[::1]:6060", true, false},
+		{"0.0.0.0:8080", false, false},
+		{"[::]:8080", false, false},
+		{":8080", false, false},
+		{"10.1.2.3:8080", false, false},
+		{"localhost.example.com:80", false, false},
+		{"127.0.0.1", false, true},
+		{"nonsense", false, true},
+	}
+	for _, tt := range tests {
+		loop, err := IsLoopbackAddr(tt.addr)
+		if loop != tt.loop || (err != nil) != tt.wantErr {
+			t.Errorf("IsLoopbackAddr(%q) = %v, %v; want %v, error %v", tt.addr, loop, err, tt.loop, tt.wantErr)
+		}
+	}
+}

@@ -7,7 +7,6 @@ package rpc
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
+	"github.com/syncgate/syncgate/server/config"
 )
 
 // MuxOptions configure NewMux.
@@ -145,14 +145,11 @@ func CheckExposure(addr string, haveKeys, insecure bool) error {
 	if haveKeys || insecure {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(addr)
+	loop, err := config.IsLoopbackAddr(addr)
 	if err != nil {
-		return fmt.Errorf("listen address %q: %w", addr, err)
+		return fmt.Errorf("listen %w", err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if loop {
 		return nil
 	}
 	return fmt.Errorf("refusing to listen on non-loopback address %q without API keys: set SYNCGATE_API_KEYS (or SYNCGATE_API_KEYS_FILE), or pass --insecure to accept unauthenticated calls", addr)
