@@ -92,7 +92,7 @@ func (h *Handler) Preview(ctx context.Context, req *syncgatev1.PreviewRequest) (
 	case *syncgatev1.PreviewRequest_Pending:
 		in.Pending = int(src.Pending.GetCount())
 	}
-	items, err := h.engine.Preview(ctx, flowName(req.GetFlow()), in)
+	items, err := h.engine.Preview(ctx, flows.name(req.GetFlow()), in)
 	if err != nil {
 		return nil, toConnect(ctx, h.log, err)
 	}
@@ -138,8 +138,8 @@ func (h *Handler) ListRuns(ctx context.Context, req *syncgatev1.ListRunsRequest)
 		size = 50
 	}
 	runs, next, err := h.engine.ListRuns(ctx, engine.ListFilter{
-		Flow:      flowName(req.GetFlow()),
-		Status:    statusName(req.GetStatus()),
+		Flow:      flows.name(req.GetFlow()),
+		Status:    string(statuses.name(req.GetStatus())),
 		PageSize:  size,
 		PageToken: req.GetPageToken(),
 	})
@@ -183,44 +183,55 @@ func optionsFromProto(o *syncgatev1.SyncOptions) engine.Options {
 	return opts
 }
 
-var flowNames = map[syncgatev1.Flow]string{
-	syncgatev1.Flow_FLOW_CUSTOMERS: engine.FlowCustomers,
-	syncgatev1.Flow_FLOW_AGENTS:    engine.FlowAgents,
+// enumTable pairs each value of a proto enum with the engine's name for it: the one table the
+// handlers read both ways, request enums to engine names and engine names to response enums. The
+// enum's zero value (…_UNSPECIFIED) has no entry: it reads as the empty name (no filter), and a
+// name without an entry reads as it.
+type enumTable[P ~int32, N ~string] []struct {
+	proto P
+	name  N
 }
 
-func flowName(f syncgatev1.Flow) string { return flowNames[f] }
-
-func flowFromName(s string) syncgatev1.Flow {
-	for k, v := range flowNames {
-		if v == s {
-			return k
+// name returns the engine name of p, or "" if p has none.
+func (t enumTable[P, N]) name(p P) N {
+	for _, e := range t {
+		if e.proto == p {
+			return e.name
 		}
 	}
-	return syncgatev1.Flow_FLOW_UNSPECIFIED
+	var none N
+	return none
 }
 
-var statusNames = map[syncgatev1.RunStatus]string{
-	syncgatev1.RunStatus_RUN_STATUS_RUNNING:   "running",
-	syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED: "succeeded",
-	syncgatev1.RunStatus_RUN_STATUS_PARTIAL:   "partial",
-	syncgatev1.RunStatus_RUN_STATUS_FAILED:    "failed",
-	syncgatev1.RunStatus_RUN_STATUS_CANCELLED: "cancelled",
-}
-
-func statusName(s syncgatev1.RunStatus) string { return statusNames[s] }
-
-func statusFromName(s string) syncgatev1.RunStatus {
-	for k, v := range statusNames {
-		if v == s {
-			return k
+// proto returns the enum value named n, or the zero value if no entry has that name.
+func (t enumTable[P, N]) proto(n N) P {
+	for _, e := range t {
+		if e.name == n {
+			return e.proto
 		}
 	}
-	return syncgatev1.RunStatus_RUN_STATUS_UNSPECIFIED
+	var unspecified P
+	return unspecified
 }
 
-var actionNames = map[string]syncgatev1.Action{
-	"add": syncgatev1.Action_ACTION_ADD, "update": syncgatev1.Action_ACTION_UPDATE,
-	"skip": syncgatev1.Action_ACTION_SKIP, "fail": syncgatev1.Action_ACTION_FAIL,
+var flows = enumTable[syncgatev1.Flow, string]{
+	{syncgatev1.Flow_FLOW_CUSTOMERS, engine.FlowCustomers},
+	{syncgatev1.Flow_FLOW_AGENTS, engine.FlowAgents},
+}
+
+var statuses = enumTable[syncgatev1.RunStatus, engine.Status]{
+	{syncgatev1.RunStatus_RUN_STATUS_RUNNING, engine.StatusRunning},
+	{syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED, engine.StatusSucceeded},
+	{syncgatev1.RunStatus_RUN_STATUS_PARTIAL, engine.StatusPartial},
+	{syncgatev1.RunStatus_RUN_STATUS_FAILED, engine.StatusFailed},
+	{syncgatev1.RunStatus_RUN_STATUS_CANCELLED, engine.StatusCancelled},
+}
+
+var actions = enumTable[syncgatev1.Action, string]{
+	{syncgatev1.Action_ACTION_ADD, engine.ActionAdd},
+	{syncgatev1.Action_ACTION_UPDATE, engine.ActionUpdate},
+	{syncgatev1.Action_ACTION_SKIP, engine.ActionSkip},
+	{syncgatev1.Action_ACTION_FAIL, engine.ActionFail},
 }
 
 func ts(t time.Time) *timestamppb.Timestamp {
@@ -233,8 +244,8 @@ func ts(t time.Time) *timestamppb.Timestamp {
 func runToProto(r engine.Run) *syncgatev1.Run {
 	out := &syncgatev1.Run{
 		Id:         text(r.ID),
-		Flow:       flowFromName(r.Flow),
-		Status:     statusFromName(string(r.Status)),
+		Flow:       flows.proto(r.Flow),
+		Status:     statuses.proto(r.Status),
 		DryRun:     r.DryRun,
 		FullResync: r.FullResync,
 		Counts: &syncgatev1.RunCounts{
@@ -257,7 +268,7 @@ func recordToProto(r engine.RecordOutcome) *syncgatev1.RecordOutcome {
 	return &syncgatev1.RecordOutcome{
 		SourceKey: text(r.SourceKey),
 		TargetKey: text(r.TargetKey),
-		Action:    actionNames[r.Action],
+		Action:    actions.proto(r.Action),
 		Attempt:   int32(r.Attempt),
 		Vendor:    text(r.Vendor),
 		Operation: text(r.Operation),
@@ -284,7 +295,7 @@ func previewToProto(it engine.PreviewItem) (*syncgatev1.PreviewRecord, error) {
 		TargetOperation: text(it.TargetOperation),
 		RequestBody:     text(string(it.Body)),
 		CallOptions:     opts,
-		Action:          actionNames[it.Action],
+		Action:          actions.proto(it.Action),
 		TargetKey:       text(it.TargetKey),
 	}
 	for _, d := range it.Diff {
