@@ -312,15 +312,12 @@ func (r Row) Time(key string) (time.Time, error) {
 	return ParseTime(s)
 }
 
-// ParseTime parses a Kingdee datetime; see [Row.Time].
+// ParseTime parses a Kingdee datetime (see [Row.Time]) with the vendors'
+// shared parser, [vendor.ParseDateTime]; a blank string gives the zero time.
 func ParseTime(s string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02T15:04:05.999999999", vendor.DateTimeLayout + ".999999999", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, vendor.GMT8()); err == nil {
-			return t, nil
-		}
+	t, err := vendor.ParseDateTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("kingdee: %w", err)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("kingdee: unparseable datetime %q", s)
+	return t, nil
 }

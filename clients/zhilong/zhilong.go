@@ -353,21 +353,13 @@ func (a Agent) UpdatedAt() (time.Time, error) {
 }
 
 // ParseTime parses a Zhilong datetime (`yyyy-MM-dd HH:mm:ss` in GMT+8; an
-// ISO form with "T", fractions or an explicit zone is accepted too). The
-// empty string gives the zero time and no error.
+// ISO form with "T", fractions or an explicit zone is accepted too) with the
+// vendors' shared parser, [vendor.ParseDateTime]. The empty string gives the
+// zero time and no error.
 func ParseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{vendor.DateTimeLayout, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, vendor.GMT8()); err == nil {
-			return t, nil
-		}
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := vendor.ParseDateTime(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("zhilong: unparseable time %q", s)
+		return time.Time{}, fmt.Errorf("zhilong: %w", err)
 	}
 	return t, nil
 }
