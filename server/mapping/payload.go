@@ -294,6 +294,11 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a JSON string exactly as encoding/json does with HTML escaping off:
 // quote, backslash and control characters escaped (\b \f \n \r \t or \u00XX), invalid UTF-8 as
 // \ufffd, U+2028 and U+2029 escaped (JavaScript line terminators), everything else as is.
+//
+// mocks/internal/jsonw.String is its twin with HTML escaping on (echo's c.JSON escapes <, > and &).
+// They are kept apart on purpose: mocks import nothing from server or clients and server nothing
+// from mocks, and no package both may import has room for it. FuzzAppendJSONMatchesEncodingJSON
+// (json_test.go) pins this one to encoding/json, FuzzString pins the other; change both together.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0

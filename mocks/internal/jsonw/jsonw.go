@@ -22,6 +22,11 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 }()
 
 // String appends s as a JSON string, escaped as encoding/json escapes it.
+//
+// server/mapping's appendString (payload.go) is its twin with HTML escaping off, for the gateway's
+// payloads. They are kept apart on purpose: mocks import nothing from server or clients and server
+// nothing from mocks, and no package both may import has room for it. FuzzString (jsonw_test.go)
+// pins this one to encoding/json, FuzzAppendJSONMatchesEncodingJSON the other; change both together.
 func String(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
