@@ -2,6 +2,7 @@ package kingdee
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -14,8 +15,10 @@ func TestInvalidFilterIsNotSent(t *testing.T) {
 	c, ctl := mockClient(t, false)
 	ctx := context.Background()
 	_, err := c.QueryPage(ctx, Query{FormID: "BD_Customer", FieldKeys: []string{"FCUSTID"}, Filter: In[string]("FNumber")})
-	if !vendor.IsPermanent(err) {
-		t.Fatalf("error %v, want a permanent one", err)
+	var ve *vendor.Error
+	if !errors.As(err, &ve) || ve.Kind != vendor.Permanent || ve.Code != "invalid_filter" ||
+		err.Error() != "kingdee ExecuteBillQuery: permanent code invalid_filter: the filter cannot be built: kingdee filter: FNumber in (): no values" {
+		t.Fatalf("error %v, want a permanent invalid_filter one", err)
 	}
 	counts, cerr := ctl.Counts(ctx)
 	if cerr != nil {
