@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,19 +13,22 @@ import (
 	"github.com/syncgate/syncgate/clients/vendor"
 )
 
-// Filter is a FilterString expression built from typed parts. Values are
-// always rendered as literals: strings and times single-quoted with every
-// embedded quote doubled, numbers validated, so no data value can change
-// the structure of the filter. Field names must be identifiers, optionally
-// dotted (FUseOrgId.FNumber). Build the final string with [Filter.Build].
+// Filter is a FilterString expression built from typed parts; the builder is the only way to make
+// one, and a [Query] takes nothing else. Values are always rendered as literals: strings and times
+// single-quoted with every embedded quote doubled, numbers validated, so no data value can change
+// the structure of the filter. Field names must be identifiers, optionally dotted
+// (FUseOrgId.FNumber). A part that cannot be rendered (a bad field name, an empty IN list, a NaN)
+// makes the whole filter fail: [Filter.Build] returns that error, and [Client.QueryPage] returns
+// it without sending anything. The zero Filter is the empty filter (every row).
 type Filter struct {
-	expr     string
-	err      error
-	compound bool // needs parentheses when nested
+	expr string
+	err  error
+	// join is "and" or "or" for filters joined so, "group" for [Group], "" for a single condition:
+	// a nested filter is parenthesised unless it is a condition or joined by the same operator.
+	join string
 }
 
-// Build returns the FilterString, or the first error met while building it
-// (a bad field name or an unsupported value type).
+// Build renders the FilterString, or returns the first error met while building it.
 func (f Filter) Build() (string, error) {
 	if f.err != nil {
 		return "", f.err
@@ -32,53 +36,60 @@ func (f Filter) Build() (string, error) {
 	return f.expr, nil
 }
 
-// String returns the FilterString; for a filter that failed to build it
-// returns a text the server rejects (prefer [Filter.Build]).
-func (f Filter) String() string {
-	if f.err != nil {
-		return "<invalid filter: " + f.err.Error() + ">"
-	}
-	return f.expr
+// Value is what a field is compared with: text, a number, a time or a check box (see [Eq] for
+// how each is written).
+type Value interface {
+	string | json.Number | bool | int | int8 | int16 | int32 | int64 | uint | uint8 | uint16 | uint32 | uint64 |
+		float32 | float64 | time.Time
 }
 
-// Eq is `field = value`.
-func Eq(field string, value any) Filter { return cmp(field, "=", value) }
+// Eq is `field = value`. Strings are quoted; integers and finite floats are written bare (a NaN
+// or an infinity is an error); a json.Number must be a number; a bool is '1' or '0' (Kingdee check
+// boxes); a time is quoted in GMT+8 as `yyyy-MM-dd HH:mm:ss`, with `.fff` when it has
+// milliseconds (Kingdee stores FModifyDate with milliseconds; finer digits are dropped).
+func Eq[V Value](field string, value V) Filter { return cmp(field, "=", value) }
 
-// Ne is `field <> value`.
-func Ne(field string, value any) Filter { return cmp(field, "<>", value) }
+// Ne is `field <> value` (values as for [Eq]).
+func Ne[V Value](field string, value V) Filter { return cmp(field, "<>", value) }
 
-// Gt is `field > value`.
-func Gt(field string, value any) Filter { return cmp(field, ">", value) }
+// Gt is `field > value` (values as for [Eq]).
+func Gt[V Value](field string, value V) Filter { return cmp(field, ">", value) }
 
-// Gte is `field >= value`.
-func Gte(field string, value any) Filter { return cmp(field, ">=", value) }
+// Gte is `field >= value` (values as for [Eq]).
+func Gte[V Value](field string, value V) Filter { return cmp(field, ">=", value) }
 
-// Lt is `field < value`.
-func Lt(field string, value any) Filter { return cmp(field, "<", value) }
+// Lt is `field < value` (values as for [Eq]).
+func Lt[V Value](field string, value V) Filter { return cmp(field, "<", value) }
 
-// Lte is `field <= value`.
-func Lte(field string, value any) Filter { return cmp(field, "<=", value) }
+// Lte is `field <= value` (values as for [Eq]).
+func Lte[V Value](field string, value V) Filter { return cmp(field, "<=", value) }
 
 // Like is `field like 'pattern'`; % and _ in pattern are wildcards.
 func Like(field, pattern string) Filter { return cmp(field, "like", pattern) }
 
-// In is `field in (v1, v2, ...)`; it needs at least one value.
-func In(field string, values ...any) Filter {
+// In is `field in (v1, v2, ...)` (values as for [Eq]); it needs at least one value.
+func In[V Value](field string, values ...V) Filter {
 	if err := checkField(field); err != nil {
 		return Filter{err: err}
 	}
 	if len(values) == 0 {
-		return Filter{err: fmt.Errorf("kingdee filter: In(%s) needs at least one value", field)}
+		return Filter{err: fmt.Errorf("kingdee filter: %s in (): no values", field)}
 	}
-	lits := make([]string, len(values))
+	var b strings.Builder
+	b.WriteString(field)
+	b.WriteString(" in (")
 	for i, v := range values {
-		lit, err := Literal(v)
+		lit, err := literal(v)
 		if err != nil {
-			return Filter{err: fmt.Errorf("kingdee filter: In(%s) value %d: %w", field, i, err)}
+			return Filter{err: fmt.Errorf("kingdee filter: %s in (…) value %d: %w", field, i, err)}
 		}
-		lits[i] = lit
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(lit)
 	}
-	return Filter{expr: field + " in (" + strings.Join(lits, ", ") + ")"}
+	b.WriteString(")")
+	return Filter{expr: b.String()}
 }
 
 // IsNull is `field is null`.
@@ -89,11 +100,22 @@ func IsNull(field string) Filter {
 	return Filter{expr: field + " is null"}
 }
 
-// And joins filters with `and`; empty filters are skipped.
+// And joins filters with `and`; empty filters are skipped. Filters joined by `or` are
+// parenthesised; those joined by `and` are not (`and` is associative).
 func And(fs ...Filter) Filter { return join("and", fs) }
 
-// Or joins filters with `or`; empty filters are skipped.
+// Or joins filters with `or`; empty filters are skipped. Filters joined by `and` are
+// parenthesised; those joined by `or` are not.
 func Or(fs ...Filter) Filter { return join("or", fs) }
+
+// Group keeps f in parentheses wherever it is nested in [And] or [Or], even a single condition
+// that needs none (at the top level it is written as is).
+func Group(f Filter) Filter {
+	if f.err == nil && f.expr != "" {
+		f.join = "group"
+	}
+	return f
+}
 
 func join(op string, fs []Filter) Filter {
 	kept := make([]Filter, 0, len(fs))
@@ -114,18 +136,18 @@ func join(op string, fs []Filter) Filter {
 	parts := make([]string, len(kept))
 	for i, f := range kept {
 		parts[i] = f.expr
-		if f.compound {
+		if f.join != "" && f.join != op {
 			parts[i] = "(" + f.expr + ")"
 		}
 	}
-	return Filter{expr: strings.Join(parts, " "+op+" "), compound: true}
+	return Filter{expr: strings.Join(parts, " "+op+" "), join: op}
 }
 
 func cmp(field, op string, value any) Filter {
 	if err := checkField(field); err != nil {
 		return Filter{err: err}
 	}
-	lit, err := Literal(value)
+	lit, err := literal(value)
 	if err != nil {
 		return Filter{err: fmt.Errorf("kingdee filter: %s %s: %w", field, op, err)}
 	}
@@ -151,22 +173,26 @@ func checkField(field string) error {
 	return nil
 }
 
-// Quote renders s as a single-quoted literal with embedded quotes doubled.
-func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// quote renders s as a single-quoted literal with embedded quotes doubled.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// FormatTime renders t as the zone-less `yyyy-MM-dd HH:mm:ss` the server
-// expects, in GMT+8.
-func FormatTime(t time.Time) string { return vendor.FormatDateTime(t) }
+// timeText renders t as the zone-less `yyyy-MM-dd HH:mm:ss` the server expects, in GMT+8, with
+// `.fff` when t has milliseconds.
+func timeText(t time.Time) string {
+	t = t.In(vendor.GMT8())
+	if t.Nanosecond() < int(time.Millisecond) {
+		return t.Format(vendor.DateTimeLayout)
+	}
+	return t.Format(vendor.DateTimeLayout + ".000")
+}
 
-// Literal renders a Go value as a FilterString literal: strings and
-// time.Time quoted ('2006-01-02 15:04:05', GMT+8), integers and finite
-// floats bare, json.Number validated, bool as '1'/'0' (Kingdee check boxes).
-func Literal(v any) (string, error) {
+// literal renders a [Value] as a FilterString literal (see [Eq]).
+func literal(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
-		return Quote(x), nil
+		return quote(x), nil
 	case time.Time:
-		return Quote(FormatTime(x)), nil
+		return quote(timeText(x)), nil
 	case bool:
 		if x {
 			return "'1'", nil
@@ -197,14 +223,22 @@ func Literal(v any) (string, error) {
 	case float64:
 		return formatFloat(x)
 	case json.Number:
-		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+		// JSON number syntax first: ParseFloat also reads NaN, Inf and hex floats, which are no
+		// FilterString numbers.
+		if !jsonNumber.MatchString(string(x)) {
 			return "", fmt.Errorf("%q is not a number", string(x))
+		}
+		if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+			return "", fmt.Errorf("%q is out of range", string(x))
 		}
 		return formatFloatText(string(x))
 	default:
 		return "", fmt.Errorf("unsupported value type %T", v)
 	}
 }
+
+// jsonNumber is the JSON number grammar (RFC 8259, section 6).
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
 
 func formatFloat(f float64) (string, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +21,22 @@ func TestFilterRendering(t *testing.T) {
 		{And(Eq("FA", 1), Or(Eq("FB", int64(2)), Lt("FC", 2.5))), `FA = 1 and (FB = 2 or FC < 2.5)`},
 		{Or(And(Eq("FA", 1), Eq("FB", 2)), Ne("FC", true)), `(FA = 1 and FB = 2) or FC <> '1'`},
 		{In("FUseOrgId.FNumber", "100", "1'0"), `FUseOrgId.FNumber in ('100', '1''0')`},
+		{In("FCUSTID", int64(1), 2), `FCUSTID in (1, 2)`},
 		{Like("FName", "%'x"), `FName like '%''x'`},
 		{And(Filter{}, Eq("FA", json.Number("7"))), `FA = 7`},
+		{Eq("FA", json.Number("1e3")), `FA = 1000`},
 		{And(), ``},
 		{IsNull("F_out_id"), `F_out_id is null`},
 		{Gt("FCUSTID", uint32(5)), `FCUSTID > 5`},
+		{Lte("FModifyDate", mod.Add(5*time.Millisecond+999*time.Microsecond)), `FModifyDate <= '2024-01-01 08:00:00.005'`},
+		{Gte("FModifyDate", mod.Add(999*time.Microsecond)), `FModifyDate >= '2024-01-01 08:00:00'`},
+		{Group(Eq("FA", 1)), `FA = 1`},
+		{And(Eq("FA", 1), Group(In("FB", "x"))), `FA = 1 and (FB in ('x'))`},
+		{And(Eq("FA", 1), Group(Or(Eq("FB", 2), Eq("FC", 3)))), `FA = 1 and (FB = 2 or FC = 3)`},
+		{And(Eq("FA", 1), Group(Filter{})), `FA = 1`},
+		{And(And(Eq("FA", 1), Eq("FB", 2)), Eq("FC", 3)), `FA = 1 and FB = 2 and FC = 3`},
+		{Or(Eq("FA", 1), Or(Eq("FB", 2), Eq("FC", 3))), `FA = 1 or FB = 2 or FC = 3`},
+		{And(Group(And(Eq("FA", 1), Eq("FB", 2))), Eq("FC", 3)), `(FA = 1 and FB = 2) and FC = 3`},
 	}
 	for _, tc := range cases {
 		got, err := tc.f.Build()
@@ -32,17 +44,25 @@ func TestFilterRendering(t *testing.T) {
 			t.Errorf("got %q (%v), want %q", got, err, tc.want)
 		}
 	}
-	bad := []Filter{
-		Eq("FNumber = 'x' or 1=1 --", "v"), Eq("", 1), Eq("F..X", 1), Eq("1F", 1),
-		Eq("FA", struct{}{}), Eq("FA", math.NaN()), In("FA"), Eq("FA", json.Number("1 or 1=1")),
-		And(Eq("FA", 1), Eq("bad name", 2)),
+	bad := []struct {
+		f    Filter
+		want string // in the error
+	}{
+		{Eq("FNumber = 'x' or 1=1 --", "v"), "bad field name"}, {Eq("", 1), "empty field name"},
+		{Eq("F..X", 1), "bad field name"}, {Eq("1F", 1), "bad field name"}, {Like("F A", "x"), "bad field name"},
+		{IsNull("F-A"), "bad field name"}, {In("F A", 1), "bad field name"},
+		{Eq("FA", math.NaN()), "non-finite"}, {Gt("FA", math.Inf(1)), "non-finite"}, {Lte("FA", float32(math.Inf(-1))), "non-finite"},
+		{In("FA", 1.0, math.NaN()), "value 1"}, {In[string]("FA"), "no values"},
+		{Eq("FA", json.Number("1 or 1=1")), "not a number"}, {Ne("FA", json.Number("NaN")), "not a number"},
+		{Eq("FA", json.Number("0x1p4")), "not a number"}, {Eq("FA", json.Number("Inf")), "not a number"}, {Eq("FA", json.Number("1e999")), "out of range"},
+		{Eq("FA", json.Number(" 1")), "not a number"}, {Eq("FA", json.Number("")), "not a number"},
+		{And(Eq("FA", 1), Eq("bad name", 2)), "bad field name"}, {Or(Eq("FA", 1), In[int64]("FB")), "no values"},
+		{Group(In[int]("FA")), "no values"}, {And(Group(Or(Eq("FA", 1), Gt("FB", math.NaN()))), Eq("FC", 1)), "non-finite"},
 	}
-	for i, f := range bad {
-		if _, err := f.Build(); err == nil {
-			t.Errorf("bad filter %d built: %s", i, f)
-		}
-		if !strings.HasPrefix(f.String(), "<invalid filter") {
-			t.Errorf("bad filter %d String() = %q", i, f)
+	for i, tc := range bad {
+		got, err := tc.f.Build()
+		if err == nil || got != "" || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("bad filter %d: got %q, error %v, want an error about %q", i, got, err, tc.want)
 		}
 	}
 }
@@ -185,6 +205,11 @@ func (p *parser) factor() (string, error) {
 		return "", fmt.Errorf("want field, got %v", f)
 	}
 	switch op := p.next(); {
+	case op == (tok{"kw", "is"}):
+		if p.next() != (tok{"kw", "null"}) {
+			return "", fmt.Errorf("missing null after is")
+		}
+		return fmt.Sprintf("(null %s)", f.text), nil
 	case op.kind == "op" || op == (tok{"kw", "like"}):
 		v, err := p.value()
 		if err != nil {
@@ -230,23 +255,38 @@ func parseFilter(s string) (string, error) {
 	return out, nil
 }
 
+// fuzzFilter uses every constructor, with text a and b and a number n in every kind of value.
+func fuzzFilter(a, b string, n int64) (Filter, time.Time) {
+	ts := time.UnixMilli(n % 4e12)
+	return Or(
+		And(Eq("FNumber", a), Gte("FModifyDate", ts), Ne("FCUSTID", n)),
+		In("FUseOrgId.FNumber", a, b),
+		Like("FName", b),
+		Group(Gt("FCUSTID", float64(n)/8)),
+		And(Lt("FCreateDate", ts), Lte("FCUSTID", json.Number(strconv.FormatInt(n, 10))), Eq("FDocumentStatus", n%2 == 0)),
+		And(IsNull("FDescription"), In("FCUSTID", n, n+1), Ne("FName", uint8(n))),
+	), ts
+}
+
+// fuzzWant is the structure fuzzFilter must parse to, whatever its values.
+func fuzzWant(a, b string, n int64, ts time.Time) string {
+	num := func(v any) string { return fmt.Sprintf("num:%q", fmt.Sprint(v)) }
+	return fmt.Sprintf("(or (and (= FNumber str:%q) (>= FModifyDate str:%q) (<> FCUSTID %s)) (in FUseOrgId.FNumber str:%q str:%q) (like FName str:%q)"+
+		" (> FCUSTID %s) (and (< FCreateDate str:%q) (<= FCUSTID %s) (= FDocumentStatus str:%q)) (and (null FDescription) (in FCUSTID %s %s) (<> FName %s)))",
+		a, timeText(ts), num(n), a, b, b,
+		num(strconv.FormatFloat(float64(n)/8, 'f', -1, 64)), timeText(ts), num(n), map[bool]string{true: "1", false: "0"}[n%2 == 0],
+		num(n), num(n+1), num(uint8(n)))
+}
+
 func FuzzFilterValuesStayQuoted(f *testing.F) {
-	for _, seed := range [][2]string{
-		{"plain", "x"}, {"O'Brien", "' or '1'='1"}, {"''", "'"}, {"a' and FX = 'b", ") or (1=1"},
-		{"张三'); drop table --", "\\'"}, {"", " "},
-	} {
-		f.Add(seed[0], seed[1], int64(42))
+	for _, seed := range fuzzSeeds {
+		f.Add(seed.a, seed.b, seed.n)
 	}
 	f.Fuzz(func(t *testing.T, a, b string, n int64) {
 		if strings.ContainsRune(a+b, '\x00') {
 			t.Skip()
 		}
-		ts := time.Unix(n%4e9, 0)
-		flt := Or(
-			And(Eq("FNumber", a), Gte("FModifyDate", ts), Ne("FCUSTID", n)),
-			In("FUseOrgId.FNumber", a, b),
-			Like("FName", b),
-		)
+		flt, ts := fuzzFilter(a, b, n)
 		s, err := flt.Build()
 		if err != nil {
 			t.Fatal(err)
@@ -255,10 +295,24 @@ func FuzzFilterValuesStayQuoted(f *testing.F) {
 		if err != nil {
 			t.Fatalf("filter %q does not parse: %v", s, err)
 		}
-		want := fmt.Sprintf("(or (and (= FNumber str:%q) (>= FModifyDate str:%q) (<> FCUSTID num:%q)) (in FUseOrgId.FNumber str:%q str:%q) (like FName str:%q))",
-			a, FormatTime(ts), fmt.Sprint(n), a, b, b)
-		if got != want {
+		if want := fuzzWant(a, b, n, ts); got != want {
 			t.Fatalf("structure changed by data:\nfilter %s\ngot    %s\nwant   %s", s, got, want)
 		}
 	})
+}
+
+var fuzzSeeds = []struct {
+	a, b string
+	n    int64
+}{
+	{"plain", "x", 42}, {"O'Brien", "' or '1'='1", -7}, {"''", "'", 0}, {"a' and FX = 'b", ") or (1=1", 1<<62 + 3},
+	{"张三'); drop table --", "\\'", -1 << 63}, {"", " ", 1_700_000_000_123}, {"%", "_%", 1<<63 - 1},
+}
+
+func TestFilterTimeKeepsMilliseconds(t *testing.T) {
+	ms := time.Date(2024, 1, 1, 0, 0, 0, 123_456_789, time.UTC)
+	got, err := Gt("FModifyDate", ms).Build()
+	if want := `FModifyDate > '2024-01-01 08:00:00.123'`; err != nil || got != want {
+		t.Fatalf("got %q (%v), want %q", got, err, want)
+	}
 }

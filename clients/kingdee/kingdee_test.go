@@ -110,7 +110,7 @@ func TestQueryWithSessionReuseAndTolerantRows(t *testing.T) {
 	var as []vendor.Attempt
 	c, _ := newK3(t, f, func(_ context.Context, a vendor.Attempt) { mu.Lock(); as = append(as, a); mu.Unlock() })
 	for range 2 {
-		rows, err := c.QueryPage(context.Background(), Query{FormID: "BD_Customer", FieldKeys: keys, Filter: Eq("FForbidStatus", "A").String()})
+		rows, err := c.QueryPage(context.Background(), Query{FormID: "BD_Customer", FieldKeys: keys, Filter: Eq("FForbidStatus", "A")})
 		if err != nil || len(rows) != 3 {
 			t.Fatalf("rows=%d err=%v", len(rows), err)
 		}

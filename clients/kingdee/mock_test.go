@@ -12,7 +12,7 @@ import (
 )
 
 // Against the mock vendor: happy paths in both login modes, and recovery from each fault it injects.
-func mockClient(t *testing.T, sign bool) (*Client, *mockctl.Client) {
+func mockClient(t testing.TB, sign bool) (*Client, *mockctl.Client) {
 	t.Helper()
 	m := mock.New(mock.DefaultConfig())
 	m.Seed(50, 1)

@@ -28,8 +28,9 @@ type Query struct {
 	// FieldKeys are the columns; rows are keyed by these exact strings
 	// (dots included, e.g. "FUseOrgId.FNumber").
 	FieldKeys []string
-	// Filter is the FilterString (build it with [Eq], [And], ...).
-	Filter string
+	// Filter is the FilterString, made with the builder ([Eq], [In], [And], ...); the zero
+	// Filter reads every row.
+	Filter Filter
 	// OrderBy is the OrderString, e.g. "FModifyDate ASC, FCUSTID ASC".
 	OrderBy string
 	// StartRow is the 0-based first row.
@@ -65,8 +66,13 @@ func (c *Client) QueryPage(ctx context.Context, q Query) ([]Row, error) {
 		return nil, &vendor.Error{Vendor: VendorName, Op: OpExecuteBillQuery, Kind: vendor.Permanent,
 			Code: "invalid_request", Message: "FormID and FieldKeys are required"}
 	}
+	filter, err := q.Filter.Build()
+	if err != nil { // a client-side mistake: never sent
+		return nil, &vendor.Error{Vendor: VendorName, Op: OpExecuteBillQuery, Kind: vendor.Permanent,
+			Code: "invalid_filter", Message: "the filter cannot be built", Err: err}
+	}
 	body, err := json.Marshal(map[string]any{"data": queryData{
-		FormID: q.FormID, FieldKeys: strings.Join(q.FieldKeys, ","), FilterString: q.Filter, OrderString: q.OrderBy,
+		FormID: q.FormID, FieldKeys: strings.Join(q.FieldKeys, ","), FilterString: filter, OrderString: q.OrderBy,
 		TopRowCount: q.TopRowCount, StartRow: q.StartRow, Limit: q.Limit,
 	}})
 	if err != nil {

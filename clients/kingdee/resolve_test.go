@@ -40,11 +40,11 @@ func TestBatchSaveRetryDoesNotCreateTwice(t *testing.T) {
 			if resolve {
 				req.Resolve = func(ctx context.Context, pending []int) (map[int]int64, error) {
 					asked = append(asked, pending)
-					vals := make([]any, len(pending))
+					vals := make([]string, len(pending))
 					for j, i := range pending {
 						vals[j] = outIDs[i]
 					}
-					rows, err := c.QueryPage(ctx, Query{FormID: "BD_Customer", FieldKeys: []string{"FCUSTID", "F_out_id"}, Filter: In("F_out_id", vals...).String()})
+					rows, err := c.QueryPage(ctx, Query{FormID: "BD_Customer", FieldKeys: []string{"FCUSTID", "F_out_id"}, Filter: In("F_out_id", vals...)})
 					if err != nil {
 						return nil, err
 					}

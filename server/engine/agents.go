@@ -337,11 +337,7 @@ func (t *kingdeeCustomerWriter) currentValues(ctx context.Context, spec *mapping
 	out := make(map[int64]map[string]any, len(ids))
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		vals := make([]any, len(chunk))
-		for i, id := range chunk {
-			vals[i] = id
-		}
-		rows, err := t.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: keys, Filter: kingdee.In("FCUSTID", vals...).String()})
+		rows, err := t.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: keys, Filter: kingdee.In("FCUSTID", chunk...)})
 		if err != nil {
 			return nil, fmt.Errorf("read the current values of if_empty fields: %w", err)
 		}
@@ -395,12 +391,12 @@ func (t *kingdeeCustomerWriter) lookup(ctx context.Context, items []Planned, idx
 	if len(idx) == 0 {
 		return nil, nil
 	}
-	outIDs := make([]any, len(idx))
+	outIDs := make([]string, len(idx))
 	for j, i := range idx {
 		outIDs[j] = fmt.Sprint(items[i].Payload.Get(t.outIDField))
 	}
 	rows, err := t.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: []string{"FCUSTID", t.outIDField},
-		Filter: kingdee.In(t.outIDField, outIDs...).String()})
+		Filter: kingdee.In(t.outIDField, outIDs...)})
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +408,7 @@ func (t *kingdeeCustomerWriter) lookup(ctx context.Context, items []Planned, idx
 	}
 	found := map[int]int64{}
 	for j, i := range idx {
-		if id := byOutID[outIDs[j].(string)]; id > 0 {
+		if id := byOutID[outIDs[j]]; id > 0 {
 			found[i] = id
 		}
 	}

@@ -64,26 +64,14 @@ func (s *kingdeeCustomers) headerKeys() []string {
 	return keys
 }
 
-// timeLiteral keeps milliseconds when the cursor has them: Kingdee stores FModifyDate with
-// milliseconds, and a seconds-only keyset bound would re-read (or skip) records inside one second.
-func timeLiteral(t time.Time) string {
-	t = t.In(vendor.GMT8())
-	if t.Nanosecond()/int(time.Millisecond) == 0 {
-		return kingdee.Quote(t.Format(vendor.DateTimeLayout))
-	}
-	return kingdee.Quote(t.Format(vendor.DateTimeLayout + ".000"))
-}
-
-func (s *kingdeeCustomers) baseFilter(orgs []string) []string {
-	parts := []string{"FDocumentStatus = 'C'", "FForbidStatus = 'A'"}
+// baseFilter selects the customers the flow syncs: audited, active, in the given use organisations
+// (all when none are given).
+func (s *kingdeeCustomers) baseFilter(orgs []string) kingdee.Filter {
+	f := kingdee.And(kingdee.Eq("FDocumentStatus", "C"), kingdee.Eq("FForbidStatus", "A"))
 	if len(orgs) > 0 {
-		vals := make([]any, len(orgs))
-		for i, o := range orgs {
-			vals[i] = o
-		}
-		parts = append(parts, kingdee.In("FUseOrgId.FNumber", vals...).String())
+		f = kingdee.And(f, kingdee.In("FUseOrgId.FNumber", orgs...))
 	}
-	return parts
+	return f
 }
 
 func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
@@ -92,19 +80,20 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]So
 		orgs = s.orgs
 	}
 	next := func(ctx context.Context, after store.Cursor) ([]SourceRecord, store.Cursor, bool, error) {
-		parts := s.baseFilter(orgs)
-		parts = append(parts, "FModifyDate <= "+timeLiteral(q.End))
+		// Times keep their milliseconds: Kingdee stores FModifyDate with them, and a seconds-only
+		// keyset bound would re-read (or skip) records inside one second.
+		filter := kingdee.And(s.baseFilter(orgs), kingdee.Lte("FModifyDate", q.End))
 		if !after.Time.IsZero() {
-			t := timeLiteral(after.Time)
 			if after.Key == "" {
-				parts = append(parts, "FModifyDate >= "+t)
+				filter = kingdee.And(filter, kingdee.Gte("FModifyDate", after.Time))
 			} else {
 				id, _ := strconv.ParseInt(after.Key, 10, 64)
-				parts = append(parts, fmt.Sprintf("(FModifyDate > %s or (FModifyDate = %s and FCUSTID > %d))", t, t, id))
+				filter = kingdee.And(filter, kingdee.Or(kingdee.Gt("FModifyDate", after.Time),
+					kingdee.And(kingdee.Eq("FModifyDate", after.Time), kingdee.Gt("FCUSTID", id))))
 			}
 		}
 		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: s.headerKeys(),
-			Filter: strings.Join(parts, " and "), OrderBy: "FModifyDate ASC, FCUSTID ASC", Limit: s.pageSize})
+			Filter: filter, OrderBy: "FModifyDate ASC, FCUSTID ASC", Limit: s.pageSize})
 		if err != nil || len(rows) == 0 {
 			return nil, after, true, err
 		}
@@ -121,7 +110,7 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]So
 // records turns header rows into source records and adds the address sub-record values.
 func (s *kingdeeCustomers) records(ctx context.Context, rows []kingdee.Row) ([]SourceRecord, error) {
 	recs := make([]SourceRecord, 0, len(rows))
-	ids := make([]any, 0, len(rows))
+	ids := make([]int64, 0, len(rows))
 	for _, row := range rows {
 		r, err := s.decodeRow(row)
 		if err != nil {
@@ -137,7 +126,7 @@ func (s *kingdeeCustomers) records(ctx context.Context, rows []kingdee.Row) ([]S
 	}
 	keys := append([]string{"FCUSTID", "FIsDefaultConsignee"}, entryKeys...)
 	erows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: keys,
-		Filter: kingdee.In("FCUSTID", ids...).String(), OrderBy: "FCUSTID ASC"})
+		Filter: kingdee.In("FCUSTID", ids...), OrderBy: "FCUSTID ASC"})
 	if err != nil {
 		return nil, fmt.Errorf("read customer addresses: %w", err)
 	}
@@ -190,18 +179,17 @@ func (s *kingdeeCustomers) Fetch(ctx context.Context, keys []string) ([]SourceRe
 	var out []SourceRecord
 	for start := 0; start < len(keys); start += 200 {
 		chunk := keys[start:min(start+200, len(keys))]
-		var ids, nums []any
+		var ids []int64
 		for _, k := range chunk {
 			if n, err := strconv.ParseInt(k, 10, 64); err == nil {
 				ids = append(ids, n)
 			}
-			nums = append(nums, k)
 		}
-		f := kingdee.In("FNumber", nums...)
+		byKey := kingdee.In("FNumber", chunk...)
 		if len(ids) > 0 {
-			f = kingdee.Or(kingdee.In("FCUSTID", ids...), f)
+			byKey = kingdee.Or(kingdee.In("FCUSTID", ids...), byKey)
 		}
-		filter := strings.Join(append(s.baseFilter(s.orgs), "("+f.String()+")"), " and ")
+		filter := kingdee.And(s.baseFilter(s.orgs), kingdee.Group(byKey))
 		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: s.headerKeys(), Filter: filter, OrderBy: "FModifyDate ASC, FCUSTID ASC"})
 		if err != nil {
 			return nil, err

@@ -24,7 +24,7 @@ var invoiceFields = []string{"FTAXREGISTERCODE", "FINVOICEBANKNAME", "FINVOICETE
 func (v *vendors) kingdeeValues(t *testing.T, fields ...string) map[string]kingdee.Row {
 	t.Helper()
 	rows, err := v.kdc.QueryPage(v.ctx, kingdee.Query{FormID: "BD_Customer", FieldKeys: append([]string{"FCUSTID", "F_out_id"}, fields...),
-		Filter: "F_out_id <> ''"})
+		Filter: kingdee.Ne("F_out_id", "")})
 	if err != nil {
 		t.Fatal(err)
 	}
