@@ -10,7 +10,7 @@ import (
 	"github.com/syncgate/syncgate/clients/kingdee"
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/mocks/mockctl"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage/sqlite"
 )
 
 // A create whose outcome is lost in a kill -9 (sent to Greatonce, not committed locally), followed by
@@ -41,7 +41,7 @@ func TestKill9MidAddThenRenameMakesOneDistributor(t *testing.T) {
 			}
 		}
 		g.proc.Kill()
-		st, err := store.Open(ctx, db)
+		st, err := sqlite.Open(ctx, db)
 		if err != nil {
 			t.Fatal(err)
 		}

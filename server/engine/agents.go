@@ -14,7 +14,7 @@ import (
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/clients/zhilong"
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // AgentsOptions tune the agents flow.
@@ -161,7 +161,7 @@ func recordFromFields(fields mapping.Record) (SourceRecord, error) {
 			return SourceRecord{}, badSourceData("zhilong", "agentInfo/list", "agent %s: %v", id, err)
 		}
 	}
-	return SourceRecord{Key: id, Cursor: store.Cursor{Time: t, Key: id}, Fields: fields}, nil
+	return SourceRecord{Key: id, Cursor: storage.Cursor{Time: t, Key: id}, Fields: fields}, nil
 }
 
 // Fetch finds agents by id. Zhilong has no lookup by id, so this pages through the whole history and

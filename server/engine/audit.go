@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/syncgate/syncgate/clients/vendor"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // maxAuditBody bounds one request or response in the audit trail. Query responses (whole pages of
@@ -20,12 +20,12 @@ const maxAuditBody = 16 << 10
 // audit buffers a run's vendor attempts until the next page commit writes them.
 type audit struct {
 	mu      sync.Mutex
-	rows    []store.Record
+	rows    []storage.Record
 	retried atomic.Int64
 	dry     bool
 }
 
-func (a *audit) drain() []store.Record {
+func (a *audit) drain() []storage.Record {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rows := a.rows
@@ -77,7 +77,7 @@ func AuditAttempt(ctx context.Context, at vendor.Attempt) {
 			outcome = "transient"
 		}
 	}
-	row := store.Record{
+	row := storage.Record{
 		SourceKey: key, Action: "call", Attempt: at.Attempt, Vendor: at.Vendor, Operation: at.Operation,
 		Request: clip(at.Request), Response: clip(at.Response), Outcome: outcome, Error: errText, At: at.Start,
 	}
@@ -133,7 +133,7 @@ func validText(s string) string {
 //
 // It also makes every text of every row valid UTF-8 (validText): a per-record row carries a body and
 // an error built from vendor data, and one invalid row would make a GetRun page unanswerable.
-func mergeAttempts(attempts, outcomes []store.Record) []store.Record {
+func mergeAttempts(attempts, outcomes []storage.Record) []storage.Record {
 	single := make(map[string]int, len(outcomes)) // source key → index of its only attempt row, -1 if several
 	for i, a := range attempts {
 		if a.SourceKey == "" {
@@ -160,7 +160,7 @@ func mergeAttempts(attempts, outcomes []store.Record) []store.Record {
 		merged[i] = true
 		single[o.SourceKey] = -1 // a second outcome row for the key (none expected) keeps its own
 	}
-	out := make([]store.Record, 0, len(attempts)+len(outcomes))
+	out := make([]storage.Record, 0, len(attempts)+len(outcomes))
 	for i, a := range attempts {
 		if !merged[i] {
 			out = append(out, a)

@@ -7,20 +7,20 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 func TestMergeAttemptsKeepsEveryAttemptThatSaysMore(t *testing.T) {
 	at := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 	const op = "greatonce.distributor.single.sync"
-	call := func(key string, attempt int, outcome string) store.Record {
-		return store.Record{SourceKey: key, Action: "call", Attempt: attempt, Vendor: "greatonce", Operation: op,
+	call := func(key string, attempt int, outcome string) storage.Record {
+		return storage.Record{SourceKey: key, Action: "call", Attempt: attempt, Vendor: "greatonce", Operation: op,
 			Request: `{"k":"` + key + `"}`, Response: `{"code":"0"}`, Outcome: outcome, At: at}
 	}
-	done := func(key, outcome string) store.Record {
-		return store.Record{SourceKey: key, TargetKey: "T" + key, Action: "add", Operation: op, Request: `{"k":"` + key + `"}`, Outcome: outcome}
+	done := func(key, outcome string) storage.Record {
+		return storage.Record{SourceKey: key, TargetKey: "T" + key, Action: "add", Operation: op, Request: `{"k":"` + key + `"}`, Outcome: outcome}
 	}
-	attempts := []store.Record{
+	attempts := []storage.Record{
 		{Action: "call", Attempt: 1, Vendor: "kingdee", Operation: "ExecuteBillQuery", Outcome: "ok"}, // for the page: kept
 		call("a", 1, "ok"),        // one clean attempt: merged
 		call("b", 1, "transient"), // retried: both kept
@@ -28,12 +28,12 @@ func TestMergeAttemptsKeepsEveryAttemptThatSaysMore(t *testing.T) {
 		call("c", 1, "permanent"), // failed: kept
 		call("d", 1, "ok"),        // its outcome is not ok (none here): kept
 	}
-	outcomes := []store.Record{done("a", "ok"), done("b", "ok"), done("c", "permanent"), done("e", "skipped")}
+	outcomes := []storage.Record{done("a", "ok"), done("b", "ok"), done("c", "permanent"), done("e", "skipped")}
 	got := mergeAttempts(attempts, outcomes)
 	if len(got) != len(attempts)+len(outcomes)-1 {
 		t.Fatalf("%d rows, want %d (only a's attempt merged): %+v", len(got), len(attempts)+len(outcomes)-1, got)
 	}
-	var a store.Record
+	var a storage.Record
 	calls := map[string]int{}
 	for _, r := range got {
 		if r.Action == "call" {
@@ -94,8 +94,8 @@ func TestClipStoresInvalidUTF8AsValidText(t *testing.T) {
 // (outcome bodies and errors) as well as attempts.
 func TestMergeAttemptsWritesValidText(t *testing.T) {
 	bad := "\xe6\xa4 \xff"
-	attempts := []store.Record{{Action: "call", Attempt: 1, Vendor: "kingdee", Operation: "BatchSave", Request: bad, Response: bad, Outcome: "transient", Error: bad}}
-	outcomes := []store.Record{{SourceKey: bad, TargetKey: bad, Action: "add", Operation: "BatchSave", Request: bad, Response: bad, Outcome: "permanent", Error: "kingdee: " + bad}}
+	attempts := []storage.Record{{Action: "call", Attempt: 1, Vendor: "kingdee", Operation: "BatchSave", Request: bad, Response: bad, Outcome: "transient", Error: bad}}
+	outcomes := []storage.Record{{SourceKey: bad, TargetKey: bad, Action: "add", Operation: "BatchSave", Request: bad, Response: bad, Outcome: "permanent", Error: "kingdee: " + bad}}
 	for _, r := range mergeAttempts(attempts, outcomes) {
 		for _, s := range []string{r.SourceKey, r.TargetKey, r.Action, r.Vendor, r.Operation, r.Request, r.Response, r.Outcome, r.Error} {
 			if !utf8.ValidString(s) {

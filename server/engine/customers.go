@@ -14,7 +14,7 @@ import (
 	"github.com/syncgate/syncgate/clients/kingdee"
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // CustomersOptions tune the customers flow.
@@ -79,7 +79,7 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]So
 	if len(orgs) == 0 {
 		orgs = s.orgs
 	}
-	next := func(ctx context.Context, after store.Cursor) ([]SourceRecord, store.Cursor, bool, error) {
+	next := func(ctx context.Context, after storage.Cursor) ([]SourceRecord, storage.Cursor, bool, error) {
 		// Times keep their milliseconds: Kingdee stores FModifyDate with them, and a seconds-only
 		// keyset bound would re-read (or skip) records inside one second.
 		filter := kingdee.And(s.baseFilter(orgs), kingdee.Lte("FModifyDate", q.End))
@@ -102,7 +102,7 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]So
 			return nil, after, true, err
 		}
 		last := recs[len(recs)-1].Cursor
-		return recs, store.Cursor{Time: last.Time, Key: strings.TrimLeft(last.Key, "0")}, len(rows) < s.pageSize, nil
+		return recs, storage.Cursor{Time: last.Time, Key: strings.TrimLeft(last.Key, "0")}, len(rows) < s.pageSize, nil
 	}
 	return prefetch(ctx, q.After, next, page)
 }
@@ -169,7 +169,7 @@ func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (SourceRecord, error) {
 		}
 	}
 	key := strconv.FormatInt(id, 10)
-	return SourceRecord{Key: key, Cursor: store.Cursor{Time: mod, Key: fmt.Sprintf("%019d", id)}, Fields: fields}, nil
+	return SourceRecord{Key: key, Cursor: storage.Cursor{Time: mod, Key: fmt.Sprintf("%019d", id)}, Fields: fields}, nil
 }
 
 // Fetch reads customers by FCUSTID or by customer number (FNumber); dead letters use FCUSTID, people

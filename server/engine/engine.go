@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // Config tunes the engine.
@@ -36,7 +36,7 @@ type Config struct {
 type Engine struct {
 	cfg     Config
 	log     *slog.Logger
-	st      *store.Store
+	st      storage.Store
 	flows   map[string]*Flow
 	metrics *metrics
 	// pages is where runs commit their pages: the store, or a wrapper of it in tests.
@@ -59,7 +59,7 @@ const keepDryRuns = 50
 
 // New builds an engine over st serving the given flows. Runs that a previous process left "running"
 // (it crashed or was killed) are marked failed.
-func New(cfg Config, st *store.Store, flows ...*Flow) (*Engine, error) {
+func New(cfg Config, st storage.Store, flows ...*Flow) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -180,7 +180,7 @@ func (e *Engine) Start(ctx context.Context, flow string, opts Options) (Run, err
 
 	if !opts.DryRun {
 		optsJSON, _ := json.Marshal(opts)
-		if err := e.st.CreateRun(ctx, store.Run{ID: run.ID, Flow: flow, Options: optsJSON, Status: string(StatusRunning), StartedAt: now}); err != nil {
+		if err := e.st.CreateRun(ctx, storage.Run{ID: run.ID, Flow: flow, Options: optsJSON, Status: string(StatusRunning), StartedAt: now}); err != nil {
 			cancel()
 			e.mu.Lock()
 			delete(e.active, flow)
@@ -220,7 +220,7 @@ func (e *Engine) finish(st *runState, status Status, runErr error) {
 	if !r.DryRun {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CommitTimeout)
 		defer cancel()
-		if err := e.st.FinishRun(ctx, store.Run{ID: r.ID, Status: string(r.Status), Counts: r.Counts, FinishedAt: r.FinishedAt,
+		if err := e.st.FinishRun(ctx, storage.Run{ID: r.ID, Status: string(r.Status), Counts: r.Counts, FinishedAt: r.FinishedAt,
 			Error: r.Error, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd}); err != nil {
 			e.log.Error("record run end", "run_id", r.ID, "error", err)
 		}
@@ -309,7 +309,7 @@ func (e *Engine) GetRun(ctx context.Context, id string) (Run, error) {
 		return r, nil
 	}
 	sr, err := e.st.GetRun(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) {
 		return Run{}, fmt.Errorf("run %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
@@ -318,7 +318,7 @@ func (e *Engine) GetRun(ctx context.Context, id string) (Run, error) {
 	return fromStoreRun(sr), nil
 }
 
-func fromStoreRun(sr store.Run) Run {
+func fromStoreRun(sr storage.Run) Run {
 	r := Run{ID: sr.ID, Flow: sr.Flow, Status: Status(sr.Status), WindowStart: sr.WindowStart, WindowEnd: sr.WindowEnd,
 		Counts: sr.Counts, StartedAt: sr.StartedAt, FinishedAt: sr.FinishedAt, Error: sr.Error}
 	var o Options
@@ -340,8 +340,8 @@ func (e *Engine) ListRuns(ctx context.Context, f ListFilter) ([]Run, string, err
 	default:
 		return nil, "", invalidf("unknown run status %q", f.Status)
 	}
-	srs, next, err := e.st.ListRuns(ctx, store.RunFilter{Flow: f.Flow, Status: f.Status, PageSize: f.PageSize, PageToken: f.PageToken})
-	if errors.Is(err, store.ErrBadPageToken) {
+	srs, next, err := e.st.ListRuns(ctx, storage.RunFilter{Flow: f.Flow, Status: f.Status, PageSize: f.PageSize, PageToken: f.PageToken})
+	if errors.Is(err, storage.ErrBadPageToken) {
 		return nil, "", invalidf("page token is not one this server issued")
 	}
 	if err != nil {
@@ -386,7 +386,7 @@ func (e *Engine) RunRecords(ctx context.Context, runID, pageToken string, pageSi
 		return nil, "", err
 	}
 	recs, next, err := e.st.RunRecords(ctx, runID, pageToken, pageSize)
-	if errors.Is(err, store.ErrBadPageToken) {
+	if errors.Is(err, storage.ErrBadPageToken) {
 		return nil, "", invalidf("page token is not one this server issued")
 	}
 	if err != nil {

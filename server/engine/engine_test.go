@@ -17,7 +17,8 @@ import (
 
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
+	"github.com/syncgate/syncgate/server/storage/sqlite"
 )
 
 // fakeSource is an in-memory agents source with keyset paging.
@@ -148,7 +149,7 @@ func (t *fakeTarget) Write(ctx context.Context, items []Planned) []Delivery {
 
 type tbundle struct {
 	ctx    context.Context
-	st     *store.Store
+	st     *sqlite.Store
 	src    *fakeSource
 	tgt    *fakeTarget
 	eng    *Engine
@@ -176,7 +177,7 @@ func newTestBundle(t *testing.T, n, pageSize int, overlap time.Duration) *tbundl
 	b := &tbundle{ctx: ctx, base: time.Date(2026, 10, 1, 8, 0, 0, 0, vendor.GMT8())}
 	b.now = b.base.Add(30 * 24 * time.Hour)
 	b.dbPath = filepath.Join(t.TempDir(), "e.db")
-	st, err := store.Open(ctx, b.dbPath)
+	st, err := sqlite.Open(ctx, b.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func TestPermanentFailuresGoToDeadLettersAndAreRetried(t *testing.T) {
 
 func dbSnapshot(t *testing.T, b *tbundle) string {
 	t.Helper()
-	runs, _, _ := b.st.ListRuns(b.ctx, store.RunFilter{PageSize: 1000})
+	runs, _, _ := b.st.ListRuns(b.ctx, storage.RunFilter{PageSize: 1000})
 	maps, _ := b.st.CountMappings(b.ctx, FlowAgents)
 	cp, ok, _ := b.st.Checkpoint(b.ctx, FlowAgents)
 	dl, _ := b.st.DeadLetters(b.ctx, FlowAgents, 0)
@@ -460,7 +461,7 @@ func TestUnknownRunAndBadInput(t *testing.T) {
 	}
 }
 
-func sameCursor(a, b store.Cursor) bool { return a.Time.Equal(b.Time) && a.Key == b.Key }
+func sameCursor(a, b storage.Cursor) bool { return a.Time.Equal(b.Time) && a.Key == b.Key }
 
 func TestMetricsCountRecordsByOutcome(t *testing.T) {
 	b := newTestBundle(t, 12, 5, 0)

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/syncgate/syncgate/clients/vendor"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 func TestClassifySortsEachErrorOnce(t *testing.T) {
@@ -77,7 +77,7 @@ func (l *lockedBuffer) String() string {
 // failingCommits fails every page commit with a driver-like message.
 type failingCommits struct{ err error }
 
-func (f failingCommits) CommitPage(context.Context, store.PageCommit) error { return f.err }
+func (f failingCommits) CommitPage(context.Context, storage.PageCommit) error { return f.err }
 
 // A run's error goes through the same classification as RPC errors: a storage failure (whatever its
 // text) is shown as "internal error (ref …)" and logged in full under that reference.

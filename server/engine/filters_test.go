@@ -11,7 +11,7 @@ import (
 	"github.com/syncgate/syncgate/clients/vendor"
 	mockkd "github.com/syncgate/syncgate/mocks/kingdee"
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // The exact FilterStrings the flows send, read back from the Kingdee mock's request log: the
@@ -93,7 +93,7 @@ func TestCustomersReadSendsExactFilters(t *testing.T) {
 	end := time.Date(2099, 1, 2, 3, 4, 5, 678_900_000, gmt8)
 	start := time.Date(2000, 1, 1, 0, 0, 0, 0, gmt8)
 	var pages [][]SourceRecord
-	err = src.Read(v.ctx, ReadQuery{After: store.Cursor{Time: start}, End: end, UseOrgNumbers: orgs}, func(recs []SourceRecord) error {
+	err = src.Read(v.ctx, ReadQuery{After: storage.Cursor{Time: start}, End: end, UseOrgNumbers: orgs}, func(recs []SourceRecord) error {
 		pages = append(pages, recs)
 		return nil
 	})

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // SourceRecord is one record read from a flow's source.
@@ -16,7 +16,7 @@ type SourceRecord struct {
 	Key string
 	// Cursor is the record's position: modification time, then a tie-breaking key that compares
 	// correctly as a string.
-	Cursor store.Cursor
+	Cursor storage.Cursor
 	// Fields are the record's fields by source field key, as the mapping spec reads them. A source may
 	// hold only the fields the flow's spec reads here and give the rest through all.
 	Fields mapping.Record
@@ -37,7 +37,7 @@ func (r SourceRecord) AllFields() mapping.Record {
 type ReadQuery struct {
 	// After is exclusive; a zero cursor reads from the beginning, an empty Key includes every record
 	// at After.Time.
-	After store.Cursor
+	After storage.Cursor
 	// End is the inclusive upper bound of modification times.
 	End time.Time
 	// UseOrgNumbers restricts Kingdee reads to these use organisations.
@@ -62,7 +62,7 @@ type Planned struct {
 	// Action is ActionAdd or ActionUpdate.
 	Action string
 	// Mapping is the record's existing id mapping (nil for adds).
-	Mapping *store.Mapping
+	Mapping *storage.Mapping
 	// Spec is the mapping spec the payload was rendered with; it also names the call's options.
 	Spec *mapping.Spec
 	// ReservedKey, for an add, is the target key an earlier attempt at creating this record recorded

@@ -21,7 +21,7 @@ import (
 	"github.com/syncgate/syncgate/mocks/mockctl"
 	mockzl "github.com/syncgate/syncgate/mocks/zhilong"
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage/sqlite"
 )
 
 // vendors is a per-test bundle: the three mocks in-process, real clients, a store and an engine with
@@ -31,7 +31,7 @@ type vendors struct {
 	kd, gc, zl   *mockctl.Client
 	kdMock       *mockkd.Server
 	eng          *Engine
-	st           *store.Store
+	st           *sqlite.Store
 	kdc          *kingdee.Client
 	gcc          *greatonce.Client
 	zlc          *zhilong.Client
@@ -101,7 +101,7 @@ func newVendorsWith(t testing.TB, customers, agents, pageSize int, wrapKD func(h
 // open (re)starts the gateway side on the same database, as a restarted process would.
 func (v *vendors) open(t testing.TB) {
 	t.Helper()
-	st, err := store.Open(v.ctx, v.dbPath)
+	st, err := sqlite.Open(v.ctx, v.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

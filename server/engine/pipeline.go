@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // pendingCommit is a page commit running in the background while the next page is planned and
@@ -17,30 +17,30 @@ type pendingCommit struct {
 	done   chan struct{}
 	err    error
 	// mappings are the page's new id mappings, which the planner must see before they are in the store.
-	mappings map[string]store.Mapping
+	mappings map[string]storage.Mapping
 }
 
 // pipelineReader is the run's store view: the committed mappings, overlaid with those of the page
 // still being committed, so that a record met again in the next page is planned against what was
 // just delivered for it (an update, not a second add).
 type pipelineReader struct {
-	store.Reader
+	storage.Reader
 	mu      sync.Mutex
 	pending *pendingCommit
 }
 
 // Mappings reads the pending page's mappings first and the store second: a commit that completes in
 // between is then found in the store, and a pending entry, being newer, wins.
-func (r *pipelineReader) Mappings(ctx context.Context, flow string, keys []string) (map[string]store.Mapping, error) {
+func (r *pipelineReader) Mappings(ctx context.Context, flow string, keys []string) (map[string]storage.Mapping, error) {
 	r.mu.Lock()
 	p := r.pending
 	r.mu.Unlock()
-	var overlay map[string]store.Mapping
+	var overlay map[string]storage.Mapping
 	if p != nil && len(p.mappings) > 0 {
 		for _, k := range keys {
 			if m, ok := p.mappings[k]; ok {
 				if overlay == nil {
-					overlay = map[string]store.Mapping{}
+					overlay = map[string]storage.Mapping{}
 				}
 				overlay[k] = m
 			}

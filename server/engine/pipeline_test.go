@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // gatedCommits wraps the store's page commits: commit number n (from 1) waits for hold[n] to close
@@ -21,7 +21,7 @@ type gatedCommits struct {
 	fail  map[int]bool
 }
 
-func (g *gatedCommits) CommitPage(ctx context.Context, p store.PageCommit) error {
+func (g *gatedCommits) CommitPage(ctx context.Context, p storage.PageCommit) error {
 	g.mu.Lock()
 	g.n++
 	n := g.n

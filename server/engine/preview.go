@@ -8,11 +8,11 @@ import (
 	"fmt"
 
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // Preview shows what a sync would send for the given records. It shares the planner with the syncs and
-// can only read: the store is seen through store.Reader and the target is asked only to Prepare a body.
+// can only read: the store is seen through storage.Reader and the target is asked only to Prepare a body.
 func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]PreviewItem, error) {
 	f, ok := e.flows[flow]
 	if !ok {
@@ -97,7 +97,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 		var existsNote string
 		if key, ok := found[i]; ok {
 			// The sync would find this record in the target and update it rather than add a duplicate.
-			p.action, p.mapping = ActionUpdate, &store.Mapping{TargetKey: key}
+			p.action, p.mapping = ActionUpdate, &storage.Mapping{TargetKey: key}
 			existsNote = fmt.Sprintf("already in the target as %s without a local id mapping (written before a crash, or by hand): the sync updates it", key)
 		}
 		it := PreviewItem{SourceKey: p.rec.Key, Source: p.rec.Fields, TargetOperation: f.Target.Operation(), Action: p.action, TargetKey: targetKeyOf(p)}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // errLimitReached stops a source read once the run's record limit is reached.
@@ -19,12 +19,12 @@ var errLimitReached = errors.New("record limit reached")
 
 // pageCommitter is the one store write a run makes per page.
 type pageCommitter interface {
-	CommitPage(ctx context.Context, p store.PageCommit) error
+	CommitPage(ctx context.Context, p storage.PageCommit) error
 }
 
 // intentRecorder durably records create intents (write-ahead, before the creates are sent).
 type intentRecorder interface {
-	RecordIntents(ctx context.Context, flow string, intents []store.Intent) error
+	RecordIntents(ctx context.Context, flow string, intents []storage.Intent) error
 }
 
 // runner is one run in progress.
@@ -44,7 +44,7 @@ type runner struct {
 	vars     mapping.Vars
 	counts   Counts
 	// checkpoint is the flow's checkpoint as committed so far; it only moves forward.
-	checkpoint     store.Cursor
+	checkpoint     storage.Cursor
 	moveCheckpoint bool
 }
 
@@ -68,7 +68,7 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	// Attempts made after the last page commit (the read that found no more records, or the failed
 	// calls that ended the run) still belong in the audit trail.
 	counts := ru.counts
-	if cerr := ru.commit(ctx, store.PageCommit{Flow: f.Name, RunID: r0.ID, Counts: &counts}); cerr != nil {
+	if cerr := ru.commit(ctx, storage.PageCommit{Flow: f.Name, RunID: r0.ID, Counts: &counts}); cerr != nil {
 		log.Error("record the run's last vendor attempts", "error", cerr)
 	}
 	st.update(func(r *Run) { r.Counts = ru.counts })
@@ -141,7 +141,7 @@ func (ru *runner) run(ctx context.Context) error {
 // Flows whose source reads by key retry the record as it is now (a letter whose record is gone or no
 // longer eligible is dropped, with an audit row saying so); the others retry the record stored with
 // the letter, and a newer version of it arrives through the window as usual.
-func (ru *runner) retryDeadLetters(ctx context.Context, dls []store.DeadLetter) error {
+func (ru *runner) retryDeadLetters(ctx context.Context, dls []storage.DeadLetter) error {
 	if ru.f.FetchDeadLetters {
 		keys := make([]string, len(dls))
 		for i, d := range dls {
@@ -155,7 +155,7 @@ func (ru *runner) retryDeadLetters(ctx context.Context, dls []store.DeadLetter) 
 		for _, r := range recs {
 			found[r.Key] = true
 		}
-		gone := store.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
+		gone := storage.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
 		for _, k := range keys {
 			if !found[k] {
 				gone.Resolved = append(gone.Resolved, k)
@@ -171,7 +171,7 @@ func (ru *runner) retryDeadLetters(ctx context.Context, dls []store.DeadLetter) 
 		return ru.page(ctx, recs)
 	}
 	recs := make([]SourceRecord, 0, len(dls))
-	unreadable := store.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
+	unreadable := storage.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
 	for _, d := range dls {
 		r, err := ru.decodeLetter(d)
 		if err != nil {
@@ -194,7 +194,7 @@ func (ru *runner) retryDeadLetters(ctx context.Context, dls []store.DeadLetter) 
 }
 
 // decodeLetter turns the source record stored with a dead letter back into a record.
-func (ru *runner) decodeLetter(d store.DeadLetter) (SourceRecord, error) {
+func (ru *runner) decodeLetter(d storage.DeadLetter) (SourceRecord, error) {
 	var fields map[string]any
 	dec := json.NewDecoder(bytes.NewReader(d.Payload))
 	dec.UseNumber()
@@ -239,7 +239,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 		return err
 	}
 	// The checkpoint candidate is the page's last cursor, taken before de-duplication.
-	var lastCursor store.Cursor
+	var lastCursor storage.Cursor
 	if len(recs) > 0 {
 		lastCursor = recs[len(recs)-1].Cursor
 	}
@@ -267,7 +267,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	if err != nil {
 		return err
 	}
-	commit := store.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
+	commit := storage.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
 	var toWrite []Planned
 	var writeIdx []int
 	for i, p := range plans {
@@ -332,7 +332,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 					outcome = "updated"
 				}
 				ru.metric(outcome)
-				commit.Mappings = append(commit.Mappings, store.Mapping{SourceKey: p.rec.Key, TargetKey: d.TargetKey,
+				commit.Mappings = append(commit.Mappings, storage.Mapping{SourceKey: p.rec.Key, TargetKey: d.TargetKey,
 					PayloadHash: p.payload.Hash(), Payload: p.payload.Canonical()})
 				commit.Resolved = append(commit.Resolved, p.rec.Key)
 				ru.record(&commit, p, d.Action, "ok", d.TargetKey, string(d.Body), nil)
@@ -389,7 +389,7 @@ func (ru *runner) reserveKeys(ctx context.Context, items []Planned) error {
 	if !ok {
 		return nil
 	}
-	var fresh []store.Intent
+	var fresh []storage.Intent
 	for i := range items {
 		p := &items[i]
 		if p.Action != ActionAdd {
@@ -401,7 +401,7 @@ func (ru *runner) reserveKeys(ctx context.Context, items []Planned) error {
 				continue // the write fails on it and says why
 			}
 			p.ReservedKey = key
-			fresh = append(fresh, store.Intent{SourceKey: p.Record.Key, TargetKey: key})
+			fresh = append(fresh, storage.Intent{SourceKey: p.Record.Key, TargetKey: key})
 		}
 	}
 	if err := ru.e.intents.RecordIntents(ctx, ru.f.Name, fresh); err != nil {
@@ -413,7 +413,7 @@ func (ru *runner) reserveKeys(ctx context.Context, items []Planned) error {
 // commit writes c now, after the page commit in flight. A cancelled run still commits what it
 // delivered, on a fresh context: a vendor write without its local commit would be a duplicate waiting
 // to happen.
-func (ru *runner) commit(ctx context.Context, c store.PageCommit) error {
+func (ru *runner) commit(ctx context.Context, c storage.PageCommit) error {
 	if err := ru.wait(); err != nil {
 		return err
 	}
@@ -430,7 +430,7 @@ func (ru *runner) commit(ctx context.Context, c store.PageCommit) error {
 // that page's create intents are durable (so the intents' small transaction never waits behind this
 // page's commit, SQLite having one writer), or by wait. Until c is durable, the planner sees its
 // mappings. commitAsync returns the error of the commit it waited for, and then does not take c.
-func (ru *runner) commitAsync(ctx context.Context, c store.PageCommit, done func()) error {
+func (ru *runner) commitAsync(ctx context.Context, c storage.PageCommit, done func()) error {
 	if err := ru.wait(); err != nil {
 		return err
 	}
@@ -442,7 +442,7 @@ func (ru *runner) commitAsync(ctx context.Context, c store.PageCommit, done func
 	c.Records = mergeAttempts(ru.audit.drain(), c.Records)
 	p := &pendingCommit{done: make(chan struct{})}
 	if len(c.Mappings) > 0 {
-		p.mappings = make(map[string]store.Mapping, len(c.Mappings))
+		p.mappings = make(map[string]storage.Mapping, len(c.Mappings))
 		for _, m := range c.Mappings {
 			p.mappings[m.SourceKey] = m
 		}
@@ -484,7 +484,7 @@ func (ru *runner) wait() error {
 }
 
 // write commits c on a context that outlives the run's cancellation, bounded by CommitTimeout.
-func (ru *runner) write(ctx context.Context, c store.PageCommit) error {
+func (ru *runner) write(ctx context.Context, c storage.PageCommit) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ru.e.cfg.CommitTimeout)
 	defer cancel()
 	if err := ru.writer.CommitPage(cctx, c); err != nil {
@@ -501,8 +501,8 @@ func (ru *runner) metric(outcome string) {
 }
 
 // record adds the per-record audit row (the record's outcome in this run).
-func (ru *runner) record(c *store.PageCommit, p plan, action, outcome, targetKey, body string, err error) {
-	row := store.Record{SourceKey: p.rec.Key, TargetKey: targetKey, Action: action, Vendor: "", Operation: ru.f.Target.Operation(),
+func (ru *runner) record(c *storage.PageCommit, p plan, action, outcome, targetKey, body string, err error) {
+	row := storage.Record{SourceKey: p.rec.Key, TargetKey: targetKey, Action: action, Vendor: "", Operation: ru.f.Target.Operation(),
 		Request: body, Outcome: outcome, At: ru.e.cfg.Now()}
 	if err != nil {
 		row.Error = err.Error()
@@ -527,17 +527,17 @@ func (ru *runner) record(c *store.PageCommit, p plan, action, outcome, targetKey
 
 // readQuery is the window a run reads: the explicit window, everything (full resync, first run), or
 // from the checkpoint less the overlap. move reports whether the run may move the checkpoint.
-func readQuery(f *Flow, opts Options, cp store.Cursor, haveCP bool, now time.Time) (q ReadQuery, move bool) {
+func readQuery(f *Flow, opts Options, cp storage.Cursor, haveCP bool, now time.Time) (q ReadQuery, move bool) {
 	q = ReadQuery{End: now, UseOrgNumbers: opts.UseOrgNumbers}
 	switch {
 	case opts.Window != nil:
-		q.After = store.Cursor{Time: opts.Window.Start}
+		q.After = storage.Cursor{Time: opts.Window.Start}
 		q.End = opts.Window.End
 		return q, false
 	case opts.FullResync || !haveCP:
 		return q, true
 	case f.Overlap > 0 || f.TimeOnlyCursor:
-		q.After = store.Cursor{Time: cp.Time.Add(-f.Overlap)}
+		q.After = storage.Cursor{Time: cp.Time.Add(-f.Overlap)}
 	default:
 		q.After = cp
 	}
@@ -547,8 +547,8 @@ func readQuery(f *Flow, opts Options, cp store.Cursor, haveCP bool, now time.Tim
 // deadLetter is the letter kept for a record that failed permanently, with its source record to retry
 // it from. A record that does not encode as JSON (a value JSON cannot hold) is kept with its values
 // as text, and the letter says so, rather than without a record.
-func deadLetter(r SourceRecord, cause error) store.DeadLetter {
-	d := store.DeadLetter{SourceKey: r.Key, Attempts: 1, LastError: cause.Error()}
+func deadLetter(r SourceRecord, cause error) storage.DeadLetter {
+	d := storage.DeadLetter{SourceKey: r.Key, Attempts: 1, LastError: cause.Error()}
 	fields := r.AllFields()
 	b, err := json.Marshal(fields)
 	if err != nil {
@@ -563,7 +563,7 @@ func deadLetter(r SourceRecord, cause error) store.DeadLetter {
 	return d
 }
 
-func cursorAfter(a, b store.Cursor) bool {
+func cursorAfter(a, b storage.Cursor) bool {
 	if !a.Time.Equal(b.Time) {
 		return a.Time.After(b.Time)
 	}
@@ -576,7 +576,7 @@ type plan struct {
 	rec     SourceRecord
 	payload *mapping.Payload
 	action  string
-	mapping *store.Mapping
+	mapping *storage.Mapping
 	// reserved is the target key a create intent recorded for an unmapped record.
 	reserved string
 	err      error
@@ -594,7 +594,7 @@ func targetKeyOf(p plan) string {
 }
 
 // plan maps records and decides add / update / skip against the id mappings. It only reads the store.
-func (e *Engine) plan(ctx context.Context, f *Flow, spec *mapping.Spec, reader store.Reader, recs []SourceRecord, vars mapping.Vars) ([]plan, error) {
+func (e *Engine) plan(ctx context.Context, f *Flow, spec *mapping.Spec, reader storage.Reader, recs []SourceRecord, vars mapping.Vars) ([]plan, error) {
 	keys := make([]string, len(recs))
 	for i, r := range recs {
 		keys[i] = r.Key

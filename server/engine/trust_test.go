@@ -14,7 +14,7 @@ import (
 	"github.com/syncgate/syncgate/clients/kingdee"
 	"github.com/syncgate/syncgate/mocks/mockctl"
 	"github.com/syncgate/syncgate/server/mapping"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // invoiceFields are the fields finance keeps in Kingdee; the seed presets them blank.
@@ -237,7 +237,7 @@ func TestMappingWithBadTargetKeyIsDeadLetteredNotCreated(t *testing.T) {
 	maps, _ := v.st.Mappings(v.ctx, FlowAgents, []string{key})
 	m := maps[key]
 	m.TargetKey, m.PayloadHash = "not-an-id", "stale"
-	if err := v.st.CommitPage(v.ctx, store.PageCommit{Flow: FlowAgents, Mappings: []store.Mapping{m}}); err != nil {
+	if err := v.st.CommitPage(v.ctx, storage.PageCommit{Flow: FlowAgents, Mappings: []storage.Mapping{m}}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := v.kd.KingdeeCustomers(v.ctx)
@@ -255,7 +255,7 @@ func TestMappingWithBadTargetKeyIsDeadLetteredNotCreated(t *testing.T) {
 func TestUnreadableDeadLettersDoNotHoldTheirSlots(t *testing.T) {
 	v := newVendors(t, 0, 3, 5)
 	v.eng.cfg.DeadLetterBatch = 2
-	if err := v.st.CommitPage(v.ctx, store.PageCommit{Flow: FlowAgents, DeadLetters: []store.DeadLetter{
+	if err := v.st.CommitPage(v.ctx, storage.PageCommit{Flow: FlowAgents, DeadLetters: []storage.DeadLetter{
 		{SourceKey: "X1", Attempts: 1, LastError: "old", Payload: []byte("{not json")},
 		{SourceKey: "X2", Attempts: 1, LastError: "old", Payload: []byte(`{"agentId":"OTHER"}`)},
 	}}); err != nil {

@@ -8,7 +8,7 @@ package engine
 import (
 	"time"
 
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // Flow names.
@@ -59,7 +59,7 @@ type Options struct {
 }
 
 // Counts are a run's record counts.
-type Counts = store.Counts
+type Counts = storage.Counts
 
 // Run is one execution of a flow.
 type Run struct {

@@ -40,7 +40,7 @@ import (
 
 	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/rpc"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage/sqlite"
 )
 
 func main() {
@@ -173,7 +173,7 @@ func runMigrate(ctx context.Context, args, environ []string, stdout, stderr io.W
 	}
 	switch cmd {
 	case "up":
-		if err := store.Migrate(ctx, cfg.DB, "up"); err != nil {
+		if err := sqlite.Migrate(ctx, cfg.DB, "up"); err != nil {
 			return fmt.Errorf("migrate up: %w", err)
 		}
 		fmt.Fprintf(stderr, "migrate up: %s is at the latest schema\n", cfg.DB)
@@ -181,7 +181,7 @@ func runMigrate(ctx context.Context, args, environ []string, stdout, stderr io.W
 		if !*yes {
 			return fmt.Errorf("migrate down rolls back every migration of %s, dropping all its tables and data; add --yes to confirm", cfg.DB)
 		}
-		if err := store.Migrate(ctx, cfg.DB, "down"); err != nil {
+		if err := sqlite.Migrate(ctx, cfg.DB, "down"); err != nil {
 			return fmt.Errorf("migrate down: %w", err)
 		}
 		fmt.Fprintf(stderr, "migrate down: %s is at the empty schema\n", cfg.DB)
@@ -190,12 +190,12 @@ func runMigrate(ctx context.Context, args, environ []string, stdout, stderr io.W
 		if err != nil || n < 0 {
 			return fmt.Errorf("migrate force: want a version number (0: none), got %q", fs.Arg(1))
 		}
-		if err := store.ForceVersion(ctx, cfg.DB, n); err != nil {
+		if err := sqlite.ForceVersion(ctx, cfg.DB, n); err != nil {
 			return fmt.Errorf("migrate force: %w", err)
 		}
 		fmt.Fprintf(stderr, "migrate force: %s is recorded at version %d, clean; no migration was run\n", cfg.DB, n)
 	case "status", "version":
-		st, err := store.Status(ctx, cfg.DB)
+		st, err := sqlite.Status(ctx, cfg.DB)
 		if err != nil {
 			return fmt.Errorf("migrate status: %w", err)
 		}
@@ -204,7 +204,7 @@ func runMigrate(ctx context.Context, args, environ []string, stdout, stderr io.W
 	return nil
 }
 
-func printStatus(w io.Writer, db string, st store.SchemaStatus) {
+func printStatus(w io.Writer, db string, st sqlite.SchemaStatus) {
 	fmt.Fprintf(w, "database: %s\nversion: %d (latest %d, %d pending)\n", db, st.Version, st.Latest, st.Pending)
 	switch {
 	case !st.Dirty:

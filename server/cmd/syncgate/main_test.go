@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/syncgate/syncgate/server/config"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage/sqlite"
 )
 
 // env is an environment list (KEY=value) holding m.
@@ -31,9 +31,9 @@ func env(m map[string]string) []string {
 	return out
 }
 
-func schemaStatus(t *testing.T, db string) store.SchemaStatus {
+func schemaStatus(t *testing.T, db string) sqlite.SchemaStatus {
 	t.Helper()
-	st, err := store.Status(context.Background(), db)
+	st, err := sqlite.Status(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestMigrateSubcommand(t *testing.T) {
 
 	missing := filepath.Join(dir, "missing.db")
 	for _, args := range [][]string{{"down", "--yes", "--db", missing}, {"force", "1", "--db", missing}, {"status", "--db", missing}} {
-		if err := migrate(args, nil); !errors.Is(err, store.ErrNoDatabase) {
+		if err := migrate(args, nil); !errors.Is(err, sqlite.ErrNoDatabase) {
 			t.Errorf("%v on a missing database: %v", args, err)
 		}
 	}

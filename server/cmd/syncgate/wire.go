@@ -17,14 +17,14 @@ import (
 	"github.com/syncgate/syncgate/server/engine"
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/rpc"
-	"github.com/syncgate/syncgate/server/store"
+	"github.com/syncgate/syncgate/server/storage/sqlite"
 )
 
 // gateway is the wired application: the RPC handler and what must be shut down behind it.
 type gateway struct {
 	handler *rpc.Handler
 	engine  *engine.Engine
-	store   *store.Store
+	store   *sqlite.Store
 }
 
 // stopRuns cancels running syncs and waits until their state is committed.
@@ -46,7 +46,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		return nil, errors.New("mapping specs: customers and agents specs are required")
 	}
 
-	st, err := store.Open(ctx, cfg.DB)
+	st, err := sqlite.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

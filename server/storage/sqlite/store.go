@@ -1,7 +1,8 @@
-// Package store is syncgate's SQLite storage: id mappings, checkpoints, runs, the audit trail and dead
-// letters. It is the only package that contains SQL. The schema lives in the migrations package and is
-// applied by golang-migrate when the store opens.
-package store
+// Package sqlite is syncgate's SQLite storage backend (server/storage.Store): id mappings,
+// checkpoints, runs, the audit trail, dead letters and create intents. It is the only package that
+// contains SQL. The schema lives in the migrations package and is applied by golang-migrate when the
+// store opens.
+package sqlite
 
 import (
 	"context"
@@ -9,6 +10,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/syncgate/syncgate/server/storage"
 	"io"
 	"io/fs"
 	"net/url"
@@ -27,50 +29,37 @@ import (
 	"github.com/syncgate/syncgate/migrations"
 )
 
-// ErrNotFound is returned when a run does not exist.
-var ErrNotFound = errors.New("not found")
-
 // Store is the SQLite store. It is safe for concurrent use; writes are serialised by SQLite.
 type Store struct {
 	db *sql.DB
 }
 
-// Reader is the read-only view of the store. Preview and dry runs get only this, so they cannot write
-// by construction.
-type Reader interface {
-	Mappings(ctx context.Context, flow string, keys []string) (map[string]Mapping, error)
-	Checkpoint(ctx context.Context, flow string) (Cursor, bool, error)
-	DeadLetters(ctx context.Context, flow string, limit int) ([]DeadLetter, error)
-	GetRun(ctx context.Context, id string) (Run, error)
-	ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error)
-	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error)
-	Intents(ctx context.Context, flow string, keys []string) (map[string]string, error)
-}
-
-var _ Reader = (*Store)(nil)
+var _ storage.Reader = (*Store)(nil)
 
 // ReadOnly returns a view of the store that has only the Reader methods. Unlike the *Store itself
 // (which also satisfies Reader), the view cannot be converted back into something that writes.
-func (s *Store) ReadOnly() Reader { return readOnly{s: s} }
+func (s *Store) ReadOnly() storage.Reader { return readOnly{s: s} }
 
 // readOnly forwards the reads of a Store and nothing else.
 type readOnly struct{ s *Store }
 
-func (r readOnly) Mappings(ctx context.Context, flow string, keys []string) (map[string]Mapping, error) {
+func (r readOnly) Mappings(ctx context.Context, flow string, keys []string) (map[string]storage.Mapping, error) {
 	return r.s.Mappings(ctx, flow, keys)
 }
 
-func (r readOnly) Checkpoint(ctx context.Context, flow string) (Cursor, bool, error) {
+func (r readOnly) Checkpoint(ctx context.Context, flow string) (storage.Cursor, bool, error) {
 	return r.s.Checkpoint(ctx, flow)
 }
 
-func (r readOnly) DeadLetters(ctx context.Context, flow string, limit int) ([]DeadLetter, error) {
+func (r readOnly) DeadLetters(ctx context.Context, flow string, limit int) ([]storage.DeadLetter, error) {
 	return r.s.DeadLetters(ctx, flow, limit)
 }
 
-func (r readOnly) GetRun(ctx context.Context, id string) (Run, error) { return r.s.GetRun(ctx, id) }
+func (r readOnly) GetRun(ctx context.Context, id string) (storage.Run, error) {
+	return r.s.GetRun(ctx, id)
+}
 
-func (r readOnly) ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error) {
+func (r readOnly) ListRuns(ctx context.Context, f storage.RunFilter) ([]storage.Run, string, error) {
 	return r.s.ListRuns(ctx, f)
 }
 
@@ -78,7 +67,7 @@ func (r readOnly) Intents(ctx context.Context, flow string, keys []string) (map[
 	return r.s.Intents(ctx, flow, keys)
 }
 
-func (r readOnly) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error) {
+func (r readOnly) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]storage.Record, string, error) {
 	return r.s.RunRecords(ctx, runID, pageToken, pageSize)
 }
 

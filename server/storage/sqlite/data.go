@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -6,106 +6,17 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/syncgate/syncgate/server/storage"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Mapping records which target record a source record became and what was last delivered to it.
-type Mapping struct {
-	Flow, SourceKey, TargetKey string
-	// PayloadHash is the hash of the mapped payload last delivered; Payload is that payload as canonical
-	// JSON (the mapping's output, without the call's bookkeeping such as actionType or FCUSTID).
-	PayloadHash string
-	Payload     []byte
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-}
-
-// Cursor is a tie-safe position in a source: modification time, then source key.
-type Cursor struct {
-	Time time.Time
-	Key  string
-}
-
-// Counts are a run's record counts.
-type Counts struct {
-	Read, Added, Updated, Skipped, Failed, Retried int64
-}
-
-// Run is one execution of a flow.
-type Run struct {
-	ID, Flow string
-	// Options is the run's options as JSON.
-	Options                []byte
-	WindowStart, WindowEnd time.Time
-	Status                 string
-	Counts                 Counts
-	StartedAt, FinishedAt  time.Time
-	Error                  string
-}
-
-// Record is one audit row: one attempt at one record.
-type Record struct {
-	RunID                string
-	Seq                  int64
-	SourceKey, TargetKey string
-	Action               string
-	Attempt              int
-	Vendor, Operation    string
-	Request, Response    string
-	Outcome, Error       string
-	At                   time.Time
-}
-
-// DeadLetter is a record that failed permanently.
-type DeadLetter struct {
-	Flow, SourceKey string
-	Attempts        int
-	LastError       string
-	Payload         []byte
-	FirstFailedAt   time.Time
-	LastFailedAt    time.Time
-}
-
-// RunFilter selects runs for ListRuns.
-type RunFilter struct {
-	Flow, Status string // empty: any
-	PageSize     int
-	PageToken    string
-}
-
-// PageCommit is everything one delivered page changes, written in one transaction.
-type PageCommit struct {
-	Flow, RunID string
-	// Mappings are upserted (by flow and source key).
-	Mappings []Mapping
-	// Records are appended to the run's audit trail, numbered after the existing ones.
-	Records []Record
-	// DeadLetters are upserted; an existing letter's attempts grow by the new letter's attempts.
-	DeadLetters []DeadLetter
-	// Resolved removes these source keys from the dead letters (delivered now); keys without a letter
-	// are ignored. Applied after DeadLetters.
-	Resolved []string
-	// Checkpoint, when set, becomes the flow's checkpoint.
-	Checkpoint *Cursor
-	// Counts, when set, become the run's counts.
-	Counts *Counts
-	// ClearIntents removes the create intents of these source keys (their creates are settled: the
-	// page records their mappings or dead letters).
-	ClearIntents []string
-}
-
-// Intent is a create about to be sent: the target key it uses.
-type Intent struct {
-	SourceKey, TargetKey string
-}
-
 const inChunk = 400
 
 // Mappings returns the mappings of the given source keys that exist.
-func (s *Store) Mappings(ctx context.Context, flow string, keys []string) (map[string]Mapping, error) {
-	out := make(map[string]Mapping, len(keys))
+func (s *Store) Mappings(ctx context.Context, flow string, keys []string) (map[string]storage.Mapping, error) {
+	out := make(map[string]storage.Mapping, len(keys))
 	for start := 0; start < len(keys); start += inChunk {
 		chunk := keys[start:min(start+inChunk, len(keys))]
 		args := make([]any, 0, len(chunk)+1)
@@ -119,7 +30,7 @@ func (s *Store) Mappings(ctx context.Context, flow string, keys []string) (map[s
 			return nil, fmt.Errorf("read mappings: %w", err)
 		}
 		for rows.Next() {
-			m := Mapping{Flow: flow}
+			m := storage.Mapping{Flow: flow}
 			var payload string
 			var c, u int64
 			if err := rows.Scan(&m.SourceKey, &m.TargetKey, &m.PayloadHash, &payload, &c, &u); err != nil {
@@ -148,26 +59,26 @@ func placeholders(n int) string {
 }
 
 // Checkpoint returns a flow's checkpoint; ok is false when the flow has none.
-func (s *Store) Checkpoint(ctx context.Context, flow string) (Cursor, bool, error) {
+func (s *Store) Checkpoint(ctx context.Context, flow string) (storage.Cursor, bool, error) {
 	var t int64
 	var k string
 	err := s.db.QueryRowContext(ctx, `SELECT cursor_time, cursor_key FROM checkpoints WHERE flow = ?`, flow).Scan(&t, &k)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Cursor{}, false, nil
+		return storage.Cursor{}, false, nil
 	}
 	if err != nil {
-		return Cursor{}, false, fmt.Errorf("read checkpoint: %w", err)
+		return storage.Cursor{}, false, fmt.Errorf("read checkpoint: %w", err)
 	}
-	return Cursor{Time: fromNanos(t), Key: k}, true, nil
+	return storage.Cursor{Time: fromNanos(t), Key: k}, true, nil
 }
 
 // SetCheckpoint sets a flow's checkpoint outside a page commit (tests and operators).
-func (s *Store) SetCheckpoint(ctx context.Context, flow string, c Cursor) error {
-	return s.CommitPage(ctx, PageCommit{Flow: flow, Checkpoint: &c})
+func (s *Store) SetCheckpoint(ctx context.Context, flow string, c storage.Cursor) error {
+	return s.CommitPage(ctx, storage.PageCommit{Flow: flow, Checkpoint: &c})
 }
 
 // DeadLetters lists a flow's dead letters, oldest failure first (limit <= 0: all).
-func (s *Store) DeadLetters(ctx context.Context, flow string, limit int) ([]DeadLetter, error) {
+func (s *Store) DeadLetters(ctx context.Context, flow string, limit int) ([]storage.DeadLetter, error) {
 	if limit <= 0 {
 		limit = -1
 	}
@@ -177,9 +88,9 @@ func (s *Store) DeadLetters(ctx context.Context, flow string, limit int) ([]Dead
 		return nil, fmt.Errorf("read dead letters: %w", err)
 	}
 	defer rows.Close()
-	var out []DeadLetter
+	var out []storage.DeadLetter
 	for rows.Next() {
-		d := DeadLetter{Flow: flow}
+		d := storage.DeadLetter{Flow: flow}
 		var payload string
 		var f, l int64
 		if err := rows.Scan(&d.SourceKey, &d.Attempts, &d.LastError, &payload, &f, &l); err != nil {
@@ -193,7 +104,7 @@ func (s *Store) DeadLetters(ctx context.Context, flow string, limit int) ([]Dead
 
 // CommitPage writes one page's mappings, audit rows, dead letters, checkpoint and run counts in one
 // transaction: either all of it is durable or none of it.
-func (s *Store) CommitPage(ctx context.Context, p PageCommit) error {
+func (s *Store) CommitPage(ctx context.Context, p storage.PageCommit) error {
 	return s.inTx(ctx, "commit page", func(tx *sql.Tx) error { return commitPage(ctx, tx, p) })
 }
 
@@ -214,7 +125,7 @@ func (s *Store) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error
 	return nil
 }
 
-func commitPage(ctx context.Context, tx *sql.Tx, p PageCommit) error {
+func commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit) error {
 	now := time.Now().UnixNano()
 	if len(p.Mappings) > 0 {
 		err := insertRows(ctx, tx, `INSERT INTO mappings (flow, source_key, target_key, payload_hash, payload, created_at, updated_at) VALUES `,
@@ -312,7 +223,7 @@ func deleteKeys(ctx context.Context, tx *sql.Tx, head, flow string, keys []strin
 
 // RecordIntents durably records the target keys that creates are about to use, before they are sent.
 // A key already recorded for a source key stays: the create that may have happened used it.
-func (s *Store) RecordIntents(ctx context.Context, flow string, intents []Intent) error {
+func (s *Store) RecordIntents(ctx context.Context, flow string, intents []storage.Intent) error {
 	if len(intents) == 0 {
 		return nil
 	}
@@ -394,7 +305,7 @@ func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int,
 }
 
 // CreateRun inserts a new run.
-func (s *Store) CreateRun(ctx context.Context, r Run) error {
+func (s *Store) CreateRun(ctx context.Context, r storage.Run) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (id, flow, options, window_start, window_end, status, started_at, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Flow, string(r.Options), nullNanos(r.WindowStart), nullNanos(r.WindowEnd),
 		r.Status, nanos(r.StartedAt), r.Error)
@@ -405,7 +316,7 @@ func (s *Store) CreateRun(ctx context.Context, r Run) error {
 }
 
 // FinishRun records a run's final status, counts, end time and error.
-func (s *Store) FinishRun(ctx context.Context, r Run) error {
+func (s *Store) FinishRun(ctx context.Context, r storage.Run) error {
 	c := r.Counts
 	_, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, read = ?, added = ?, updated = ?, skipped = ?, failed = ?, retried = ?,
 		finished_at = ?, error = ?, window_start = ?, window_end = ? WHERE id = ?`,
@@ -429,15 +340,15 @@ func (s *Store) FailInterrupted(ctx context.Context, at time.Time) (int64, error
 
 const runColumns = `id, flow, options, window_start, window_end, status, read, added, updated, skipped, failed, retried, started_at, finished_at, error`
 
-func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
-	var r Run
+func scanRun(sc interface{ Scan(...any) error }) (storage.Run, error) {
+	var r storage.Run
 	var opts string
 	var ws, we, fin sql.NullInt64
 	var st int64
 	c := &r.Counts
 	err := sc.Scan(&r.ID, &r.Flow, &opts, &ws, &we, &r.Status, &c.Read, &c.Added, &c.Updated, &c.Skipped, &c.Failed, &c.Retried, &st, &fin, &r.Error)
 	if err != nil {
-		return Run{}, err
+		return storage.Run{}, err
 	}
 	r.Options, r.StartedAt = []byte(opts), fromNanos(st)
 	r.WindowStart, r.WindowEnd, r.FinishedAt = fromNanos(ws.Int64), fromNanos(we.Int64), fromNanos(fin.Int64)
@@ -445,19 +356,19 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 }
 
 // GetRun reads one run; ErrNotFound when it does not exist.
-func (s *Store) GetRun(ctx context.Context, id string) (Run, error) {
+func (s *Store) GetRun(ctx context.Context, id string) (storage.Run, error) {
 	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Run{}, fmt.Errorf("run %s: %w", id, ErrNotFound)
+		return storage.Run{}, fmt.Errorf("run %s: %w", id, storage.ErrNotFound)
 	}
 	if err != nil {
-		return Run{}, fmt.Errorf("read run: %w", err)
+		return storage.Run{}, fmt.Errorf("read run: %w", err)
 	}
 	return r, nil
 }
 
 // ListRuns lists runs newest first, a page at a time.
-func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error) {
+func (s *Store) ListRuns(ctx context.Context, f storage.RunFilter) ([]storage.Run, string, error) {
 	if f.PageSize <= 0 {
 		f.PageSize = 50
 	}
@@ -482,7 +393,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error
 		return nil, "", fmt.Errorf("list runs: %w", err)
 	}
 	defer rows.Close()
-	var out []Run
+	var out []storage.Run
 	for rows.Next() {
 		r, err := scanRun(rows)
 		if err != nil {
@@ -502,24 +413,21 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error
 	return out, next, nil
 }
 
-// ErrBadPageToken is returned for a page token this store did not issue.
-var ErrBadPageToken = errors.New("invalid page token")
-
 func decodeRunToken(tok string) (int64, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return 0, "", ErrBadPageToken
+		return 0, "", storage.ErrBadPageToken
 	}
 	at, id, ok := strings.Cut(string(b), "|")
 	n, err := strconv.ParseInt(at, 10, 64)
 	if !ok || err != nil {
-		return 0, "", ErrBadPageToken
+		return 0, "", storage.ErrBadPageToken
 	}
 	return n, id, nil
 }
 
 // RunRecords returns a page of a run's audit trail in order.
-func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error) {
+func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]storage.Record, string, error) {
 	if pageSize <= 0 {
 		pageSize = 100
 	}
@@ -527,10 +435,10 @@ func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSiz
 	if pageToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(pageToken)
 		if err != nil {
-			return nil, "", ErrBadPageToken
+			return nil, "", storage.ErrBadPageToken
 		}
 		if after, err = strconv.ParseInt(string(b), 10, 64); err != nil {
-			return nil, "", ErrBadPageToken
+			return nil, "", storage.ErrBadPageToken
 		}
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at
@@ -539,9 +447,9 @@ func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSiz
 		return nil, "", fmt.Errorf("read run records: %w", err)
 	}
 	defer rows.Close()
-	var out []Record
+	var out []storage.Record
 	for rows.Next() {
-		r := Record{RunID: runID}
+		r := storage.Record{RunID: runID}
 		var at int64
 		if err := rows.Scan(&r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
 			&r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {

@@ -1,8 +1,9 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"fmt"
+	"github.com/syncgate/syncgate/server/storage"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // one audit row (the body sent and the response of its single attempt), and the record resolved in
 // the dead letters. It reports the cost per record and the bytes the database grows by per record.
 // Source keys arrive scattered, as FCUSTIDs do in modification-date order. On the development
-// machine (2 vCPU AMD EPYC; go test -run XXX -bench CommitPage -benchtime 150x ./server/store):
+// machine (2 vCPU AMD EPYC; go test -run XXX -bench CommitPage -benchtime 150x ./server/storage/sqlite):
 // with sequential keys, 31.8 µs and 2216 bytes per record with one INSERT per row and a separate
 // attempt row, 11-13 µs and 1209 bytes with multi-row INSERTs and the attempt merged into the
 // record's row; with scattered keys (this benchmark) that schema took 61 µs, migration 2 (mappings
@@ -36,24 +37,24 @@ func benchCommitPage(b *testing.B, intents bool) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.CreateRun(ctx, Run{ID: "r1", Flow: "customers", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}); err != nil {
+	if err := st.CreateRun(ctx, storage.Run{ID: "r1", Flow: "customers", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	const perPage = 1000
 	body := `{"address":"上海市徐汇区漕溪北路` + strings.Repeat("8", 40) + `号","balance_deduct_type":"1","distributorCode":"C%07d",` +
 		`"distributorCompanyName":"植隆集团总部","distributorName":"植隆代理商%07d","mobile":"张伟","contact":"张伟","distributorLevelName":"A","actionType":"add"}`
-	page := func(n int) PageCommit {
-		c := PageCommit{Flow: "customers", RunID: "r1", Counts: &Counts{Read: int64(n + perPage)}}
+	page := func(n int) storage.PageCommit {
+		c := storage.PageCommit{Flow: "customers", RunID: "r1", Counts: &storage.Counts{Read: int64(n + perPage)}}
 		for i := n; i < n+perPage; i++ {
 			key := fmt.Sprint(100000 + (i*7919)%1000003) // source order is not key order: ids arrive scattered
 			b := fmt.Sprintf(body, i, i)
-			c.Mappings = append(c.Mappings, Mapping{SourceKey: key, TargetKey: fmt.Sprintf("C%07d", i), PayloadHash: strings.Repeat("ab", 32), Payload: []byte(b)})
-			c.Records = append(c.Records, Record{SourceKey: key, TargetKey: fmt.Sprintf("C%07d", i), Action: "add", Attempt: 1,
+			c.Mappings = append(c.Mappings, storage.Mapping{SourceKey: key, TargetKey: fmt.Sprintf("C%07d", i), PayloadHash: strings.Repeat("ab", 32), Payload: []byte(b)})
+			c.Records = append(c.Records, storage.Record{SourceKey: key, TargetKey: fmt.Sprintf("C%07d", i), Action: "add", Attempt: 1,
 				Vendor: "greatonce", Operation: "greatonce.distributor.single.sync", Request: b,
 				Response: `{"success":true,"code":"0","message":"成功"}`, Outcome: "ok", At: time.Now()})
 			c.Resolved = append(c.Resolved, key)
 		}
-		c.Checkpoint = &Cursor{Time: time.Now(), Key: fmt.Sprint(n)}
+		c.Checkpoint = &storage.Cursor{Time: time.Now(), Key: fmt.Sprint(n)}
 		return c
 	}
 	size := func() int64 {
@@ -70,10 +71,10 @@ func benchCommitPage(b *testing.B, intents bool) {
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		p := page(i * perPage)
-		var in []Intent
+		var in []storage.Intent
 		if intents {
 			for _, m := range p.Mappings {
-				in = append(in, Intent{SourceKey: m.SourceKey, TargetKey: m.TargetKey})
+				in = append(in, storage.Intent{SourceKey: m.SourceKey, TargetKey: m.TargetKey})
 			}
 			p.ClearIntents = p.Resolved
 		}

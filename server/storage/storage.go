@@ -1,0 +1,139 @@
+// Package storage is the engine's storage seam: the records a sync keeps (id mappings, checkpoints,
+// runs, the audit trail, dead letters, create intents) and the interfaces a backend implements. The
+// engine depends on this package only; backends (server/storage/sqlite) implement it, and the contract
+// suite in server/storage/storagetest pins the semantics the engine relies on for every backend.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a run does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrBadPageToken is returned for a page token the backend did not issue.
+var ErrBadPageToken = errors.New("invalid page token")
+
+// Reader is the read-only view of the store. Preview and dry runs get only this, so they cannot write
+// by construction.
+type Reader interface {
+	Mappings(ctx context.Context, flow string, keys []string) (map[string]Mapping, error)
+	Checkpoint(ctx context.Context, flow string) (Cursor, bool, error)
+	DeadLetters(ctx context.Context, flow string, limit int) ([]DeadLetter, error)
+	GetRun(ctx context.Context, id string) (Run, error)
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error)
+	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error)
+	Intents(ctx context.Context, flow string, keys []string) (map[string]string, error)
+}
+
+// Store is a storage backend: the reads, and the writes a run makes. It is safe for concurrent use.
+type Store interface {
+	Reader
+	// ReadOnly returns a view with only the Reader methods, which cannot be converted back into
+	// something that writes (dry runs and Preview get only this).
+	ReadOnly() Reader
+	// CommitPage writes everything one delivered page changes in one transaction: all of it is
+	// durable, or none of it.
+	CommitPage(ctx context.Context, p PageCommit) error
+	// RecordIntents durably records the target keys that creates are about to use, before they are
+	// sent; a key already recorded for a source key stays.
+	RecordIntents(ctx context.Context, flow string, intents []Intent) error
+	// CreateRun records a new run; FinishRun records its end (status, counts, window, error).
+	CreateRun(ctx context.Context, r Run) error
+	FinishRun(ctx context.Context, r Run) error
+	// FailInterrupted marks the runs still "running" (their process died) as failed, and returns how
+	// many there were.
+	FailInterrupted(ctx context.Context, at time.Time) (int64, error)
+}
+
+// Mapping records which target record a source record became and what was last delivered to it.
+type Mapping struct {
+	Flow, SourceKey, TargetKey string
+	// PayloadHash is the hash of the mapped payload last delivered; Payload is that payload as canonical
+	// JSON (the mapping's output, without the call's bookkeeping such as actionType or FCUSTID).
+	PayloadHash string
+	Payload     []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Cursor is a tie-safe position in a source: modification time, then source key.
+type Cursor struct {
+	Time time.Time
+	Key  string
+}
+
+// Counts are a run's record counts.
+type Counts struct {
+	Read, Added, Updated, Skipped, Failed, Retried int64
+}
+
+// Run is one execution of a flow.
+type Run struct {
+	ID, Flow string
+	// Options is the run's options as JSON.
+	Options                []byte
+	WindowStart, WindowEnd time.Time
+	Status                 string
+	Counts                 Counts
+	StartedAt, FinishedAt  time.Time
+	Error                  string
+}
+
+// Record is one audit row: one attempt at one record.
+type Record struct {
+	RunID                string
+	Seq                  int64
+	SourceKey, TargetKey string
+	Action               string
+	Attempt              int
+	Vendor, Operation    string
+	Request, Response    string
+	Outcome, Error       string
+	At                   time.Time
+}
+
+// DeadLetter is a record that failed permanently.
+type DeadLetter struct {
+	Flow, SourceKey string
+	Attempts        int
+	LastError       string
+	Payload         []byte
+	FirstFailedAt   time.Time
+	LastFailedAt    time.Time
+}
+
+// RunFilter selects runs for ListRuns.
+type RunFilter struct {
+	Flow, Status string // empty: any
+	PageSize     int
+	PageToken    string
+}
+
+// PageCommit is everything one delivered page changes, written in one transaction.
+type PageCommit struct {
+	Flow, RunID string
+	// Mappings are upserted (by flow and source key).
+	Mappings []Mapping
+	// Records are appended to the run's audit trail, numbered after the existing ones.
+	Records []Record
+	// DeadLetters are upserted; an existing letter's attempts grow by the new letter's attempts.
+	DeadLetters []DeadLetter
+	// Resolved removes these source keys from the dead letters (delivered now); keys without a letter
+	// are ignored. Applied after DeadLetters.
+	Resolved []string
+	// Checkpoint, when set, becomes the flow's checkpoint.
+	Checkpoint *Cursor
+	// Counts, when set, become the run's counts.
+	Counts *Counts
+	// ClearIntents removes the create intents of these source keys (their creates are settled: the
+	// page records their mappings or dead letters).
+	ClearIntents []string
+}
+
+// Intent is a create about to be sent: the target key it uses.
+type Intent struct {
+	SourceKey, TargetKey string
+}
