@@ -124,7 +124,7 @@ func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]Sourc
 		}
 		return recs, nextAt, false, nil
 	}
-	return prefetch(ctx, zhilongPos{start: w.Start, pageNum: 1, seen: map[string]bool{}}, next, page)
+	return translate(prefetch(ctx, zhilongPos{start: w.Start, pageNum: 1, seen: map[string]bool{}}, next, page))
 }
 
 // zhilongPos is where the next agents page is read: the window's start, the page number within it,
@@ -291,6 +291,11 @@ func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, erro
 // PrepareLive is Prepare with Kingdee's current values of the spec's if_empty fields read first, so
 // that a preview shows the NeedUpDateFields the sync would send. It only reads.
 func (t *kingdeeCustomerWriter) PrepareLive(ctx context.Context, p Planned) ([]byte, map[string]any, error) {
+	body, opts, err := t.prepareLive(ctx, p)
+	return body, opts, translate(err)
+}
+
+func (t *kingdeeCustomerWriter) prepareLive(ctx context.Context, p Planned) ([]byte, map[string]any, error) {
 	id, err := customerID(p)
 	if err != nil {
 		return nil, nil, err
@@ -368,6 +373,11 @@ func fieldKey(spec *mapping.Spec, field string) string {
 // FindExisting finds the unmapped items that already exist in Kingdee, by their external id (the
 // spec's target key field, F_out_id), and returns their FCUSTIDs by item index. It only reads.
 func (t *kingdeeCustomerWriter) FindExisting(ctx context.Context, items []Planned) (map[int]string, error) {
+	found, err := t.findExisting(ctx, items)
+	return found, translate(err)
+}
+
+func (t *kingdeeCustomerWriter) findExisting(ctx context.Context, items []Planned) (map[int]string, error) {
 	var idx []int
 	for i, p := range items {
 		if p.Mapping == nil || p.Mapping.TargetKey == "" {
@@ -416,6 +426,10 @@ func (t *kingdeeCustomerWriter) lookup(ctx context.Context, items []Planned, idx
 }
 
 func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []Delivery {
+	return translateAll(t.write(ctx, items))
+}
+
+func (t *kingdeeCustomerWriter) write(ctx context.Context, items []Planned) []Delivery {
 	out := make([]Delivery, len(items))
 	failAll := func(err error) []Delivery {
 		for i := range out {
@@ -433,7 +447,7 @@ func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []De
 	}
 	// Unmapped agents may exist in Kingdee already (written before a crash, before the local commit):
 	// find them by their external id and update them instead of creating duplicates.
-	existing, err := t.FindExisting(ctx, items)
+	existing, err := t.findExisting(ctx, items)
 	if err != nil {
 		return failAll(err)
 	}

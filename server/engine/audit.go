@@ -7,9 +7,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
-	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/storage"
 )
 
@@ -45,14 +45,22 @@ func withRecord(ctx context.Context, sourceKey string) context.Context {
 	return context.WithValue(ctx, recordKey{}, sourceKey)
 }
 
-// AuditHook returns the hook the vendor clients call for every HTTP attempt: [AuditAttempt].
-func (e *Engine) AuditHook() vendor.Hook { return AuditAttempt }
+// Attempt is one call attempt a flow's client made, as its adapter reports it to RecordAttempt.
+type Attempt struct {
+	Vendor, Operation string
+	// Attempt numbers the attempts of one logical call from 1.
+	Attempt           int
+	Request, Response []byte
+	// Outcome is "ok", "transient", "permanent" or "reauth"; Err the failure, if any.
+	Outcome string
+	Err     error
+	Start   time.Time
+}
 
-// AuditAttempt is the vendor.Hook that puts every HTTP attempt made on behalf of a run into that
-// run's audit trail, written with the run's next page commit; attempts made outside a run (ctx
-// carries no run) are ignored. It needs no engine, so clients can be built with it before the engine
-// that runs them.
-func AuditAttempt(ctx context.Context, at vendor.Attempt) {
+// RecordAttempt puts an attempt made on behalf of a run into that run's audit trail, written with the
+// run's next page commit; attempts made outside a run (ctx carries no run) are ignored. It needs no
+// engine, so clients can be built to report to it before the engine that runs them.
+func RecordAttempt(ctx context.Context, at Attempt) {
 	a, _ := ctx.Value(auditKey{}).(*audit)
 	if a == nil {
 		return
@@ -64,22 +72,13 @@ func AuditAttempt(ctx context.Context, at vendor.Attempt) {
 		return // a dry run writes nothing, not even its audit rows
 	}
 	key, _ := ctx.Value(recordKey{}).(string)
-	outcome := "ok"
 	errText := ""
 	if at.Err != nil {
 		errText = at.Err.Error()
-		switch {
-		case vendor.IsPermanent(at.Err):
-			outcome = "permanent"
-		case vendor.IsReauth(at.Err):
-			outcome = "reauth"
-		default:
-			outcome = "transient"
-		}
 	}
 	row := storage.Record{
 		SourceKey: key, Action: "call", Attempt: at.Attempt, Vendor: at.Vendor, Operation: at.Operation,
-		Request: clip(at.Request), Response: clip(at.Response), Outcome: outcome, Error: errText, At: at.Start,
+		Request: clip(at.Request), Response: clip(at.Response), Outcome: at.Outcome, Error: errText, At: at.Start,
 	}
 	a.mu.Lock()
 	a.rows = append(a.rows, row)

@@ -104,7 +104,7 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]So
 		last := recs[len(recs)-1].Cursor
 		return recs, storage.Cursor{Time: last.Time, Key: strings.TrimLeft(last.Key, "0")}, len(rows) < s.pageSize, nil
 	}
-	return prefetch(ctx, q.After, next, page)
+	return translate(prefetch(ctx, q.After, next, page))
 }
 
 // records turns header rows into source records and adds the address sub-record values.
@@ -176,6 +176,11 @@ func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (SourceRecord, error) {
 // usually know the number. Only customers the flow syncs come back (audited, active, in the configured
 // use organisations): a draft or forbidden customer is never sent, not even when asked for by key.
 func (s *kingdeeCustomers) Fetch(ctx context.Context, keys []string) ([]SourceRecord, error) {
+	recs, err := s.fetch(ctx, keys)
+	return recs, translate(err)
+}
+
+func (s *kingdeeCustomers) fetch(ctx context.Context, keys []string) ([]SourceRecord, error) {
 	var out []SourceRecord
 	for start := 0; start < len(keys); start += 200 {
 		chunk := keys[start:min(start+200, len(keys))]
@@ -325,7 +330,7 @@ func (t *greatonceDistributors) Write(ctx context.Context, items []Planned) []De
 		}()
 	}
 	wg.Wait()
-	return out
+	return translateAll(out)
 }
 
 func (t *greatonceDistributors) deliver(ctx context.Context, p Planned) Delivery {

@@ -127,10 +127,10 @@ func (t *fakeTarget) Write(ctx context.Context, items []Planned) []Delivery {
 		body, _, _ := t.Prepare(p)
 		switch {
 		case t.permanent[p.Record.Key]:
-			out[i] = Delivery{Action: p.Action, Body: body, Err: &vendor.Error{Vendor: "fake", Kind: vendor.Permanent, Message: "rejected"}}
+			out[i] = Delivery{Action: p.Action, Body: body, Err: &Failure{Kind: Permanent, Err: errors.New("fake: rejected")}}
 			continue
 		case t.transient[p.Record.Key]:
-			out[i] = Delivery{Action: p.Action, Body: body, Err: &vendor.Error{Vendor: "fake", Kind: vendor.Transient, Message: "unavailable"}}
+			out[i] = Delivery{Action: p.Action, Body: body, Err: &Failure{Kind: Transient, Err: errors.New("fake: unavailable")}}
 			continue
 		}
 		key := ""
@@ -584,7 +584,6 @@ func TestPreviewDiffShowsOnlyMappedChanges(t *testing.T) {
 // the audit hook) and gives up, as a source read beyond its retry budget does.
 type outageSource struct {
 	*fakeSource
-	hook vendor.Hook
 }
 
 func (s outageSource) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
@@ -593,9 +592,9 @@ func (s outageSource) Read(ctx context.Context, q ReadQuery, page func([]SourceR
 		if pages++; pages == 1 {
 			return page(recs)
 		}
-		err := &vendor.Error{Vendor: "fake", Op: "list", Kind: vendor.Transient, Message: "HTTP 503"}
+		err := &Failure{Kind: Transient, Err: errors.New("fake list: HTTP 503")}
 		for attempt := 1; attempt <= 3; attempt++ {
-			s.hook(ctx, vendor.Attempt{Vendor: "fake", Operation: "list", Attempt: attempt, Request: []byte(`{"page":2}`), Err: err})
+			RecordAttempt(ctx, Attempt{Vendor: "fake", Operation: "list", Attempt: attempt, Request: []byte(`{"page":2}`), Outcome: "transient", Err: err})
 		}
 		return err
 	})
@@ -603,7 +602,7 @@ func (s outageSource) Read(ctx context.Context, q ReadQuery, page func([]SourceR
 
 func TestFailedSourceAttemptsReachTheAuditTrail(t *testing.T) {
 	b := newTestBundle(t, 10, 4, 0)
-	b.eng.flows[FlowAgents].Source = outageSource{fakeSource: b.src, hook: b.eng.AuditHook()}
+	b.eng.flows[FlowAgents].Source = outageSource{fakeSource: b.src}
 	r := b.sync(t, Options{})
 	if r.Status != StatusFailed || r.Counts.Added != 4 || r.Counts.Retried != 2 {
 		t.Fatalf("run %+v %s", r.Counts, r.Error)

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-
-	"github.com/syncgate/syncgate/clients/vendor"
 )
 
 // Domain errors. Classify sorts every error into a Kind in one place; the RPC layer maps kinds to
@@ -57,10 +55,40 @@ const (
 	KindCanceled
 	// KindDeadlineExceeded: context.DeadlineExceeded.
 	KindDeadlineExceeded
-	// KindVendor: a *vendor.Error (a vendor call failed). Its text never carries credentials
-	// (clients/vendor guarantees it), so callers see it.
+	// KindVendor: a *Failure (a call to a source or target system failed, as the flow's adapter
+	// classified it). Its text never carries credentials (adapters guarantee it), so callers see it.
 	KindVendor
 )
+
+// FailureKind says what a failed call to a source or target system means.
+type FailureKind int
+
+// Failure kinds.
+const (
+	// Transient: the call may succeed later; the page is not committed past the record.
+	Transient FailureKind = iota + 1
+	// Permanent: the call will fail the same way again; the record is dead-lettered.
+	Permanent
+)
+
+// Failure is a failed call to a source or target system, classified by the flow's adapter (the
+// engine knows no vendor's errors). Its text is shown to callers: adapters guarantee it carries no
+// credentials.
+type Failure struct {
+	Kind FailureKind
+	Err  error
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+
+// Unwrap returns the vendor's error.
+func (f *Failure) Unwrap() error { return f.Err }
+
+// IsPermanent reports whether err is a permanent Failure.
+func IsPermanent(err error) bool {
+	var f *Failure
+	return errors.As(err, &f) && f.Kind == Permanent
+}
 
 // callerError is an error of a given kind whose text is written for callers.
 type callerError struct {
@@ -117,7 +145,7 @@ func nodeKind(err error) (Kind, bool) {
 		return e.kind, true
 	case *RunInProgressError:
 		return KindRunInProgress, true
-	case *vendor.Error:
+	case *Failure:
 		return KindVendor, true
 	}
 	switch err {

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
-	"github.com/syncgate/syncgate/clients/vendor"
 	"time"
 
 	"github.com/syncgate/syncgate/server/mapping"
@@ -91,13 +89,6 @@ type Target interface {
 	Prepare(p Planned) (body []byte, options map[string]any, err error)
 	// Write delivers the records and returns one Delivery per record, in order.
 	Write(ctx context.Context, items []Planned) []Delivery
-}
-
-// badSourceData reports a source record the flow cannot read (a row without its key, a time that is
-// not a time, pages out of order) as the vendor's data error, which callers may read, rather than as
-// an internal failure of the gateway.
-func badSourceData(vendorName, op, format string, args ...any) error {
-	return &vendor.Error{Vendor: vendorName, Op: op, Kind: vendor.Permanent, Code: "bad_data", Message: fmt.Sprintf(format, args...)}
 }
 
 // KeyReserver is a Target whose creates use a target key the gateway chooses (a Greatonce

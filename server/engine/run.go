@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/storage"
 )
@@ -317,7 +316,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 		deliveries := ru.f.Target.Write(ctx, toWrite)
 		for j, d := range deliveries {
 			p := plans[writeIdx[j]]
-			if toWrite[j].ReservedKey != "" && (d.Err == nil || vendor.IsPermanent(d.Err)) {
+			if toWrite[j].ReservedKey != "" && (d.Err == nil || IsPermanent(d.Err)) {
 				// The create is settled (delivered and mapped, or refused): its intent goes. A create
 				// whose outcome is unknown keeps it.
 				commit.ClearIntents = append(commit.ClearIntents, p.rec.Key)
@@ -336,7 +335,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 					PayloadHash: p.payload.Hash(), Payload: p.payload.Canonical()})
 				commit.Resolved = append(commit.Resolved, p.rec.Key)
 				ru.record(&commit, p, d.Action, "ok", d.TargetKey, string(d.Body), nil)
-			case vendor.IsPermanent(d.Err):
+			case IsPermanent(d.Err):
 				ru.counts.Failed++
 				ru.metric("failed")
 				commit.DeadLetters = append(commit.DeadLetters, deadLetter(p.rec, d.Err))

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/engine"
 )
 
@@ -51,7 +50,7 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("deadline exceeded"))
 	case engine.KindVendor:
 		code := connect.CodeUnavailable
-		if vendor.IsPermanent(err) {
+		if engine.IsPermanent(err) {
 			code = connect.CodeFailedPrecondition
 		}
 		return connect.NewError(code, errors.New(err.Error()))

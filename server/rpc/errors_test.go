@@ -41,11 +41,11 @@ func TestToConnectMapsEachDomainErrorOnce(t *testing.T) {
 		{"connect error passes", connect.NewError(connect.CodePermissionDenied, errors.New("no")), connect.CodePermissionDenied, "no", ""},
 		{"untyped error whose text looks public is internal", errors.New("not found"), connect.CodeInternal, "internal error (ref ", "not found"},
 		{"storage error joined to a vendor error is internal", errors.Join(
-			&vendor.Error{Vendor: "greatonce", Kind: vendor.Transient, Message: "unavailable"},
+			&engine.Failure{Kind: engine.Transient, Err: &vendor.Error{Vendor: "greatonce", Kind: vendor.Transient, Message: "unavailable"}},
 			fmt.Errorf("commit page: %w", errors.New("sqlite3: database is locked"))), connect.CodeInternal, "internal error (ref ", "locked"},
-		{"transient vendor error is visible", fmt.Errorf("fetch source records: %w", &vendor.Error{Vendor: "kingdee", Op: "ExecuteBillQuery", Kind: vendor.Transient, HTTPStatus: 503}),
+		{"transient vendor error is visible", fmt.Errorf("fetch source records: %w", &engine.Failure{Kind: engine.Transient, Err: &vendor.Error{Vendor: "kingdee", Op: "ExecuteBillQuery", Kind: vendor.Transient, HTTPStatus: 503}}),
 			connect.CodeUnavailable, "kingdee ExecuteBillQuery: transient (HTTP 503)", ""},
-		{"permanent vendor error is visible", &vendor.Error{Vendor: "zhilong", Op: "login", Kind: vendor.Permanent, Code: "401", Message: "bad credentials"},
+		{"permanent vendor error is visible", &engine.Failure{Kind: engine.Permanent, Err: &vendor.Error{Vendor: "zhilong", Op: "login", Kind: vendor.Permanent, Code: "401", Message: "bad credentials"}},
 			connect.CodeFailedPrecondition, "bad credentials", ""},
 	}
 	for _, tt := range tests {
