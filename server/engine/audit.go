@@ -40,8 +40,8 @@ func withAudit(ctx context.Context, a *audit) context.Context {
 	return context.WithValue(ctx, auditKey{}, a)
 }
 
-// withRecord attributes the vendor attempts made with ctx to one source record.
-func withRecord(ctx context.Context, sourceKey string) context.Context {
+// WithRecord attributes the vendor attempts made with ctx to one source record.
+func WithRecord(ctx context.Context, sourceKey string) context.Context {
 	return context.WithValue(ctx, recordKey{}, sourceKey)
 }
 

@@ -746,3 +746,19 @@ func TestShutdownCancelsRunsAndRefusesNewOnes(t *testing.T) {
 		t.Fatalf("start after shutdown: %v", err)
 	}
 }
+
+// recordFromFields makes the fake source's record of an agent-shaped map (agentId, updateTime).
+func recordFromFields(fields mapping.Record) (SourceRecord, error) {
+	id, _ := fields["agentId"].(string)
+	if id == "" {
+		return SourceRecord{}, errors.New("agent without agentId")
+	}
+	var t time.Time
+	if s, _ := fields["updateTime"].(string); s != "" {
+		var err error
+		if t, err = time.ParseInLocation(vendor.DateTimeLayout, s, vendor.GMT8()); err != nil {
+			return SourceRecord{}, fmt.Errorf("agent %s: %w", id, err)
+		}
+	}
+	return SourceRecord{Key: id, Cursor: storage.Cursor{Time: t, Key: id}, Fields: fields}, nil
+}

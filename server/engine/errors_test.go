@@ -16,7 +16,7 @@ import (
 )
 
 func TestClassifySortsEachErrorOnce(t *testing.T) {
-	vendorErr := translate(&vendor.Error{Vendor: "greatonce", Op: "sync", Kind: vendor.Transient, Message: "unavailable"})
+	vendorErr := &Failure{Kind: Transient, Err: &vendor.Error{Vendor: "greatonce", Op: "sync", Kind: vendor.Transient, Message: "unavailable"}}
 	storageErr := errors.New("database is locked: /var/lib/syncgate/syncgate.db")
 	tests := []struct {
 		name string
@@ -31,7 +31,7 @@ func TestClassifySortsEachErrorOnce(t *testing.T) {
 		{"run cancelled", errRunCancelled, KindCanceled},
 		{"deadline", context.DeadlineExceeded, KindDeadlineExceeded},
 		{"vendor", fmt.Errorf("delivery failed: %w", vendorErr), KindVendor},
-		{"vendor wrapping a timeout stays a vendor error", translate(&vendor.Error{Vendor: "kingdee", Kind: vendor.Transient, Err: context.DeadlineExceeded}), KindVendor},
+		{"vendor wrapping a timeout stays a vendor error", &Failure{Kind: Transient, Err: &vendor.Error{Vendor: "kingdee", Kind: vendor.Transient, Err: context.DeadlineExceeded}}, KindVendor},
 		{"a vendor error the adapter did not classify is internal", &vendor.Error{Vendor: "kingdee", Kind: vendor.Transient}, KindInternal},
 		{"untyped (a storage error) is internal", fmt.Errorf("commit page: %w", storageErr), KindInternal},
 		{"explicit internal wins over what it wraps", fmt.Errorf("%w: %w", ErrInternal, vendorErr), KindInternal},

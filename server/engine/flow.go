@@ -16,17 +16,17 @@ type SourceRecord struct {
 	// correctly as a string.
 	Cursor storage.Cursor
 	// Fields are the record's fields by source field key, as the mapping spec reads them. A source may
-	// hold only the fields the flow's spec reads here and give the rest through all.
+	// hold only the fields the flow's spec reads here and give the rest through All.
 	Fields mapping.Record
-	// all, when set, returns every field of the record (see AllFields).
-	all func() mapping.Record
+	// All, when set, returns every field of the record (see AllFields).
+	All func() mapping.Record
 }
 
 // AllFields returns every field of the record: what is stored with a dead letter and shown by Preview,
 // which may also render it with a spec that reads other fields.
 func (r SourceRecord) AllFields() mapping.Record {
-	if r.all != nil {
-		return r.all()
+	if r.All != nil {
+		return r.All()
 	}
 	return r.Fields
 }

@@ -9,13 +9,13 @@ type fetched struct {
 	err  error
 }
 
-// prefetch reads pages one ahead of the consumer: while page(n) is mapped, written and committed,
+// Prefetch reads pages one ahead of the consumer: while page(n) is mapped, written and committed,
 // page n+1 is already being read. next returns the page after the given state, and whether it is the
 // last one. It stops when ctx ends or page returns an error.
-func prefetch[S any](ctx context.Context, start S, next func(ctx context.Context, s S) ([]SourceRecord, S, bool, error), page func([]SourceRecord) error) error {
+func Prefetch[S any](ctx context.Context, start S, next func(ctx context.Context, s S) ([]SourceRecord, S, bool, error), page func([]SourceRecord) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	ch := make(chan fetched, 1)
-	// The reader goroutine has ended when prefetch returns, so no vendor attempt of this read
+	// The reader goroutine has ended when Prefetch returns, so no vendor attempt of this read
 	// happens after the run's last commit.
 	defer func() {
 		cancel()

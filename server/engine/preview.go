@@ -82,7 +82,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 	// Every field, not just those the flow's spec reads: the preview shows the whole source record and
 	// may render it with another spec.
 	for i := range recs {
-		recs[i].Fields, recs[i].all = recs[i].AllFields(), nil
+		recs[i].Fields, recs[i].All = recs[i].AllFields(), nil
 	}
 	plans, err := e.plan(ctx, f, spec, reader, recs, vars)
 	if err != nil {

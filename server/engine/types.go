@@ -3,6 +3,10 @@
 // planned records to the flow's target, and commits each page (mappings, audit rows, dead letters,
 // checkpoint) in one store transaction. Preview and dry runs take the same path and stop before the
 // target, with only a read-only view of the store.
+//
+// A flow is an adapter (server/flows/customers, server/flows/agents) that implements Source and
+// Target and translates its vendors' errors into Failures; the engine knows no vendor. Storage is
+// whatever implements server/storage.Store (server/storage/sqlite).
 package engine
 
 import (

@@ -15,6 +15,9 @@ import (
 	"github.com/syncgate/syncgate/clients/zhilong"
 	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/flows"
+	"github.com/syncgate/syncgate/server/flows/agents"
+	"github.com/syncgate/syncgate/server/flows/customers"
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/rpc"
 	"github.com/syncgate/syncgate/server/storage/sqlite"
@@ -52,10 +55,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 	}
 
 	// The three clients retry alike, and every vendor attempt made on behalf of a run lands in that
-	// run's audit trail (engine.AuditAttempt).
+	// run's audit trail (flows.AuditAttempt).
 	transport := func(timeout time.Duration, rate float64, conns int) vendor.Transport {
 		return vendor.Transport{Timeout: timeout, RatePerSecond: rate, MaxAttempts: 5, MaxElapsed: 2 * time.Minute,
-			MaxConns: conns, Registerer: reg, Hook: engine.AuditAttempt}
+			MaxConns: conns, Registerer: reg, Hook: flows.AuditAttempt}
 	}
 	conns := cfg.Sync.Concurrency + 4
 	greatonceTransport := transport(15*time.Second, cfg.Greatonce.Rate, conns)
@@ -86,11 +89,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		return nil, fmt.Errorf("zhilong client: %w", err)
 	}
 
-	customers := engine.NewCustomersFlow(kd, gc, customersSpec, engine.CustomersOptions{
+	customers := customers.New(kd, gc, customersSpec, customers.Options{
 		PageSize: cfg.Sync.PageSize, Concurrency: cfg.Sync.Concurrency,
 		UseOrgNumbers: cfg.Sync.UseOrgNumbers, Overlap: cfg.Sync.Overlap,
 	})
-	agents := engine.NewAgentsFlow(zl, kd, agentsSpec, engine.AgentsOptions{
+	agents := agents.New(zl, kd, agentsSpec, agents.Options{
 		PageSize: cfg.Sync.PageSize, BatchSize: cfg.Sync.BatchSize, Concurrency: cfg.Sync.BatchConcurrency, Overlap: cfg.Sync.Overlap,
 	})
 	eng, err := engine.New(engine.Config{Logger: log, Registerer: reg}, st, customers, agents)

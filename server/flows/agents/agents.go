@@ -1,8 +1,12 @@
-package engine
+// Package agents is the SyncAgents flow adapter: Zhilong agents (/api/agentInfo/list, read over the
+// update-time window) become Kingdee customers (BatchSave on BD_Customer). It implements the engine's
+// Source and Target, and translates the vendors' errors into the engine's Failures.
+package agents
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -13,12 +17,14 @@ import (
 	"github.com/syncgate/syncgate/clients/kingdee"
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/clients/zhilong"
+	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/flows"
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/storage"
 )
 
-// AgentsOptions tune the agents flow.
-type AgentsOptions struct {
+// Options tune the agents flow.
+type Options struct {
 	// PageSize is the Zhilong pageSize (default 500).
 	PageSize int
 	// BatchSize is the number of Model items per Kingdee BatchSave (default 500).
@@ -29,9 +35,15 @@ type AgentsOptions struct {
 	Overlap time.Duration
 }
 
-// NewAgentsFlow builds SyncAgents: Zhilong agents (/api/agentInfo/list over the update-time window)
+// formCustomer is Kingdee's customer business object.
+const formCustomer = "BD_Customer"
+
+// errAllFound stops Fetch's read once every key is found.
+var errAllFound = errors.New("every key found")
+
+// New builds SyncAgents: Zhilong agents (/api/agentInfo/list over the update-time window)
 // become Kingdee customers (BatchSave on BD_Customer).
-func NewAgentsFlow(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o AgentsOptions) *Flow {
+func New(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o Options) *engine.Flow {
 	if o.PageSize <= 0 {
 		o.PageSize = 500
 	}
@@ -45,8 +57,8 @@ func NewAgentsFlow(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o
 	if outIDField == "" {
 		outIDField = "F_out_id"
 	}
-	return &Flow{
-		Name:   FlowAgents,
+	return &engine.Flow{
+		Name:   engine.FlowAgents,
 		Source: &zhilongAgents{zl: zl, pageSize: o.PageSize, fields: specAgentFields(spec)},
 		Target: &kingdeeCustomerWriter{kd: kd, spec: spec, batchSize: o.BatchSize, concurrency: o.Concurrency, outIDField: outIDField},
 		Spec:   spec, Overlap: o.Overlap,
@@ -82,18 +94,18 @@ func specAgentFields(spec *mapping.Spec) []string {
 // after each page the window restarts at the last agent's update time (page 1 again), and the agents
 // at exactly that time that were already passed on are left out. Only a run of equal update times
 // longer than a page is paged by number.
-func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
+func (s *zhilongAgents) Read(ctx context.Context, q engine.ReadQuery, page func([]engine.SourceRecord) error) error {
 	w := zhilong.Window{Start: q.After.Time, End: q.End}
 	if w.Start.IsZero() {
 		w.Start = time.Date(2000, 1, 1, 0, 0, 0, 0, vendor.GMT8())
 	}
-	next := func(ctx context.Context, at zhilongPos) ([]SourceRecord, zhilongPos, bool, error) {
+	next := func(ctx context.Context, at zhilongPos) ([]engine.SourceRecord, zhilongPos, bool, error) {
 		w.Start = at.start
 		agents, total, err := s.zl.Page(ctx, w, at.pageNum, s.pageSize)
 		if err != nil {
 			return nil, at, true, err
 		}
-		recs := make([]SourceRecord, 0, len(agents))
+		recs := make([]engine.SourceRecord, 0, len(agents))
 		var last time.Time
 		for i := range agents {
 			r, err := s.decodeAgent(&agents[i])
@@ -101,7 +113,7 @@ func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]Sourc
 				return nil, at, true, err
 			}
 			if i > 0 && r.Cursor.Time.Before(last) {
-				return nil, at, true, badSourceData("zhilong", "agentInfo/list", "agents out of updateTime order (%s after %s): an incremental read needs ascending order",
+				return nil, at, true, flows.BadSourceData("zhilong", "agentInfo/list", "agents out of updateTime order (%s after %s): an incremental read needs ascending order",
 					r.Cursor.Time.Format(vendor.DateTimeLayout), last.Format(vendor.DateTimeLayout))
 			}
 			last = r.Cursor.Time
@@ -124,7 +136,7 @@ func (s *zhilongAgents) Read(ctx context.Context, q ReadQuery, page func([]Sourc
 		}
 		return recs, nextAt, false, nil
 	}
-	return translate(prefetch(ctx, zhilongPos{start: w.Start, pageNum: 1, seen: map[string]bool{}}, next, page))
+	return flows.Translate(engine.Prefetch(ctx, zhilongPos{start: w.Start, pageNum: 1, seen: map[string]bool{}}, next, page))
 }
 
 // zhilongPos is where the next agents page is read: the window's start, the page number within it,
@@ -137,7 +149,7 @@ type zhilongPos struct {
 
 // decodeAgent makes a record of an agent with the fields the spec reads; AllFields builds the rest
 // from the agent (which stays with its page).
-func (s *zhilongAgents) decodeAgent(a *zhilong.Agent) (SourceRecord, error) {
+func (s *zhilongAgents) decodeAgent(a *zhilong.Agent) (engine.SourceRecord, error) {
 	fields := make(mapping.Record, len(s.fields))
 	for _, f := range s.fields {
 		if v, ok := a.Field(f); ok {
@@ -145,34 +157,34 @@ func (s *zhilongAgents) decodeAgent(a *zhilong.Agent) (SourceRecord, error) {
 		}
 	}
 	r, err := recordFromFields(fields)
-	r.all = func() mapping.Record { return mapping.Record(a.Fields()) }
+	r.All = func() mapping.Record { return mapping.Record(a.Fields()) }
 	return r, err
 }
 
-func recordFromFields(fields mapping.Record) (SourceRecord, error) {
+func recordFromFields(fields mapping.Record) (engine.SourceRecord, error) {
 	id := fmt.Sprint(fields["agentId"])
 	if fields["agentId"] == nil || id == "" {
-		return SourceRecord{}, badSourceData("zhilong", "agentInfo/list", "agent without agentId")
+		return engine.SourceRecord{}, flows.BadSourceData("zhilong", "agentInfo/list", "agent without agentId")
 	}
 	var t time.Time
 	if s, _ := fields["updateTime"].(string); s != "" {
 		var err error
 		if t, err = zhilong.ParseTime(s); err != nil {
-			return SourceRecord{}, badSourceData("zhilong", "agentInfo/list", "agent %s: %v", id, err)
+			return engine.SourceRecord{}, flows.BadSourceData("zhilong", "agentInfo/list", "agent %s: %v", id, err)
 		}
 	}
-	return SourceRecord{Key: id, Cursor: storage.Cursor{Time: t, Key: id}, Fields: fields}, nil
+	return engine.SourceRecord{Key: id, Cursor: storage.Cursor{Time: t, Key: id}, Fields: fields}, nil
 }
 
 // Fetch finds agents by id. Zhilong has no lookup by id, so this pages through the whole history and
 // stops once every key is found: fine for a handful of keys, slow on a large platform.
-func (s *zhilongAgents) Fetch(ctx context.Context, keys []string) ([]SourceRecord, error) {
+func (s *zhilongAgents) Fetch(ctx context.Context, keys []string) ([]engine.SourceRecord, error) {
 	want := map[string]bool{}
 	for _, k := range keys {
 		want[k] = true
 	}
-	var out []SourceRecord
-	err := s.Read(ctx, ReadQuery{End: time.Now()}, func(recs []SourceRecord) error {
+	var out []engine.SourceRecord
+	err := s.Read(ctx, engine.ReadQuery{End: time.Now()}, func(recs []engine.SourceRecord) error {
 		for _, r := range recs {
 			if want[r.Key] {
 				out = append(out, r)
@@ -180,18 +192,18 @@ func (s *zhilongAgents) Fetch(ctx context.Context, keys []string) ([]SourceRecor
 			}
 		}
 		if len(want) == 0 {
-			return errLimitReached
+			return errAllFound
 		}
 		return nil
 	})
-	if err != nil && err != errLimitReached {
+	if err != nil && err != errAllFound {
 		return nil, err
 	}
 	return out, nil
 }
 
 // Decode takes an agent as /api/agentInfo/list returns it.
-func (s *zhilongAgents) Decode(raw map[string]any) (SourceRecord, error) {
+func (s *zhilongAgents) Decode(raw map[string]any) (engine.SourceRecord, error) {
 	return recordFromFields(mapping.Record(raw))
 }
 
@@ -218,7 +230,7 @@ func (t *kingdeeCustomerWriter) options(spec *mapping.Spec) (audit, verify bool)
 	return audit, verify
 }
 
-func (t *kingdeeCustomerWriter) specOf(p Planned) *mapping.Spec {
+func (t *kingdeeCustomerWriter) specOf(p engine.Planned) *mapping.Spec {
 	if p.Spec != nil {
 		return p.Spec
 	}
@@ -227,7 +239,7 @@ func (t *kingdeeCustomerWriter) specOf(p Planned) *mapping.Spec {
 
 // customerID is the FCUSTID a planned record updates: 0 for a create. A mapping whose target key is
 // not a customer id is an error, never a create: creating would duplicate the customer it maps to.
-func customerID(p Planned) (int64, error) {
+func customerID(p engine.Planned) (int64, error) {
 	if p.Mapping == nil || p.Mapping.TargetKey == "" {
 		return 0, nil
 	}
@@ -251,7 +263,7 @@ type change struct {
 
 // prepare builds the change for p; current holds Kingdee's values of the spec's if_empty fields for
 // the customer p updates (nil when not read: no if_empty field is then sent).
-func (t *kingdeeCustomerWriter) prepare(p Planned, id int64, current map[string]any) (change, error) {
+func (t *kingdeeCustomerWriter) prepare(p engine.Planned, id int64, current map[string]any) (change, error) {
 	m := p.Payload.Clone()
 	c := change{id: id}
 	if id != 0 {
@@ -284,18 +296,18 @@ func (c change) auditBody() []byte {
 	return slices.Concat([]byte(`{"NeedUpDateFields":`), fields, []byte(`,"Model":`), c.model, []byte(`}`))
 }
 
-func (t *kingdeeCustomerWriter) Prepare(p Planned) ([]byte, map[string]any, error) {
+func (t *kingdeeCustomerWriter) Prepare(p engine.Planned) ([]byte, map[string]any, error) {
 	return t.prepareWith(p, nil)
 }
 
 // PrepareLive is Prepare with Kingdee's current values of the spec's if_empty fields read first, so
 // that a preview shows the NeedUpDateFields the sync would send. It only reads.
-func (t *kingdeeCustomerWriter) PrepareLive(ctx context.Context, p Planned) ([]byte, map[string]any, error) {
+func (t *kingdeeCustomerWriter) PrepareLive(ctx context.Context, p engine.Planned) ([]byte, map[string]any, error) {
 	body, opts, err := t.prepareLive(ctx, p)
-	return body, opts, translate(err)
+	return body, opts, flows.Translate(err)
 }
 
-func (t *kingdeeCustomerWriter) prepareLive(ctx context.Context, p Planned) ([]byte, map[string]any, error) {
+func (t *kingdeeCustomerWriter) prepareLive(ctx context.Context, p engine.Planned) ([]byte, map[string]any, error) {
 	id, err := customerID(p)
 	if err != nil {
 		return nil, nil, err
@@ -311,7 +323,7 @@ func (t *kingdeeCustomerWriter) prepareLive(ctx context.Context, p Planned) ([]b
 	return t.prepareWith(p, current)
 }
 
-func (t *kingdeeCustomerWriter) prepareWith(p Planned, current map[string]any) ([]byte, map[string]any, error) {
+func (t *kingdeeCustomerWriter) prepareWith(p engine.Planned, current map[string]any) ([]byte, map[string]any, error) {
 	id, err := customerID(p)
 	if err != nil {
 		return nil, nil, err
@@ -372,12 +384,12 @@ func fieldKey(spec *mapping.Spec, field string) string {
 
 // FindExisting finds the unmapped items that already exist in Kingdee, by their external id (the
 // spec's target key field, F_out_id), and returns their FCUSTIDs by item index. It only reads.
-func (t *kingdeeCustomerWriter) FindExisting(ctx context.Context, items []Planned) (map[int]string, error) {
+func (t *kingdeeCustomerWriter) FindExisting(ctx context.Context, items []engine.Planned) (map[int]string, error) {
 	found, err := t.findExisting(ctx, items)
-	return found, translate(err)
+	return found, flows.Translate(err)
 }
 
-func (t *kingdeeCustomerWriter) findExisting(ctx context.Context, items []Planned) (map[int]string, error) {
+func (t *kingdeeCustomerWriter) findExisting(ctx context.Context, items []engine.Planned) (map[int]string, error) {
 	var idx []int
 	for i, p := range items {
 		if p.Mapping == nil || p.Mapping.TargetKey == "" {
@@ -397,7 +409,7 @@ func (t *kingdeeCustomerWriter) findExisting(ctx context.Context, items []Planne
 
 // lookup finds the items at idx in Kingdee by their external id and returns their FCUSTIDs by item
 // index (only those found).
-func (t *kingdeeCustomerWriter) lookup(ctx context.Context, items []Planned, idx []int) (map[int]int64, error) {
+func (t *kingdeeCustomerWriter) lookup(ctx context.Context, items []engine.Planned, idx []int) (map[int]int64, error) {
 	if len(idx) == 0 {
 		return nil, nil
 	}
@@ -425,15 +437,15 @@ func (t *kingdeeCustomerWriter) lookup(ctx context.Context, items []Planned, idx
 	return found, nil
 }
 
-func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []Planned) []Delivery {
-	return translateAll(t.write(ctx, items))
+func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []engine.Planned) []engine.Delivery {
+	return flows.TranslateAll(t.write(ctx, items))
 }
 
-func (t *kingdeeCustomerWriter) write(ctx context.Context, items []Planned) []Delivery {
-	out := make([]Delivery, len(items))
-	failAll := func(err error) []Delivery {
+func (t *kingdeeCustomerWriter) write(ctx context.Context, items []engine.Planned) []engine.Delivery {
+	out := make([]engine.Delivery, len(items))
+	failAll := func(err error) []engine.Delivery {
 		for i := range out {
-			out[i] = Delivery{Action: items[i].Action, Err: err}
+			out[i] = engine.Delivery{Action: items[i].Action, Err: err}
 		}
 		return out
 	}
@@ -442,7 +454,7 @@ func (t *kingdeeCustomerWriter) write(ctx context.Context, items []Planned) []De
 	for i, p := range items {
 		var err error
 		if ids[i], err = customerID(p); err != nil {
-			out[i], bad[i] = Delivery{Action: ActionUpdate, Err: err}, true
+			out[i], bad[i] = engine.Delivery{Action: engine.ActionUpdate, Err: err}, true
 		}
 	}
 	// Unmapped agents may exist in Kingdee already (written before a crash, before the local commit):
@@ -480,7 +492,7 @@ func (t *kingdeeCustomerWriter) write(ctx context.Context, items []Planned) []De
 		}
 		c, err := t.prepare(p, ids[i], current[ids[i]])
 		if err != nil {
-			out[i] = Delivery{Action: p.Action, Err: err}
+			out[i] = engine.Delivery{Action: p.Action, Err: err}
 			continue
 		}
 		changes[i] = c
@@ -529,7 +541,7 @@ func mapValues(m map[string][]int, order []string) [][]int {
 // into out at the same indexes. A batch of creates is safe to retry: before a resend, the items are
 // looked up by their external id again and those found (the failed attempt had created them) are
 // not created twice.
-func (t *kingdeeCustomerWriter) saveBatch(ctx context.Context, items []Planned, changes []change, batch []int, audit, verify bool, out []Delivery) {
+func (t *kingdeeCustomerWriter) saveBatch(ctx context.Context, items []engine.Planned, changes []change, batch []int, audit, verify bool, out []engine.Delivery) {
 	req := kingdee.SaveRequest{FormID: formCustomer, IsAutoSubmitAndAudit: audit, IsVerifyBaseDataField: verify}
 	for _, i := range batch {
 		req.Models = append(req.Models, changes[i].model)
@@ -558,11 +570,11 @@ func (t *kingdeeCustomerWriter) saveBatch(ctx context.Context, items []Planned, 
 	}
 	res, err := t.kd.BatchSave(ctx, req)
 	for j, i := range batch {
-		action := ActionAdd
+		action := engine.ActionAdd
 		if changes[i].id != 0 {
-			action = ActionUpdate
+			action = engine.ActionUpdate
 		}
-		d := Delivery{Action: action, Body: changes[i].auditBody()}
+		d := engine.Delivery{Action: action, Body: changes[i].auditBody()}
 		switch {
 		case err != nil:
 			d.Err = err

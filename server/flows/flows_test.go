@@ -1,9 +1,14 @@
-package engine
+package flows_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/flows"
+	agentsflow "github.com/syncgate/syncgate/server/flows/agents"
+	customersflow "github.com/syncgate/syncgate/server/flows/customers"
+	"github.com/syncgate/syncgate/server/storage"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,7 +35,7 @@ type vendors struct {
 	ctx          context.Context
 	kd, gc, zl   *mockctl.Client
 	kdMock       *mockkd.Server
-	eng          *Engine
+	eng          *engine.Engine
 	st           *sqlite.Store
 	kdc          *kingdee.Client
 	gcc          *greatonce.Client
@@ -38,7 +43,13 @@ type vendors struct {
 	specs        *mapping.Set
 	dbPath       string
 	pageSize     int
-	customersOpt CustomersOptions
+	customersOpt customersflow.Options
+	// cfg is the engine's configuration; wrapStore, when set, wraps the store the engine writes to
+	// (a test's failing commits).
+	cfg       engine.Config
+	wrapStore func(storage.Store) storage.Store
+	// customers and agents are the flows the engine runs.
+	customers, agents *engine.Flow
 }
 
 func newVendors(t testing.TB, customers, agents, pageSize int) *vendors {
@@ -70,7 +81,7 @@ func newVendorsWith(t testing.TB, customers, agents, pageSize int, wrapKD func(h
 	// The clients report every attempt to the engine that is current when they call.
 	hook := func(ctx context.Context, a vendor.Attempt) {
 		if v.eng != nil {
-			v.eng.AuditHook()(ctx, a)
+			flows.AuditAttempt(ctx, a)
 		}
 	}
 	var err error
@@ -93,7 +104,7 @@ func newVendorsWith(t testing.TB, customers, agents, pageSize int, wrapKD func(h
 		t.Fatal(err)
 	}
 	v.dbPath = filepath.Join(t.TempDir(), "flows.db")
-	v.customersOpt = CustomersOptions{PageSize: pageSize, Concurrency: 8, Overlap: time.Minute}
+	v.customersOpt = customersflow.Options{PageSize: pageSize, Concurrency: 8, Overlap: time.Minute}
 	v.open(t)
 	return v
 }
@@ -105,19 +116,23 @@ func (v *vendors) open(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, _ := v.specs.Get(FlowCustomers)
-	as, _ := v.specs.Get(FlowAgents)
+	cs, _ := v.specs.Get(engine.FlowCustomers)
+	as, _ := v.specs.Get(engine.FlowAgents)
 	v.st = st
-	v.eng, err = New(Config{}, st,
-		NewCustomersFlow(v.kdc, v.gcc, cs, v.customersOpt),
-		NewAgentsFlow(v.zlc, v.kdc, as, AgentsOptions{PageSize: v.pageSize, BatchSize: 7, Overlap: time.Minute}))
+	var engineStore storage.Store = st
+	if v.wrapStore != nil {
+		engineStore = v.wrapStore(st)
+	}
+	v.customers = customersflow.New(v.kdc, v.gcc, cs, v.customersOpt)
+	v.agents = agentsflow.New(v.zlc, v.kdc, as, agentsflow.Options{PageSize: v.pageSize, BatchSize: 7, Overlap: time.Minute})
+	v.eng, err = engine.New(v.cfg, engineStore, v.customers, v.agents)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.eng.Shutdown(context.Background()); st.Close() })
 }
 
-func (v *vendors) run(t testing.TB, flow string, opts Options) Run {
+func (v *vendors) run(t testing.TB, flow string, opts engine.Options) engine.Run {
 	t.Helper()
 	r, err := v.eng.Start(v.ctx, flow, opts)
 	if err != nil {
@@ -148,8 +163,8 @@ func (v *vendors) syncable(t *testing.T) int {
 func TestCustomersFlowAgainstMocks(t *testing.T) {
 	v := newVendors(t, 60, 0, 7)
 	want := v.syncable(t)
-	r := v.run(t, FlowCustomers, Options{})
-	if r.Status != StatusSucceeded || int(r.Counts.Added) != want {
+	r := v.run(t, engine.FlowCustomers, engine.Options{})
+	if r.Status != engine.StatusSucceeded || int(r.Counts.Added) != want {
 		t.Fatalf("first run %+v, want %d adds (%s)", r.Counts, want, r.Error)
 	}
 	dists, _ := v.gc.GreatonceDistributors(v.ctx)
@@ -157,7 +172,7 @@ func TestCustomersFlowAgainstMocks(t *testing.T) {
 		t.Fatalf("greatonce has %d distributors, want %d", len(dists), want)
 	}
 	before, _ := v.gc.Counts(v.ctx)
-	r = v.run(t, FlowCustomers, Options{})
+	r = v.run(t, engine.FlowCustomers, engine.Options{})
 	after, _ := v.gc.Counts(v.ctx)
 	if r.Counts.Added+r.Counts.Updated != 0 || after[mockgo.MethodDistributorSync] != before[mockgo.MethodDistributorSync] {
 		t.Fatalf("second run wrote: %+v", r.Counts)
@@ -165,7 +180,7 @@ func TestCustomersFlowAgainstMocks(t *testing.T) {
 	if err := v.kd.Modify(v.ctx, 5, 3); err != nil {
 		t.Fatal(err)
 	}
-	r = v.run(t, FlowCustomers, Options{})
+	r = v.run(t, engine.FlowCustomers, engine.Options{})
 	if r.Counts.Updated != 5 || r.Counts.Added != 0 {
 		t.Fatalf("after modifying 5: %+v", r.Counts)
 	}
@@ -202,8 +217,8 @@ func TestCustomersFlowRecoversFromTransientFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := v.run(t, FlowCustomers, Options{})
-	if r.Status != StatusSucceeded || int(r.Counts.Added) != want || r.Counts.Retried == 0 {
+	r := v.run(t, engine.FlowCustomers, engine.Options{})
+	if r.Status != engine.StatusSucceeded || int(r.Counts.Added) != want || r.Counts.Retried == 0 {
 		t.Fatalf("run %+v err=%q", r.Counts, r.Error)
 	}
 	dists, _ := v.gc.GreatonceDistributors(v.ctx)
@@ -225,24 +240,24 @@ func TestCustomersFlowRecoversFromTransientFaults(t *testing.T) {
 func TestCustomersCrashBetweenWriteAndCommitMakesNoDuplicate(t *testing.T) {
 	v := newVendors(t, 20, 0, 5)
 	want := v.syncable(t)
-	v.run(t, FlowCustomers, Options{})
+	v.run(t, engine.FlowCustomers, engine.Options{})
 	// Simulate a crash after the vendor writes and before the local commit: the mappings are gone.
 	v.eng.Shutdown(v.ctx)
 	v.st.Close()
 	fresh := filepath.Join(t.TempDir(), "lost.db")
 	v.dbPath = fresh
 	v.open(t)
-	r := v.run(t, FlowCustomers, Options{})
+	r := v.run(t, engine.FlowCustomers, engine.Options{})
 	dists, _ := v.gc.GreatonceDistributors(v.ctx)
-	if r.Status != StatusSucceeded || len(dists) != want || int(r.Counts.Updated) != want {
+	if r.Status != engine.StatusSucceeded || len(dists) != want || int(r.Counts.Updated) != want {
 		t.Fatalf("rerun without mappings: %+v, %d distributors (want %d, all reconciled as updates)", r.Counts, len(dists), want)
 	}
 }
 
 func TestAgentsFlowAgainstMocks(t *testing.T) {
 	v := newVendors(t, 0, 45, 8)
-	r := v.run(t, FlowAgents, Options{})
-	if r.Status != StatusSucceeded || r.Counts.Added != 45 {
+	r := v.run(t, engine.FlowAgents, engine.Options{})
+	if r.Status != engine.StatusSucceeded || r.Counts.Added != 45 {
 		t.Fatalf("first run %+v %s", r.Counts, r.Error)
 	}
 	custs, _ := v.kd.KingdeeCustomers(v.ctx)
@@ -256,7 +271,7 @@ func TestAgentsFlowAgainstMocks(t *testing.T) {
 	if len(custs) != 45 || len(seen) != 45 {
 		t.Fatalf("kingdee has %d customers for %d agents", len(custs), len(seen))
 	}
-	r = v.run(t, FlowAgents, Options{})
+	r = v.run(t, engine.FlowAgents, engine.Options{})
 	if r.Counts.Added+r.Counts.Updated != 0 {
 		t.Fatalf("second run wrote %+v", r.Counts)
 	}
@@ -266,7 +281,7 @@ func TestAgentsFlowAgainstMocks(t *testing.T) {
 	if err := v.zl.Add(v.ctx, 3, 9); err != nil {
 		t.Fatal(err)
 	}
-	r = v.run(t, FlowAgents, Options{})
+	r = v.run(t, engine.FlowAgents, engine.Options{})
 	if r.Counts.Updated != 4 || r.Counts.Added != 3 {
 		t.Fatalf("after 4 modified and 3 new: %+v", r.Counts)
 	}
@@ -278,13 +293,13 @@ func TestAgentsFlowAgainstMocks(t *testing.T) {
 
 func TestAgentsCrashBeforeCommitIsReconciledByOutID(t *testing.T) {
 	v := newVendors(t, 0, 12, 5)
-	v.run(t, FlowAgents, Options{})
+	v.run(t, engine.FlowAgents, engine.Options{})
 	v.eng.Shutdown(v.ctx)
 	v.st.Close()
 	v.dbPath = filepath.Join(t.TempDir(), "lost.db")
 	v.open(t)
 	// Preview already tells: the agents have no mapping, yet the sync will update them, not add.
-	items, err := v.eng.Preview(v.ctx, FlowAgents, PreviewInput{Pending: 3})
+	items, err := v.eng.Preview(v.ctx, engine.FlowAgents, engine.PreviewInput{Pending: 3})
 	if err != nil || len(items) != 3 {
 		t.Fatalf("preview: %v, %d items", err, len(items))
 	}
@@ -292,12 +307,12 @@ func TestAgentsCrashBeforeCommitIsReconciledByOutID(t *testing.T) {
 		if len(it.Source) != 86 {
 			t.Fatalf("preview shows %d source fields, want all 86", len(it.Source))
 		}
-		if it.Action != ActionUpdate || it.TargetKey == "" || len(it.Warnings) == 0 ||
+		if it.Action != engine.ActionUpdate || it.TargetKey == "" || len(it.Warnings) == 0 ||
 			!strings.Contains(it.Warnings[len(it.Warnings)-1].Message, "without a local id mapping") {
 			t.Fatalf("preview of an agent already in Kingdee: %+v", it)
 		}
 	}
-	r := v.run(t, FlowAgents, Options{})
+	r := v.run(t, engine.FlowAgents, engine.Options{})
 	custs, _ := v.kd.KingdeeCustomers(v.ctx)
 	if len(custs) != 12 || r.Counts.Added != 0 || r.Counts.Updated != 12 {
 		t.Fatalf("rerun without mappings: %+v, %d customers", r.Counts, len(custs))
@@ -312,21 +327,16 @@ func TestAgentsPermanentFailureDeadLetteredThenDelivered(t *testing.T) {
 	spec := strings.Replace(string(mustRead(t)), `- name: FNumber
       template: ""`, `- name: FNumber
       template: "{{agentId}}"`, 1)
-	s, err := mapping.Parse("agents.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v.eng.flows[FlowAgents].Spec = s
-	v.eng.flows[FlowAgents].Target.(*kingdeeCustomerWriter).spec = s
+	v.reopenWithSpec(t, engine.FlowAgents, spec)
 	blocker := map[string]any{"FCUSTID": 0, "FName": "占用编码", "FNumber": agents[2].AgentID}
 	if _, err := v.kdc.Save(v.ctx, kingdee.SaveRequest{FormID: "BD_Customer", Model: []map[string]any{blocker}}); err != nil {
 		t.Fatal(err)
 	}
-	r := v.run(t, FlowAgents, Options{})
-	if r.Status != StatusPartial || r.Counts.Failed != 1 || r.Counts.Added != 5 {
+	r := v.run(t, engine.FlowAgents, engine.Options{})
+	if r.Status != engine.StatusPartial || r.Counts.Failed != 1 || r.Counts.Added != 5 {
 		t.Fatalf("run %+v %s", r.Counts, r.Error)
 	}
-	dl, _ := v.st.DeadLetters(v.ctx, FlowAgents, 0)
+	dl, _ := v.st.DeadLetters(v.ctx, engine.FlowAgents, 0)
 	if len(dl) != 1 || dl[0].SourceKey != agents[2].AgentID || !strings.Contains(dl[0].LastError, "编码唯一") {
 		t.Fatalf("dead letters %+v", dl)
 	}
@@ -346,11 +356,11 @@ func TestAgentsPermanentFailureDeadLetteredThenDelivered(t *testing.T) {
 			}
 		}
 	}
-	r = v.run(t, FlowAgents, Options{})
-	if r.Counts.Added != 1 || r.Status != StatusSucceeded {
+	r = v.run(t, engine.FlowAgents, engine.Options{})
+	if r.Counts.Added != 1 || r.Status != engine.StatusSucceeded {
 		t.Fatalf("after fix %+v %s", r.Counts, r.Error)
 	}
-	if dl, _ = v.st.DeadLetters(v.ctx, FlowAgents, 0); len(dl) != 0 {
+	if dl, _ = v.st.DeadLetters(v.ctx, engine.FlowAgents, 0); len(dl) != 0 {
 		t.Fatalf("dead letter not resolved: %+v", dl)
 	}
 }
@@ -370,10 +380,10 @@ func TestAgentsReadLosesNothingWhenAgentsLeaveTheWindowMidRead(t *testing.T) {
 	// skipped, and the checkpoint would pass it.
 	v := newVendors(t, 0, 40, 5)
 	end := time.Date(2026, 9, 1, 0, 0, 0, 0, vendor.GMT8()) // after the seeded agents, before "now"
-	src := v.eng.flows[FlowAgents].Source
+	src := v.agents.Source
 	got := map[string]int{}
 	pages := 0
-	err := src.Read(v.ctx, ReadQuery{End: end}, func(recs []SourceRecord) error {
+	err := src.Read(v.ctx, engine.ReadQuery{End: end}, func(recs []engine.SourceRecord) error {
 		pages++
 		for _, r := range recs {
 			got[r.Key]++
@@ -412,10 +422,10 @@ func TestAgentsReadLosesNothingWhenAgentsLeaveTheWindowMidRead(t *testing.T) {
 
 func TestAuditTrailHasEveryAttemptAndNoCredentials(t *testing.T) {
 	v := newVendors(t, 15, 15, 6)
-	var rows []RecordOutcome
-	for _, flow := range []string{FlowCustomers, FlowAgents} {
-		r := v.run(t, flow, Options{})
-		if r.Status != StatusSucceeded {
+	var rows []engine.RecordOutcome
+	for _, flow := range []string{engine.FlowCustomers, engine.FlowAgents} {
+		r := v.run(t, flow, engine.Options{})
+		if r.Status != engine.StatusSucceeded {
 			t.Fatalf("%s: %+v %s", flow, r.Counts, r.Error)
 		}
 		for tok := ""; ; {
@@ -470,7 +480,7 @@ func TestCustomersFetchReturnsOnlySyncableCustomers(t *testing.T) {
 	if len(want) == len(keys) {
 		t.Fatal("every seeded customer is syncable: the test tests nothing")
 	}
-	recs, err := v.eng.flows[FlowCustomers].Source.Fetch(v.ctx, keys)
+	recs, err := v.customers.Source.Fetch(v.ctx, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,8 +497,8 @@ func TestCustomersFetchReturnsOnlySyncableCustomers(t *testing.T) {
 func TestPreviewDiffAgainstRealTargets(t *testing.T) {
 	v := newVendors(t, 12, 12, 5)
 	// Agents first: the customers they create in Kingdee are customers the other flow syncs.
-	for _, flow := range []string{FlowAgents, FlowCustomers} {
-		if r := v.run(t, flow, Options{}); r.Status != StatusSucceeded {
+	for _, flow := range []string{engine.FlowAgents, engine.FlowCustomers} {
+		if r := v.run(t, flow, engine.Options{}); r.Status != engine.StatusSucceeded {
 			t.Fatalf("%s: %+v %s", flow, r.Counts, r.Error)
 		}
 	}
@@ -498,19 +508,19 @@ func TestPreviewDiffAgainstRealTargets(t *testing.T) {
 	if err := v.zl.Modify(v.ctx, 3, 11); err != nil {
 		t.Fatal(err)
 	}
-	for _, flow := range []string{FlowCustomers, FlowAgents} {
-		items, err := v.eng.Preview(v.ctx, flow, PreviewInput{Pending: 100})
+	for _, flow := range []string{engine.FlowCustomers, engine.FlowAgents} {
+		items, err := v.eng.Preview(v.ctx, flow, engine.PreviewInput{Pending: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
 		updates := 0
 		for _, it := range items {
 			switch it.Action {
-			case ActionSkip:
+			case engine.ActionSkip:
 				if len(it.Diff) != 0 {
 					t.Fatalf("%s: unchanged record %s has a diff %+v", flow, it.SourceKey, it.Diff)
 				}
-			case ActionUpdate:
+			case engine.ActionUpdate:
 				updates++
 				if len(it.Diff) == 0 {
 					t.Fatalf("%s: update of %s without a diff", flow, it.SourceKey)
@@ -538,7 +548,7 @@ func TestPreviewWithSpecTextUsesItsCallOptions(t *testing.T) {
 		spec string
 		want bool
 	}{{"", true}, {spec, false}} {
-		items, err := v.eng.Preview(v.ctx, FlowAgents, PreviewInput{Records: []map[string]any{rec}, SpecText: tc.spec})
+		items, err := v.eng.Preview(v.ctx, engine.FlowAgents, engine.PreviewInput{Records: []map[string]any{rec}, SpecText: tc.spec})
 		if err != nil || len(items) != 1 {
 			t.Fatalf("preview: %+v %v", items, err)
 		}

@@ -1,6 +1,7 @@
-package engine
+package flows_test
 
 import (
+	"github.com/syncgate/syncgate/server/engine"
 	"testing"
 )
 
@@ -9,7 +10,7 @@ import (
 func BenchmarkAgentsFlow(b *testing.B) {
 	v := newVendors(b, 0, 20000, 1000)
 	b.ResetTimer()
-	r := v.run(b, FlowAgents, Options{})
+	r := v.run(b, engine.FlowAgents, engine.Options{})
 	b.ReportMetric(float64(r.Counts.Added)/b.Elapsed().Seconds(), "records/s")
 }
 
@@ -18,6 +19,6 @@ func BenchmarkCustomersFlow(b *testing.B) {
 	v := newVendors(b, 20000, 0, 1000)
 	v.customersOpt.Concurrency = 16
 	b.ResetTimer()
-	r := v.run(b, FlowCustomers, Options{})
+	r := v.run(b, engine.FlowCustomers, engine.Options{})
 	b.ReportMetric(float64(r.Counts.Added)/b.Elapsed().Seconds(), "records/s")
 }

@@ -1,7 +1,11 @@
-package engine
+package flows_test
 
 import (
+	"context"
 	"encoding/json"
+	"github.com/syncgate/syncgate/server/engine"
+	agentsflow "github.com/syncgate/syncgate/server/flows/agents"
+	customersflow "github.com/syncgate/syncgate/server/flows/customers"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,8 +75,8 @@ func keysetLiteral(t time.Time) string {
 
 func TestCustomersReadSendsExactFilters(t *testing.T) {
 	v := newVendors(t, 6, 0, 2)
-	spec, _ := v.specs.Get(FlowCustomers)
-	src := &kingdeeCustomers{kd: v.kdc, spec: spec, pageSize: 2, orgs: []string{"ignored"}}
+	spec, _ := v.specs.Get(engine.FlowCustomers)
+	src := customersflow.New(v.kdc, v.gcc, spec, customersflow.Options{PageSize: 2, UseOrgNumbers: []string{"ignored"}}).Source
 	custs, err := v.kd.KingdeeCustomers(v.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +96,8 @@ func TestCustomersReadSendsExactFilters(t *testing.T) {
 	gmt8 := vendor.GMT8()
 	end := time.Date(2099, 1, 2, 3, 4, 5, 678_900_000, gmt8)
 	start := time.Date(2000, 1, 1, 0, 0, 0, 0, gmt8)
-	var pages [][]SourceRecord
-	err = src.Read(v.ctx, ReadQuery{After: storage.Cursor{Time: start}, End: end, UseOrgNumbers: orgs}, func(recs []SourceRecord) error {
+	var pages [][]engine.SourceRecord
+	err = src.Read(v.ctx, engine.ReadQuery{After: storage.Cursor{Time: start}, End: end, UseOrgNumbers: orgs}, func(recs []engine.SourceRecord) error {
 		pages = append(pages, recs)
 		return nil
 	})
@@ -103,7 +107,7 @@ func TestCustomersReadSendsExactFilters(t *testing.T) {
 	if len(pages) < 2 {
 		t.Fatalf("read %d pages, want at least 2 for a keyset page", len(pages))
 	}
-	if !slices.ContainsFunc(pages, func(p []SourceRecord) bool { return p[len(p)-1].Cursor.Time.Nanosecond() != 0 }) {
+	if !slices.ContainsFunc(pages, func(p []engine.SourceRecord) bool { return p[len(p)-1].Cursor.Time.Nanosecond() != 0 }) {
 		t.Fatal("no page ends on a cursor with milliseconds to keep")
 	}
 	quoted := make([]string, len(orgs))
@@ -112,7 +116,7 @@ func TestCustomersReadSendsExactFilters(t *testing.T) {
 	}
 	base := "FDocumentStatus = 'C' and FForbidStatus = 'A' and FUseOrgId.FNumber in (" + strings.Join(quoted, ", ") + ")" +
 		" and FModifyDate <= '2099-01-02 03:04:05.678'"
-	addresses := func(recs []SourceRecord) string {
+	addresses := func(recs []engine.SourceRecord) string {
 		ids := make([]string, len(recs))
 		for i, r := range recs {
 			ids[i] = r.Key
@@ -136,8 +140,8 @@ func TestCustomersReadSendsExactFilters(t *testing.T) {
 
 func TestCustomersFetchSendsExactFilters(t *testing.T) {
 	v := newVendors(t, 3, 0, 10)
-	spec, _ := v.specs.Get(FlowCustomers)
-	src := &kingdeeCustomers{kd: v.kdc, spec: spec, pageSize: 10}
+	spec, _ := v.specs.Get(engine.FlowCustomers)
+	src := customersflow.New(v.kdc, v.gcc, spec, customersflow.Options{PageSize: 10}).Source
 	custs, err := v.kd.KingdeeCustomers(v.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +178,7 @@ func TestAgentsSendExactFilters(t *testing.T) {
 		t.Fatalf("agents %v %v", agents, err)
 	}
 	mark := v.logMark(t)
-	if r := v.run(t, FlowAgents, Options{}); r.Status != StatusSucceeded || r.Counts.Added != 1 {
+	if r := v.run(t, engine.FlowAgents, engine.Options{}); r.Status != engine.StatusSucceeded || r.Counts.Added != 1 {
 		t.Fatalf("%+v", r)
 	}
 	// The unmapped agent is looked for by its external id before it is created.
@@ -183,7 +187,7 @@ func TestAgentsSendExactFilters(t *testing.T) {
 	}
 
 	// The current values of if_empty fields are read by FCUSTID.
-	text, err := mapping.Default(FlowAgents)
+	text, err := mapping.Default(engine.FlowAgents)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,17 +195,25 @@ func TestAgentsSendExactFilters(t *testing.T) {
 	if !strings.Contains(string(text), old) {
 		t.Fatalf("the default agents spec lacks %q", old)
 	}
-	spec, err := mapping.Parse(FlowAgents, []byte(strings.Replace(string(text), old,
+	spec, err := mapping.Parse(engine.FlowAgents, []byte(strings.Replace(string(text), old,
 		"    - name: FTAXREGISTERCODE\n      template: \"T\"\n      on_update: if_empty", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &kingdeeCustomerWriter{kd: v.kdc, spec: spec, outIDField: "F_out_id"}
-	mark = v.logMark(t)
-	if _, err := w.currentValues(v.ctx, spec, []int64{7, 100001}); err != nil {
+	// An update's Preview reads Kingdee's current values of the if_empty fields first.
+	lp := agentsflow.New(v.zlc, v.kdc, spec, agentsflow.Options{}).Target.(interface {
+		PrepareLive(context.Context, engine.Planned) ([]byte, map[string]any, error)
+	})
+	payload, err := spec.Render(mapping.Record{"agentId": "A1", "agentName": "N"}, mapping.Vars{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := v.sentFilters(t, mark), []string{"FCUSTID in (7, 100001)"}; !slices.Equal(got, want) {
+	mark = v.logMark(t)
+	if _, _, err := lp.PrepareLive(v.ctx, engine.Planned{Payload: payload, Action: engine.ActionUpdate, Spec: spec,
+		Mapping: &storage.Mapping{TargetKey: "100001"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := v.sentFilters(t, mark), []string{"FCUSTID in (100001)"}; !slices.Equal(got, want) {
 		t.Fatalf("filters sent %q, want %q", got, want)
 	}
 }

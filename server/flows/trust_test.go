@@ -1,13 +1,15 @@
-package engine
+package flows_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
-	"math"
+	"github.com/syncgate/syncgate/server/engine"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/syncgate/syncgate/clients/greatonce"
@@ -37,7 +39,7 @@ func (v *vendors) kingdeeValues(t *testing.T, fields ...string) map[string]kingd
 
 func TestAgentUpdatesNeverEraseWhatPeopleMaintainInKingdee(t *testing.T) {
 	v := newVendors(t, 0, 12, 5)
-	if r := v.run(t, FlowAgents, Options{}); r.Status != StatusSucceeded || r.Counts.Added != 12 {
+	if r := v.run(t, engine.FlowAgents, engine.Options{}); r.Status != engine.StatusSucceeded || r.Counts.Added != 12 {
 		t.Fatalf("first run %+v", r)
 	}
 	// Finance fills the invoice data of every customer in Kingdee.
@@ -58,8 +60,8 @@ func TestAgentUpdatesNeverEraseWhatPeopleMaintainInKingdee(t *testing.T) {
 		if err := v.zl.Modify(v.ctx, 12, uint64(round+1)); err != nil {
 			t.Fatal(err)
 		}
-		r := v.run(t, FlowAgents, Options{})
-		if r.Status != StatusSucceeded || r.Counts.Updated == 0 || r.Counts.Added != 0 {
+		r := v.run(t, engine.FlowAgents, engine.Options{})
+		if r.Status != engine.StatusSucceeded || r.Counts.Updated == 0 || r.Counts.Added != 0 {
 			t.Fatalf("round %d: %+v", round, r)
 		}
 		// The audit trail shows each update's NeedUpDateFields: no blank preset, no creation-only field.
@@ -69,7 +71,7 @@ func TestAgentUpdatesNeverEraseWhatPeopleMaintainInKingdee(t *testing.T) {
 		}
 		updates := 0
 		for _, rec := range recs {
-			if rec.Action != ActionUpdate || rec.Outcome != "ok" {
+			if rec.Action != engine.ActionUpdate || rec.Outcome != "ok" {
 				continue
 			}
 			updates++
@@ -102,8 +104,8 @@ func TestAgentUpdatesNeverEraseWhatPeopleMaintainInKingdee(t *testing.T) {
 	if err := v.zl.Modify(v.ctx, 12, 99); err != nil {
 		t.Fatal(err)
 	}
-	items, err := v.eng.Preview(v.ctx, FlowAgents, PreviewInput{Keys: []string{agents[0].AgentID}})
-	if err != nil || len(items) != 1 || items[0].Action != ActionUpdate {
+	items, err := v.eng.Preview(v.ctx, engine.FlowAgents, engine.PreviewInput{Keys: []string{agents[0].AgentID}})
+	if err != nil || len(items) != 1 || items[0].Action != engine.ActionUpdate {
 		t.Fatalf("preview %v %+v", err, items)
 	}
 	need, _ := items[0].CallOptions["NeedUpDateFields"].([]string)
@@ -115,7 +117,7 @@ func TestAgentUpdatesNeverEraseWhatPeopleMaintainInKingdee(t *testing.T) {
 func TestIfEmptyFillsBlanksAndKeepsValues(t *testing.T) {
 	v := newVendors(t, 0, 4, 5)
 	// Created without a tax code (as if it had been created before the spec changed).
-	if r := v.run(t, FlowAgents, Options{}); r.Counts.Added != 4 {
+	if r := v.run(t, engine.FlowAgents, engine.Options{}); r.Counts.Added != 4 {
 		t.Fatalf("%+v", r)
 	}
 	custs := v.kingdeeValues(t)
@@ -130,12 +132,12 @@ func TestIfEmptyFillsBlanksAndKeepsValues(t *testing.T) {
 			}
 		}
 	}
-	v.withSpec(t, FlowAgents, "    - name: FTAXREGISTERCODE\n      template: \"\"",
+	v.withSpec(t, engine.FlowAgents, "    - name: FTAXREGISTERCODE\n      template: \"\"",
 		"    - name: FTAXREGISTERCODE\n      template: \"TAX-{{agentId}}\"\n      on_update: if_empty")
 	if err := v.zl.Modify(v.ctx, 4, 5); err != nil {
 		t.Fatal(err)
 	}
-	if r := v.run(t, FlowAgents, Options{}); r.Counts.Updated != 4 {
+	if r := v.run(t, engine.FlowAgents, engine.Options{}); r.Counts.Updated != 4 {
 		t.Fatalf("%+v", r)
 	}
 	for outID, c := range v.kingdeeValues(t, "FTAXREGISTERCODE") {
@@ -159,13 +161,26 @@ func (v *vendors) withSpec(t *testing.T, flow, old, new string) {
 	if !strings.Contains(string(text), old) {
 		t.Fatalf("the default %s spec lacks %q", flow, old)
 	}
+	v.reopenWithSpec(t, flow, strings.Replace(string(text), old, new, 1))
+}
+
+// reopenWithSpec restarts the gateway side (same database) with flow's spec replaced by text.
+func (v *vendors) reopenWithSpec(t *testing.T, flow, text string) {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, flow+".yaml"), []byte(strings.Replace(string(text), old, new, 1)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, flow+".yaml"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if v.specs, err = mapping.LoadSet(dir); err != nil {
 		t.Fatal(err)
 	}
+	v.reopen(t)
+}
+
+// reopen restarts the gateway side on the same database, with the bundle's current settings.
+func (v *vendors) reopen(t *testing.T) {
+	t.Helper()
 	v.eng.Shutdown(v.ctx)
 	v.st.Close()
 	v.open(t)
@@ -177,8 +192,8 @@ func greatonceDistributor(code, name, mobile string) greatonce.Distributor {
 
 func TestGreatonceUpdatesKeepFieldsTheMappingLeavesEmpty(t *testing.T) {
 	v := newVendors(t, 20, 0, 7)
-	v.withSpec(t, FlowCustomers, "    - name: mobile\n      template: \"{{BD_CUSTCONTACT_TContact_Name}}\"", "    - name: mobile\n      template: \"\"")
-	if r := v.run(t, FlowCustomers, Options{}); r.Status != StatusSucceeded || r.Counts.Added == 0 {
+	v.withSpec(t, engine.FlowCustomers, "    - name: mobile\n      template: \"{{BD_CUSTCONTACT_TContact_Name}}\"", "    - name: mobile\n      template: \"\"")
+	if r := v.run(t, engine.FlowCustomers, engine.Options{}); r.Status != engine.StatusSucceeded || r.Counts.Added == 0 {
 		t.Fatalf("%+v", r)
 	}
 	// Someone keeps phone numbers in Greatonce.
@@ -191,7 +206,7 @@ func TestGreatonceUpdatesKeepFieldsTheMappingLeavesEmpty(t *testing.T) {
 	if err := v.kd.Modify(v.ctx, 20, 4); err != nil {
 		t.Fatal(err)
 	}
-	if r := v.run(t, FlowCustomers, Options{}); r.Counts.Updated == 0 {
+	if r := v.run(t, engine.FlowCustomers, engine.Options{}); r.Counts.Updated == 0 {
 		t.Fatalf("%+v", r)
 	}
 	after, _ := v.gc.GreatonceDistributors(v.ctx)
@@ -212,18 +227,18 @@ func TestGreatonceUpdatesKeepFieldsTheMappingLeavesEmpty(t *testing.T) {
 func TestDryRunFailsWhereTheRealRunFails(t *testing.T) {
 	v := newVendors(t, 10, 0, 4)
 	// Valid as a spec, but a bool cannot go into Greatonce's text field.
-	v.withSpec(t, FlowCustomers, "    - name: distributorLevelName\n      template: \"{{F_FML_Combo1}}\"",
+	v.withSpec(t, engine.FlowCustomers, "    - name: distributorLevelName\n      template: \"{{F_FML_Combo1}}\"",
 		"    - name: distributorLevelName\n      template: \"true\"\n      type: bool")
 	want := v.syncable(t)
-	dry := v.run(t, FlowCustomers, Options{DryRun: true})
-	if dry.Counts.Failed != int64(want) || dry.Counts.Added != 0 || dry.Status != StatusPartial {
+	dry := v.run(t, engine.FlowCustomers, engine.Options{DryRun: true})
+	if dry.Counts.Failed != int64(want) || dry.Counts.Added != 0 || dry.Status != engine.StatusPartial {
 		t.Fatalf("dry run %+v, want %d failures", dry, want)
 	}
-	real := v.run(t, FlowCustomers, Options{})
+	real := v.run(t, engine.FlowCustomers, engine.Options{})
 	if real.Counts.Failed != dry.Counts.Failed || real.Status != dry.Status {
 		t.Fatalf("real run %+v, dry run %+v", real.Counts, dry.Counts)
 	}
-	dls, _ := v.st.DeadLetters(v.ctx, FlowCustomers, 0)
+	dls, _ := v.st.DeadLetters(v.ctx, engine.FlowCustomers, 0)
 	if len(dls) != want {
 		t.Fatalf("%d dead letters, want %d", len(dls), want)
 	}
@@ -231,41 +246,42 @@ func TestDryRunFailsWhereTheRealRunFails(t *testing.T) {
 
 func TestMappingWithBadTargetKeyIsDeadLetteredNotCreated(t *testing.T) {
 	v := newVendors(t, 0, 5, 5)
-	v.run(t, FlowAgents, Options{})
+	v.run(t, engine.FlowAgents, engine.Options{})
 	agents, _ := v.zl.ZhilongAgents(v.ctx)
 	key := agents[0].AgentID
-	maps, _ := v.st.Mappings(v.ctx, FlowAgents, []string{key})
+	maps, _ := v.st.Mappings(v.ctx, engine.FlowAgents, []string{key})
 	m := maps[key]
 	m.TargetKey, m.PayloadHash = "not-an-id", "stale"
-	if err := v.st.CommitPage(v.ctx, storage.PageCommit{Flow: FlowAgents, Mappings: []storage.Mapping{m}}); err != nil {
+	if err := v.st.CommitPage(v.ctx, storage.PageCommit{Flow: engine.FlowAgents, Mappings: []storage.Mapping{m}}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := v.kd.KingdeeCustomers(v.ctx)
-	r := v.run(t, FlowAgents, Options{FullResync: true})
+	r := v.run(t, engine.FlowAgents, engine.Options{FullResync: true})
 	after, _ := v.kd.KingdeeCustomers(v.ctx)
 	if len(after) != len(before) {
 		t.Fatalf("%d customers, was %d: a bad mapping became a create", len(after), len(before))
 	}
-	dls, _ := v.st.DeadLetters(v.ctx, FlowAgents, 0)
-	if r.Status != StatusPartial || r.Counts.Failed != 1 || len(dls) != 1 || dls[0].SourceKey != key || !strings.Contains(dls[0].LastError, "not-an-id") {
+	dls, _ := v.st.DeadLetters(v.ctx, engine.FlowAgents, 0)
+	if r.Status != engine.StatusPartial || r.Counts.Failed != 1 || len(dls) != 1 || dls[0].SourceKey != key || !strings.Contains(dls[0].LastError, "not-an-id") {
 		t.Fatalf("run %+v, dead letters %+v", r, dls)
 	}
 }
 
 func TestUnreadableDeadLettersDoNotHoldTheirSlots(t *testing.T) {
 	v := newVendors(t, 0, 3, 5)
-	v.eng.cfg.DeadLetterBatch = 2
-	if err := v.st.CommitPage(v.ctx, storage.PageCommit{Flow: FlowAgents, DeadLetters: []storage.DeadLetter{
+	v.cfg.DeadLetterBatch = 2
+	v.reopen(t)
+	if err := v.st.CommitPage(v.ctx, storage.PageCommit{Flow: engine.FlowAgents, DeadLetters: []storage.DeadLetter{
 		{SourceKey: "X1", Attempts: 1, LastError: "old", Payload: []byte("{not json")},
 		{SourceKey: "X2", Attempts: 1, LastError: "old", Payload: []byte(`{"agentId":"OTHER"}`)},
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	r := v.run(t, FlowAgents, Options{})
-	if r.Status != StatusSucceeded || r.Counts.Added != 3 {
+	r := v.run(t, engine.FlowAgents, engine.Options{})
+	if r.Status != engine.StatusSucceeded || r.Counts.Added != 3 {
 		t.Fatalf("%+v", r)
 	}
-	if dls, _ := v.st.DeadLetters(v.ctx, FlowAgents, 0); len(dls) != 0 {
+	if dls, _ := v.st.DeadLetters(v.ctx, engine.FlowAgents, 0); len(dls) != 0 {
 		t.Fatalf("unreadable letters kept: %+v", dls)
 	}
 	recs, _, _ := v.eng.RunRecords(v.ctx, r.ID, "", 100)
@@ -286,8 +302,8 @@ func TestAgentsCreateCommittedAfterTimeoutIsNotDuplicated(t *testing.T) {
 	if err := v.kd.SetFault(v.ctx, mockctl.Fault{Endpoint: "BatchSave", Kind: mockctl.KindCommitDelay, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	r := v.run(t, FlowAgents, Options{})
-	if r.Status != StatusSucceeded || r.Counts.Added != 5 {
+	r := v.run(t, engine.FlowAgents, engine.Options{})
+	if r.Status != engine.StatusSucceeded || r.Counts.Added != 5 {
 		t.Fatalf("%+v", r)
 	}
 	recs, _, _ := v.eng.RunRecords(v.ctx, r.ID, "", 100)
@@ -303,7 +319,7 @@ func TestAgentsCreateCommittedAfterTimeoutIsNotDuplicated(t *testing.T) {
 		t.Fatalf("5 agents became %d Kingdee customers", len(custs))
 	}
 	// Later runs find them all mapped.
-	if r := v.run(t, FlowAgents, Options{FullResync: true}); r.Counts.Skipped != 5 {
+	if r := v.run(t, engine.FlowAgents, engine.Options{FullResync: true}); r.Counts.Skipped != 5 {
 		t.Fatalf("rerun %+v", r)
 	}
 }
@@ -312,9 +328,9 @@ func TestCreateLostInACrashThenRenamedMakesOneDistributor(t *testing.T) {
 	v := newVendors(t, 20, 0, 5)
 	want := v.syncable(t)
 	// The first page is delivered to Greatonce, then its commit is lost (the process died).
-	gate := &gatedCommits{inner: v.st, fail: map[int]bool{1: true}}
-	v.eng.pages = gate
-	if r := v.run(t, FlowCustomers, Options{}); r.Status != StatusFailed {
+	v.wrapStore = func(st storage.Store) storage.Store { return &failFirstCommit{Store: st} }
+	v.reopen(t)
+	if r := v.run(t, engine.FlowCustomers, engine.Options{}); r.Status != engine.StatusFailed {
 		t.Fatalf("run with a lost commit: %+v", r)
 	}
 	delivered, _ := v.gc.GreatonceDistributors(v.ctx)
@@ -331,8 +347,9 @@ func TestCreateLostInACrashThenRenamedMakesOneDistributor(t *testing.T) {
 	if res, err := v.kdc.BatchSave(v.ctx, req); err != nil || len(res.Failed()) > 0 {
 		t.Fatalf("rename: %v %+v", err, res)
 	}
-	v.eng.pages = v.st
-	if r := v.run(t, FlowCustomers, Options{}); r.Status != StatusSucceeded {
+	v.wrapStore = nil
+	v.reopen(t)
+	if r := v.run(t, engine.FlowCustomers, engine.Options{}); r.Status != engine.StatusSucceeded {
 		t.Fatalf("rerun %+v", r)
 	}
 	dists, _ := v.gc.GreatonceDistributors(v.ctx)
@@ -348,7 +365,7 @@ func TestCreateLostInACrashThenRenamedMakesOneDistributor(t *testing.T) {
 	for _, c := range v.kingdeeRows(t) {
 		ids = append(ids, c.String("FCUSTID"))
 	}
-	if left, _ := v.st.Intents(v.ctx, FlowCustomers, ids); len(left) != 0 {
+	if left, _ := v.st.Intents(v.ctx, engine.FlowCustomers, ids); len(left) != 0 {
 		t.Errorf("settled intents left behind: %v", left)
 	}
 }
@@ -363,14 +380,15 @@ func (v *vendors) kingdeeRows(t *testing.T) []kingdee.Row {
 	return rows
 }
 
-func TestDeadLetterKeepsARecordJSONCannotHold(t *testing.T) {
-	rec := SourceRecord{Key: "K1", Fields: mapping.Record{"agentId": "K1", "score": math.NaN()}}
-	d := deadLetter(rec, errors.New("rejected"))
-	var back map[string]string
-	if err := json.Unmarshal(d.Payload, &back); err != nil || back["agentId"] != "K1" || back["score"] != "NaN" {
-		t.Fatalf("payload %s: %v", d.Payload, err)
+// failFirstCommit is a store whose first page commit fails, as if the process died before it.
+type failFirstCommit struct {
+	storage.Store
+	commits atomic.Int32
+}
+
+func (s *failFirstCommit) CommitPage(ctx context.Context, p storage.PageCommit) error {
+	if s.commits.Add(1) == 1 {
+		return errors.New("lost: the process died before this commit")
 	}
-	if !strings.HasPrefix(d.LastError, "rejected") || !strings.Contains(d.LastError, "kept with its values as text") {
-		t.Fatalf("last error %q", d.LastError)
-	}
+	return s.Store.CommitPage(ctx, p)
 }

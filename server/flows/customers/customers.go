@@ -1,4 +1,8 @@
-package engine
+// Package customers is the SyncCustomers flow adapter: Kingdee customers (BD_Customer, read with
+// ExecuteBillQuery in keyset pages) become Greatonce distributors (greatonce.distributor.single.sync).
+// It implements the engine's Source and Target, and translates the vendors' errors into the engine's
+// Failures.
+package customers
 
 import (
 	"context"
@@ -13,12 +17,14 @@ import (
 	"github.com/syncgate/syncgate/clients/greatonce"
 	"github.com/syncgate/syncgate/clients/kingdee"
 	"github.com/syncgate/syncgate/clients/vendor"
+	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/flows"
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/storage"
 )
 
-// CustomersOptions tune the customers flow.
-type CustomersOptions struct {
+// Options tune the customers flow.
+type Options struct {
 	// PageSize is the ExecuteBillQuery Limit (default 1000).
 	PageSize int
 	// Concurrency bounds concurrent Greatonce calls (default 16).
@@ -31,9 +37,9 @@ type CustomersOptions struct {
 
 const formCustomer = "BD_Customer"
 
-// NewCustomersFlow builds SyncCustomers: audited, active Kingdee customers (BD_Customer, read with
+// New builds SyncCustomers: audited, active Kingdee customers (BD_Customer, read with
 // ExecuteBillQuery in keyset pages) become Greatonce distributors (greatonce.distributor.single.sync).
-func NewCustomersFlow(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Spec, o CustomersOptions) *Flow {
+func New(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Spec, o Options) *engine.Flow {
 	if o.PageSize <= 0 {
 		o.PageSize = 1000
 	}
@@ -41,7 +47,7 @@ func NewCustomersFlow(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Sp
 		o.Concurrency = 16
 	}
 	src := &kingdeeCustomers{kd: kd, spec: spec, pageSize: o.PageSize, orgs: o.UseOrgNumbers}
-	return &Flow{Name: FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: o.Concurrency}, Spec: spec, Overlap: o.Overlap,
+	return &engine.Flow{Name: engine.FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: o.Concurrency}, Spec: spec, Overlap: o.Overlap,
 		// Kingdee reads by FCUSTID cheaply: dead letters are retried as the customers are now.
 		FetchDeadLetters: true}
 }
@@ -74,12 +80,12 @@ func (s *kingdeeCustomers) baseFilter(orgs []string) kingdee.Filter {
 	return f
 }
 
-func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]SourceRecord) error) error {
+func (s *kingdeeCustomers) Read(ctx context.Context, q engine.ReadQuery, page func([]engine.SourceRecord) error) error {
 	orgs := q.UseOrgNumbers
 	if len(orgs) == 0 {
 		orgs = s.orgs
 	}
-	next := func(ctx context.Context, after storage.Cursor) ([]SourceRecord, storage.Cursor, bool, error) {
+	next := func(ctx context.Context, after storage.Cursor) ([]engine.SourceRecord, storage.Cursor, bool, error) {
 		// Times keep their milliseconds: Kingdee stores FModifyDate with them, and a seconds-only
 		// keyset bound would re-read (or skip) records inside one second.
 		filter := kingdee.And(s.baseFilter(orgs), kingdee.Lte("FModifyDate", q.End))
@@ -104,12 +110,12 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q ReadQuery, page func([]So
 		last := recs[len(recs)-1].Cursor
 		return recs, storage.Cursor{Time: last.Time, Key: strings.TrimLeft(last.Key, "0")}, len(rows) < s.pageSize, nil
 	}
-	return translate(prefetch(ctx, q.After, next, page))
+	return flows.Translate(engine.Prefetch(ctx, q.After, next, page))
 }
 
 // records turns header rows into source records and adds the address sub-record values.
-func (s *kingdeeCustomers) records(ctx context.Context, rows []kingdee.Row) ([]SourceRecord, error) {
-	recs := make([]SourceRecord, 0, len(rows))
+func (s *kingdeeCustomers) records(ctx context.Context, rows []kingdee.Row) ([]engine.SourceRecord, error) {
+	recs := make([]engine.SourceRecord, 0, len(rows))
 	ids := make([]int64, 0, len(rows))
 	for _, row := range rows {
 		r, err := s.decodeRow(row)
@@ -152,14 +158,14 @@ func (s *kingdeeCustomers) records(ctx context.Context, rows []kingdee.Row) ([]S
 	return recs, nil
 }
 
-func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (SourceRecord, error) {
+func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (engine.SourceRecord, error) {
 	id, err := row.Int64("FCUSTID")
 	if err != nil || id <= 0 {
-		return SourceRecord{}, badSourceData("kingdee", "ExecuteBillQuery", "customer row without a valid FCUSTID: %v", row["FCUSTID"])
+		return engine.SourceRecord{}, flows.BadSourceData("kingdee", "ExecuteBillQuery", "customer row without a valid FCUSTID: %v", row["FCUSTID"])
 	}
 	mod, err := row.Time("FModifyDate")
 	if err != nil {
-		return SourceRecord{}, badSourceData("kingdee", "ExecuteBillQuery", "customer %d: %v", id, err)
+		return engine.SourceRecord{}, flows.BadSourceData("kingdee", "ExecuteBillQuery", "customer %d: %v", id, err)
 	}
 	// The row is this record's own (freshly decoded), so it becomes the record's fields in place.
 	fields := mapping.Record(row)
@@ -169,19 +175,19 @@ func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (SourceRecord, error) {
 		}
 	}
 	key := strconv.FormatInt(id, 10)
-	return SourceRecord{Key: key, Cursor: storage.Cursor{Time: mod, Key: fmt.Sprintf("%019d", id)}, Fields: fields}, nil
+	return engine.SourceRecord{Key: key, Cursor: storage.Cursor{Time: mod, Key: fmt.Sprintf("%019d", id)}, Fields: fields}, nil
 }
 
 // Fetch reads customers by FCUSTID or by customer number (FNumber); dead letters use FCUSTID, people
 // usually know the number. Only customers the flow syncs come back (audited, active, in the configured
 // use organisations): a draft or forbidden customer is never sent, not even when asked for by key.
-func (s *kingdeeCustomers) Fetch(ctx context.Context, keys []string) ([]SourceRecord, error) {
+func (s *kingdeeCustomers) Fetch(ctx context.Context, keys []string) ([]engine.SourceRecord, error) {
 	recs, err := s.fetch(ctx, keys)
-	return recs, translate(err)
+	return recs, flows.Translate(err)
 }
 
-func (s *kingdeeCustomers) fetch(ctx context.Context, keys []string) ([]SourceRecord, error) {
-	var out []SourceRecord
+func (s *kingdeeCustomers) fetch(ctx context.Context, keys []string) ([]engine.SourceRecord, error) {
+	var out []engine.SourceRecord
 	for start := 0; start < len(keys); start += 200 {
 		chunk := keys[start:min(start+200, len(keys))]
 		var ids []int64
@@ -209,7 +215,7 @@ func (s *kingdeeCustomers) fetch(ctx context.Context, keys []string) ([]SourceRe
 }
 
 // Decode takes a customer in BillQuery shape (an object keyed by FieldKeys).
-func (s *kingdeeCustomers) Decode(raw map[string]any) (SourceRecord, error) {
+func (s *kingdeeCustomers) Decode(raw map[string]any) (engine.SourceRecord, error) {
 	row := kingdee.Row(copyMap(raw)) // decodeRow keeps the map as the record's fields: not the caller's
 	if _, ok := raw["FModifyDate"]; !ok {
 		row["FModifyDate"] = ""
@@ -235,7 +241,7 @@ func (t *greatonceDistributors) Operation() string { return greatonce.MethodDist
 
 // distributor builds the request: the mapped payload, the action, and, for a mapped record, the
 // distributor code it was created with (a renamed customer keeps its code).
-func (t *greatonceDistributors) distributor(p Planned) (greatonce.Distributor, error) {
+func (t *greatonceDistributors) distributor(p engine.Planned) (greatonce.Distributor, error) {
 	// Read the mapped fields straight into the request: the spec's target schema is exactly these
 	// fields, all text (a JSON round trip per record cost 12% of a customers run's CPU).
 	text := func(field string) (string, error) {
@@ -281,8 +287,8 @@ var distributorOptional = []string{"address", "balance_deduct_type", "distributo
 
 // unsetOnUpdate lists the optional fields an update leaves out under the spec's update policies (an
 // empty value, or on_update: keep), so that Greatonce keeps what it holds for them; an add sends all.
-func unsetOnUpdate(p Planned, action string) []string {
-	if action != ActionUpdate || p.Spec == nil {
+func unsetOnUpdate(p engine.Planned, action string) []string {
+	if action != engine.ActionUpdate || p.Spec == nil {
 		return nil
 	}
 	send := p.Spec.UpdateFields(p.Payload, nil)
@@ -296,12 +302,12 @@ func unsetOnUpdate(p Planned, action string) []string {
 }
 
 // CreateKey is the distributor code an add of p sends: the code a distributor keeps for life.
-func (t *greatonceDistributors) CreateKey(p Planned) (string, error) {
+func (t *greatonceDistributors) CreateKey(p engine.Planned) (string, error) {
 	d, err := t.distributor(p)
 	return d.DistributorCode, err
 }
 
-func (t *greatonceDistributors) Prepare(p Planned) ([]byte, map[string]any, error) {
+func (t *greatonceDistributors) Prepare(p engine.Planned) ([]byte, map[string]any, error) {
 	d, err := t.distributor(p)
 	if err != nil {
 		return nil, nil, err
@@ -312,8 +318,8 @@ func (t *greatonceDistributors) Prepare(p Planned) ([]byte, map[string]any, erro
 
 // Write delivers the items with up to concurrency calls in flight, from a pool of workers (long-lived
 // goroutines keep their grown stacks; one goroutine per record paid for stack growth every time).
-func (t *greatonceDistributors) Write(ctx context.Context, items []Planned) []Delivery {
-	out := make([]Delivery, len(items))
+func (t *greatonceDistributors) Write(ctx context.Context, items []engine.Planned) []engine.Delivery {
+	out := make([]engine.Delivery, len(items))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(t.concurrency, len(items)) {
@@ -325,30 +331,30 @@ func (t *greatonceDistributors) Write(ctx context.Context, items []Planned) []De
 				if i >= len(items) {
 					return
 				}
-				out[i] = t.deliver(withRecord(ctx, items[i].Record.Key), items[i])
+				out[i] = t.deliver(engine.WithRecord(ctx, items[i].Record.Key), items[i])
 			}
 		}()
 	}
 	wg.Wait()
-	return translateAll(out)
+	return flows.TranslateAll(out)
 }
 
-func (t *greatonceDistributors) deliver(ctx context.Context, p Planned) Delivery {
+func (t *greatonceDistributors) deliver(ctx context.Context, p engine.Planned) engine.Delivery {
 	d, err := t.distributor(p)
 	if err != nil {
-		return Delivery{Action: p.Action, Err: &vendor.Error{Vendor: greatonce.VendorName, Op: greatonce.MethodDistributorSync, Kind: vendor.Permanent, Message: err.Error()}}
+		return engine.Delivery{Action: p.Action, Err: &vendor.Error{Vendor: greatonce.VendorName, Op: greatonce.MethodDistributorSync, Kind: vendor.Permanent, Message: err.Error()}}
 	}
 	action := p.Action
 	body, err := t.gc.DistributorSync(ctx, action, d)
 	switch {
-	case err != nil && action == ActionAdd && greatonce.IsAlreadyExists(err):
+	case err != nil && action == engine.ActionAdd && greatonce.IsAlreadyExists(err):
 		// Delivered before but not recorded (a crash between the write and the commit): reconcile.
-		action = ActionUpdate
+		action = engine.ActionUpdate
 		d.Unset = unsetOnUpdate(p, action)
 		body, err = t.gc.DistributorSync(ctx, action, d)
-	case err != nil && action == ActionUpdate && greatonce.IsNotFound(err):
+	case err != nil && action == engine.ActionUpdate && greatonce.IsNotFound(err):
 		// Removed on the Greatonce side: create it again under the same code.
-		action = ActionAdd
+		action = engine.ActionAdd
 		d.Unset = nil
 		body, err = t.gc.DistributorSync(ctx, action, d)
 	}
@@ -356,5 +362,5 @@ func (t *greatonceDistributors) deliver(ctx context.Context, p Planned) Delivery
 		d.ActionType = action
 		body, _ = greatonce.Body(d)
 	}
-	return Delivery{Action: action, TargetKey: d.DistributorCode, Body: body, Err: err}
+	return engine.Delivery{Action: action, TargetKey: d.DistributorCode, Body: body, Err: err}
 }
