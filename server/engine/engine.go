@@ -39,10 +39,6 @@ type Engine struct {
 	st      storage.Store
 	flows   map[string]*Flow
 	metrics *metrics
-	// pages is where runs commit their pages: the store, or a wrapper of it in tests.
-	pages pageCommitter
-	// intents records create intents before creates are sent.
-	intents intentRecorder
 
 	base   context.Context
 	cancel context.CancelFunc
@@ -76,7 +72,7 @@ func New(cfg Config, st storage.Store, flows ...*Flow) (*Engine, error) {
 		cfg.DryRunRecords = 10000
 	}
 	e := &Engine{
-		cfg: cfg, log: cfg.Logger, st: st, pages: st, intents: st, flows: map[string]*Flow{},
+		cfg: cfg, log: cfg.Logger, st: st, flows: map[string]*Flow{},
 		metrics: newMetrics(cfg.Registerer),
 		active:  map[string]*runState{}, live: map[string]*runState{},
 	}

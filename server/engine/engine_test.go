@@ -9,11 +9,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/mapping"
@@ -148,15 +148,18 @@ func (t *fakeTarget) Write(ctx context.Context, items []Planned) []Delivery {
 }
 
 type tbundle struct {
-	ctx    context.Context
-	st     *sqlite.Store
-	src    *fakeSource
-	tgt    *fakeTarget
-	eng    *Engine
-	now    time.Time
-	nowMu  sync.Mutex
-	base   time.Time
-	dbPath string
+	ctx     context.Context
+	st      *sqlite.Store
+	spec    *mapping.Spec
+	reg     *prometheus.Registry
+	overlap time.Duration
+	src     *fakeSource
+	tgt     *fakeTarget
+	eng     *Engine
+	now     time.Time
+	nowMu   sync.Mutex
+	base    time.Time
+	dbPath  string
 }
 
 func (b *tbundle) clock() time.Time {
@@ -197,13 +200,75 @@ func newTestBundle(t *testing.T, n, pageSize int, overlap time.Duration) *tbundl
 		b.src.put(agentFields(i, b.base.Add(time.Duration(i/3)*time.Minute), fmt.Sprintf("植隆代理商%04d", i)))
 	}
 	b.tgt = &fakeTarget{bodies: map[string][]byte{}, permanent: map[string]bool{}, transient: map[string]bool{}}
-	flow := &Flow{Name: FlowAgents, Source: b.src, Target: b.tgt, Spec: spec, Overlap: overlap}
-	b.eng, err = New(Config{Now: b.clock}, st, flow)
+	b.spec, b.overlap = spec, overlap
+	b.rebuild(t)
+	return b
+}
+
+// engineSetup is what a test bundle builds its engine from: the configuration, the one flow and the
+// store the engine is given.
+type engineSetup struct {
+	cfg   Config
+	flow  Flow
+	store storage.Store
+}
+
+// engineOpt changes a bundle's engine setup.
+type engineOpt func(*engineSetup)
+
+func withSource(src Source) engineOpt       { return func(s *engineSetup) { s.flow.Source = src } }
+func withTarget(tgt Target) engineOpt       { return func(s *engineSetup) { s.flow.Target = tgt } }
+func withFlow(fn func(*Flow)) engineOpt     { return func(s *engineSetup) { fn(&s.flow) } }
+func withConfig(fn func(*Config)) engineOpt { return func(s *engineSetup) { fn(&s.cfg) } }
+
+// withStore wraps the store the engine is given (a test's failing or gated commits).
+func withStore(wrap func(storage.Store) storage.Store) engineOpt {
+	return func(s *engineSetup) { s.store = wrap(s.store) }
+}
+
+// rebuild replaces the bundle's engine (shutting the old one down) by one built over the same store,
+// source and target, changed by opts, as a restarted gateway would be.
+func (b *tbundle) rebuild(t *testing.T, opts ...engineOpt) {
+	t.Helper()
+	if b.eng != nil {
+		b.eng.Shutdown(b.ctx)
+	}
+	b.reg = prometheus.NewRegistry()
+	s := engineSetup{cfg: Config{Now: b.clock, Registerer: b.reg}, store: b.st,
+		flow: Flow{Name: FlowAgents, Source: b.src, Target: b.tgt, Spec: b.spec, Overlap: b.overlap}}
+	for _, o := range opts {
+		o(&s)
+	}
+	eng, err := New(s.cfg, s.store, &s.flow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.eng.Shutdown(context.Background()) })
-	return b
+	b.eng = eng
+	t.Cleanup(func() { eng.Shutdown(context.Background()) })
+}
+
+// metric is the value of the engine's counter name with the given labels.
+func (b *tbundle) metric(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := b.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if labels[lp.GetName()] != lp.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 func (b *tbundle) sync(t *testing.T, opts Options) Run {
@@ -398,7 +463,7 @@ func (t *blockingTarget) Write(ctx context.Context, items []Planned) []Delivery 
 func TestConcurrentStartRefusedAndCancelIsConsistent(t *testing.T) {
 	b := newTestBundle(t, 10, 2, 0)
 	bt := &blockingTarget{fakeTarget: b.tgt, release: make(chan struct{})}
-	b.eng.flows[FlowAgents].Target = bt
+	b.rebuild(t, withTarget(bt))
 	r1, err := b.eng.Start(b.ctx, FlowAgents, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +478,7 @@ func TestConcurrentStartRefusedAndCancelIsConsistent(t *testing.T) {
 		t.Fatal(err)
 	}
 	bt.release <- struct{}{} // let exactly one page through
-	time.Sleep(50 * time.Millisecond)
+	waitForAdded(t, ch, 2)   // that page is committed; the next one waits in the target
 	if err := b.eng.Cancel(r1.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -474,13 +539,13 @@ func TestMetricsCountRecordsByOutcome(t *testing.T) {
 	b.sync(t, Options{DryRun: true}) // not counted
 	b.sync(t, Options{})
 	rec := func(outcome string) float64 {
-		return testutil.ToFloat64(b.eng.metrics.records.WithLabelValues(FlowAgents, outcome))
+		return b.metric(t, "syncgate_records_total", map[string]string{"flow": FlowAgents, "outcome": outcome})
 	}
 	// Run 1: 11 added, 1 failed. Run 3: the letter fails again, 2 updated.
 	if rec("added") != 11 || rec("updated") != 2 || rec("failed") != 2 || rec("skipped") != 0 {
 		t.Fatalf("added %v updated %v failed %v skipped %v", rec("added"), rec("updated"), rec("failed"), rec("skipped"))
 	}
-	if n := testutil.ToFloat64(b.eng.metrics.runs.WithLabelValues(FlowAgents, string(StatusPartial))); n != 2 {
+	if n := b.metric(t, "syncgate_runs_total", map[string]string{"flow": FlowAgents, "status": string(StatusPartial)}); n != 2 {
 		t.Fatalf("partial runs = %v", n)
 	}
 	reg := prometheus.NewRegistry()
@@ -505,7 +570,7 @@ func (s dupSource) Read(ctx context.Context, q ReadQuery, page func([]SourceReco
 
 func TestDuplicatesInsideAPageAreDeliveredOnce(t *testing.T) {
 	b := newTestBundle(t, 9, 4, 0)
-	b.eng.flows[FlowAgents].Source = dupSource{b.src}
+	b.rebuild(t, withSource(dupSource{b.src}))
 	r := b.sync(t, Options{})
 	if r.Status != StatusSucceeded || r.Counts.Read != 9 || r.Counts.Added != 9 || b.tgt.writes != 9 {
 		t.Fatalf("run %+v, %d writes", r.Counts, b.tgt.writes)
@@ -514,7 +579,7 @@ func TestDuplicatesInsideAPageAreDeliveredOnce(t *testing.T) {
 
 func TestDeadLettersFetchedFreshFromTheSource(t *testing.T) {
 	b := newTestBundle(t, 8, 3, 0)
-	b.eng.flows[FlowAgents].FetchDeadLetters = true
+	b.rebuild(t, withFlow(func(f *Flow) { f.FetchDeadLetters = true }))
 	recs := b.src.sorted()
 	fixed, gone := recs[2], recs[5]
 	b.tgt.permanent[fixed.Key], b.tgt.permanent[gone.Key] = true, true
@@ -602,7 +667,7 @@ func (s outageSource) Read(ctx context.Context, q ReadQuery, page func([]SourceR
 
 func TestFailedSourceAttemptsReachTheAuditTrail(t *testing.T) {
 	b := newTestBundle(t, 10, 4, 0)
-	b.eng.flows[FlowAgents].Source = outageSource{fakeSource: b.src}
+	b.rebuild(t, withSource(outageSource{fakeSource: b.src}))
 	r := b.sync(t, Options{})
 	if r.Status != StatusFailed || r.Counts.Added != 4 || r.Counts.Retried != 2 {
 		t.Fatalf("run %+v %s", r.Counts, r.Error)
@@ -625,13 +690,24 @@ func TestFailedSourceAttemptsReachTheAuditTrail(t *testing.T) {
 	}
 }
 
-type panicTarget struct{ *fakeTarget }
+// panicTarget panics while armed, as a flow with a bug would.
+type panicTarget struct {
+	*fakeTarget
+	armed *atomic.Bool
+}
 
-func (panicTarget) Write(context.Context, []Planned) []Delivery { panic("flow bug") }
+func (t panicTarget) Write(ctx context.Context, items []Planned) []Delivery {
+	if t.armed.Load() {
+		panic("flow bug")
+	}
+	return t.fakeTarget.Write(ctx, items)
+}
 
 func TestAPanickingFlowFailsItsRunNotTheGateway(t *testing.T) {
 	b := newTestBundle(t, 3, 3, 0)
-	b.eng.flows[FlowAgents].Target = panicTarget{b.tgt}
+	armed := &atomic.Bool{}
+	armed.Store(true)
+	b.rebuild(t, withTarget(panicTarget{b.tgt, armed}))
 	r := b.sync(t, Options{})
 	if r.Status != StatusFailed || strings.Contains(r.Error, "flow bug") {
 		t.Fatalf("run = %+v", r)
@@ -640,7 +716,7 @@ func TestAPanickingFlowFailsItsRunNotTheGateway(t *testing.T) {
 		t.Fatalf("stored run = %+v", stored)
 	}
 	// The flow is free again.
-	b.eng.flows[FlowAgents].Target = b.tgt
+	armed.Store(false)
 	if r := b.sync(t, Options{}); r.Status != StatusSucceeded || r.Counts.Added != 3 {
 		t.Fatalf("next run = %+v", r)
 	}
@@ -657,7 +733,7 @@ func TestListAndRecordsInputChecks(t *testing.T) {
 		t.Fatalf("dry run records = %d %q %v", len(recs), next, err)
 	}
 	// A dry run keeps a bounded number of outcomes in memory, and says so.
-	b.eng.cfg.DryRunRecords = 3
+	b.rebuild(t, withConfig(func(c *Config) { c.DryRunRecords = 3 }))
 	r = b.sync(t, Options{DryRun: true})
 	recs, _, _ = b.eng.RunRecords(b.ctx, r.ID, "", 100)
 	if r.Counts.Added != 5 || len(recs) != 4 || recs[3].Outcome != "truncated" {
@@ -725,15 +801,19 @@ func TestRunOptions(t *testing.T) {
 func TestShutdownCancelsRunsAndRefusesNewOnes(t *testing.T) {
 	b := newTestBundle(t, 6, 2, 0)
 	bt := &blockingTarget{fakeTarget: b.tgt, release: make(chan struct{})}
-	b.eng.flows[FlowAgents].Target = bt
+	b.rebuild(t, withTarget(bt))
 	r, err := b.eng.Start(b.ctx, FlowAgents, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	watch, err := b.eng.Watch(b.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bt.release <- struct{}{} // one page delivered
+	waitForAdded(t, watch, 2)
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
-	time.Sleep(20 * time.Millisecond)
 	if err := b.eng.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -761,4 +841,18 @@ func recordFromFields(fields mapping.Record) (SourceRecord, error) {
 		}
 	}
 	return SourceRecord{Key: id, Cursor: storage.Cursor{Time: t, Key: id}, Fields: fields}, nil
+}
+
+// waitForAdded reads a run's snapshots until its committed counts show n records added.
+func waitForAdded(t *testing.T, ch <-chan Run, n int64) {
+	t.Helper()
+	for r := range ch {
+		if r.Counts.Added >= n {
+			return
+		}
+		if r.Done() {
+			t.Fatalf("run ended with %d added, waiting for %d: %+v", r.Counts.Added, n, r)
+		}
+	}
+	t.Fatalf("watch closed before %d records were added", n)
 }

@@ -75,8 +75,11 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// failingCommits fails every page commit with a driver-like message.
-type failingCommits struct{ err error }
+// failingCommits is a store whose page commits all fail with a driver-like message.
+type failingCommits struct {
+	storage.Store
+	err error
+}
 
 func (f failingCommits) CommitPage(context.Context, storage.PageCommit) error { return f.err }
 
@@ -85,8 +88,10 @@ func (f failingCommits) CommitPage(context.Context, storage.PageCommit) error { 
 func TestRunErrorsShareTheErrorBoundary(t *testing.T) {
 	b := newTestBundle(t, 8, 4, 0)
 	var logs lockedBuffer
-	b.eng.log = slog.New(slog.NewTextHandler(&logs, nil))
-	b.eng.pages = failingCommits{errors.New("database is locked: /var/lib/syncgate/syncgate.db")}
+	b.rebuild(t, withConfig(func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }),
+		withStore(func(st storage.Store) storage.Store {
+			return failingCommits{Store: st, err: errors.New("database is locked: /var/lib/syncgate/syncgate.db")}
+		}))
 	r := b.sync(t, Options{})
 	if r.Status != StatusFailed {
 		t.Fatalf("status %s, want failed", r.Status)

@@ -11,14 +11,14 @@ import (
 	"github.com/syncgate/syncgate/server/storage"
 )
 
-// gatedCommits wraps the store's page commits: commit number n (from 1) waits for hold[n] to close
-// when set, and fails when fail[n] is set.
+// gatedCommits is a store whose page commit number n (from 1) waits for hold[n] to close when set,
+// and fails when fail[n] is set.
 type gatedCommits struct {
-	inner pageCommitter
-	mu    sync.Mutex
-	n     int
-	hold  map[int]chan struct{}
-	fail  map[int]bool
+	storage.Store
+	mu   sync.Mutex
+	n    int
+	hold map[int]chan struct{}
+	fail map[int]bool
 }
 
 func (g *gatedCommits) CommitPage(ctx context.Context, p storage.PageCommit) error {
@@ -32,7 +32,7 @@ func (g *gatedCommits) CommitPage(ctx context.Context, p storage.PageCommit) err
 	if g.fail[n] {
 		return errors.New("disk full")
 	}
-	return g.inner.CommitPage(ctx, p)
+	return g.Store.CommitPage(ctx, p)
 }
 
 // pagesSource hands out fixed pages.
@@ -55,8 +55,7 @@ func (s pagesSource) Read(ctx context.Context, q ReadQuery, page func([]SourceRe
 // page that failed to commit.
 func TestFailedPageCommitStopsTheRunBeforeLaterPages(t *testing.T) {
 	b := newTestBundle(t, 12, 4, 0)
-	g := &gatedCommits{inner: b.st, fail: map[int]bool{1: true}}
-	b.eng.pages = g
+	b.rebuild(t, withStore(func(st storage.Store) storage.Store { return &gatedCommits{Store: st, fail: map[int]bool{1: true}} }))
 	r := b.sync(t, Options{})
 	if r.Status != StatusFailed {
 		t.Fatalf("status %s, want failed (%s)", r.Status, r.Error)
@@ -87,9 +86,10 @@ func TestNextPageSeesTheMappingsOfThePageBeingCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
-	g := &gatedCommits{inner: b.st, hold: map[int]chan struct{}{1: release}}
-	b.eng.pages = g
-	b.eng.flows[FlowAgents].Source = pagesSource{b.src, [][]SourceRecord{recs, {again}}}
+	b.rebuild(t, withStore(func(st storage.Store) storage.Store {
+		return &gatedCommits{Store: st, hold: map[int]chan struct{}{1: release}}
+	}),
+		withSource(pagesSource{b.src, [][]SourceRecord{recs, {again}}}))
 	// The first page's commit is held until the second page is being written, so the second page is
 	// planned while the first page's mappings are not yet in the store.
 	b.tgt.onWrite = func(n int) {

@@ -21,11 +21,6 @@ type pageCommitter interface {
 	CommitPage(ctx context.Context, p storage.PageCommit) error
 }
 
-// intentRecorder durably records create intents (write-ahead, before the creates are sent).
-type intentRecorder interface {
-	RecordIntents(ctx context.Context, flow string, intents []storage.Intent) error
-}
-
 // runner is one run in progress.
 type runner struct {
 	e     *Engine
@@ -52,7 +47,7 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	log := e.log.With("run_id", r0.ID, "flow", f.Name)
 	ru := &runner{e: e, f: f, st: st, opts: opts, log: log, audit: &audit{dry: opts.DryRun}, reader: &pipelineReader{Reader: e.st.ReadOnly()}}
 	if !opts.DryRun {
-		ru.writer = e.pages
+		ru.writer = e.st
 	}
 	ctx = withAudit(ctx, ru.audit)
 	err := ru.run(ctx)
@@ -403,7 +398,7 @@ func (ru *runner) reserveKeys(ctx context.Context, items []Planned) error {
 			fresh = append(fresh, storage.Intent{SourceKey: p.Record.Key, TargetKey: key})
 		}
 	}
-	if err := ru.e.intents.RecordIntents(ctx, ru.f.Name, fresh); err != nil {
+	if err := ru.e.st.RecordIntents(ctx, ru.f.Name, fresh); err != nil {
 		return fmt.Errorf("record create intents: %w", err)
 	}
 	return nil
