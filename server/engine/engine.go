@@ -150,8 +150,8 @@ func (e *Engine) Start(ctx context.Context, flow string, opts Options) (Run, err
 	if opts.Limit < 0 {
 		return Run{}, invalidf("limit must not be negative")
 	}
-	if flow != FlowCustomers && len(opts.UseOrgNumbers) > 0 {
-		return Run{}, invalidf("use organisations apply to the customers flow only")
+	if !f.UseOrgs && len(opts.UseOrgNumbers) > 0 {
+		return Run{}, invalidf("use organisations do not apply to the %s flow", flow)
 	}
 	now := e.cfg.Now()
 	run := Run{

@@ -110,6 +110,8 @@ type Flow struct {
 	// TimeOnlyCursor is true for sources that cannot resume inside a timestamp (page-number APIs):
 	// the engine then restarts at the checkpoint's time and relies on de-duplication.
 	TimeOnlyCursor bool
+	// UseOrgs says the source can restrict a run to Kingdee use organisations (Options.UseOrgNumbers).
+	UseOrgs bool
 	// FetchDeadLetters retries dead letters with the records as the source holds them now (Fetch),
 	// rather than the copies stored with the letters; for sources that read by key cheaply.
 	FetchDeadLetters bool

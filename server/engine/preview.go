@@ -55,7 +55,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 		found := map[string]bool{}
 		for _, r := range recs {
 			found[r.Key] = true
-			for _, alt := range alternateKeys(r) {
+			for _, alt := range aliases(f.Source, r) {
 				found[alt] = true
 			}
 		}
@@ -183,10 +183,16 @@ func prepare(ctx context.Context, t Target, p Planned) ([]byte, map[string]any, 
 	return t.Prepare(p)
 }
 
-// alternateKeys are other keys a record answers to (a Kingdee customer's number besides its id).
-func alternateKeys(r SourceRecord) []string {
-	if n, ok := r.Fields["FNumber"].(string); ok && n != "" {
-		return []string{n}
+// aliasSource is a Source whose records also answer to other keys (a Kingdee customer's number
+// besides its FCUSTID), which Preview by keys then accepts.
+type aliasSource interface {
+	Aliases(r SourceRecord) []string
+}
+
+// aliases are the other keys r answers to, if its source has any.
+func aliases(src Source, r SourceRecord) []string {
+	if as, ok := src.(aliasSource); ok {
+		return as.Aliases(r)
 	}
 	return nil
 }

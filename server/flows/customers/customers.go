@@ -49,7 +49,7 @@ func New(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Spec, o Options
 	src := &kingdeeCustomers{kd: kd, spec: spec, pageSize: o.PageSize, orgs: o.UseOrgNumbers}
 	return &engine.Flow{Name: engine.FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: o.Concurrency}, Spec: spec, Overlap: o.Overlap,
 		// Kingdee reads by FCUSTID cheaply: dead letters are retried as the customers are now.
-		FetchDeadLetters: true}
+		FetchDeadLetters: true, UseOrgs: true}
 }
 
 // kingdeeCustomers reads BD_Customer.
@@ -212,6 +212,14 @@ func (s *kingdeeCustomers) fetch(ctx context.Context, keys []string) ([]engine.S
 		out = append(out, recs...)
 	}
 	return out, nil
+}
+
+// Aliases are the other keys a customer answers to: its number (FNumber) besides its FCUSTID.
+func (s *kingdeeCustomers) Aliases(r engine.SourceRecord) []string {
+	if n, ok := r.Fields["FNumber"].(string); ok && n != "" {
+		return []string{n}
+	}
+	return nil
 }
 
 // Decode takes a customer in BillQuery shape (an object keyed by FieldKeys).
