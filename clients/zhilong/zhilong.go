@@ -210,6 +210,16 @@ func (c *Client) Page(ctx context.Context, w Window, pageNum, pageSize int) ([]A
 	if err != nil {
 		return nil, 0, fmt.Errorf("zhilong: marshal window: %w", err)
 	}
+	return c.PageBody(ctx, body, pageNum, pageSize)
+}
+
+// PageBody is Page with the request body given as is (a JSON object: the window, and whatever
+// else the caller's request template says), for callers that build the body themselves.
+func (c *Client) PageBody(ctx context.Context, body []byte, pageNum, pageSize int) ([]Agent, int, error) {
+	if pageNum < 1 || pageSize < 1 {
+		return nil, 0, &vendor.Error{Vendor: VendorName, Op: OpList, Kind: vendor.Permanent, Code: "invalid_request",
+			Message: fmt.Sprintf("pageNum and pageSize must be positive, got %d and %d", pageNum, pageSize)}
+	}
 	q := url.Values{"pageNum": {strconv.Itoa(pageNum)}, "pageSize": {strconv.Itoa(pageSize)}}
 	type page struct {
 		rows  []Agent

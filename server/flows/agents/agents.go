@@ -59,7 +59,7 @@ func New(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o Options) 
 	}
 	return &engine.Flow{
 		Name:   engine.FlowAgents,
-		Source: &zhilongAgents{zl: zl, pageSize: o.PageSize, fields: specAgentFields(spec)},
+		Source: &zhilongAgents{zl: zl, spec: spec, pageSize: o.PageSize, fields: specAgentFields(spec)},
 		Target: &kingdeeCustomerWriter{kd: kd, spec: spec, batchSize: o.BatchSize, concurrency: o.Concurrency, outIDField: outIDField},
 		Spec:   spec, Overlap: o.Overlap,
 		// Zhilong pages by number over a time window: a run restarts at the checkpoint's time and the
@@ -70,7 +70,9 @@ func New(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o Options) 
 
 // zhilongAgents reads agents page by page over an update-time window, stopping on the total.
 type zhilongAgents struct {
-	zl       *zhilong.Client
+	zl *zhilong.Client
+	// spec's source.request is the agentInfo/list body: the window as its templates render it.
+	spec     *mapping.Spec
 	pageSize int
 	// fields are the agent fields a record carries in Fields: those the spec reads, the key and the
 	// cursor. The other 70-odd of the 86 are built only when asked for (AllFields).
@@ -101,7 +103,11 @@ func (s *zhilongAgents) Read(ctx context.Context, q engine.ReadQuery, page func(
 	}
 	next := func(ctx context.Context, at zhilongPos) ([]engine.SourceRecord, zhilongPos, bool, error) {
 		w.Start = at.start
-		agents, total, err := s.zl.Page(ctx, w, at.pageNum, s.pageSize)
+		body, err := s.requestBody(w, at.pageNum)
+		if err != nil {
+			return nil, at, true, err
+		}
+		agents, total, err := s.zl.PageBody(ctx, body, at.pageNum, s.pageSize)
 		if err != nil {
 			return nil, at, true, err
 		}
@@ -137,6 +143,26 @@ func (s *zhilongAgents) Read(ctx context.Context, q engine.ReadQuery, page func(
 		return recs, nextAt, false, nil
 	}
 	return flows.Translate(engine.Prefetch(ctx, zhilongPos{start: w.Start, pageNum: 1, seen: map[string]bool{}}, next, page))
+}
+
+// requestBody is the agentInfo/list body for window w: the spec's source.request rendered with the
+// window's start as {{LAST_SYNC_TIME}} (where this read resumes) and its end as {{CURRENT_TIME}}. A
+// spec that leaves out updateTimeStart or updateTimeEnd gets the seed's template for it
+// ({{LAST_SYNC_TIME datetime}}, {{CURRENT_TIME datetime}}): the read pages through that window.
+func (s *zhilongAgents) requestBody(w zhilong.Window, pageNum int) ([]byte, error) {
+	p, err := s.spec.RenderRequest(mapping.Vars{LastSyncTime: w.Start, CurrentTime: w.End, PageSize: s.pageSize, StartPage: pageNum})
+	if err != nil {
+		return nil, fmt.Errorf("render the agentInfo/list request (source.request): %w", err)
+	}
+	for _, d := range []struct {
+		field string
+		at    time.Time
+	}{{"updateTimeStart", w.Start}, {"updateTimeEnd", w.End}} {
+		if p.Get(d.field) == nil {
+			p.Set(d.field, vendor.FormatDateTime(d.at))
+		}
+	}
+	return p.MarshalJSON()
 }
 
 // zhilongPos is where the next agents page is read: the window's start, the page number within it,
