@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/syncgate/syncgate/server/storage"
+	"iter"
 	"strconv"
 	"strings"
 	"time"
@@ -17,15 +18,9 @@ const inChunk = 400
 // Mappings returns the mappings of the given source keys that exist.
 func (s *Store) Mappings(ctx context.Context, flow string, keys []string) (map[string]storage.Mapping, error) {
 	out := make(map[string]storage.Mapping, len(keys))
-	for start := 0; start < len(keys); start += inChunk {
-		chunk := keys[start:min(start+inChunk, len(keys))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, flow)
-		for _, k := range chunk {
-			args = append(args, k)
-		}
+	for in, args := range keyChunks(flow, keys) {
 		rows, err := s.db.QueryContext(ctx, `SELECT source_key, target_key, payload_hash, payload, created_at, updated_at
-			FROM mappings WHERE flow = ? AND source_key IN (`+placeholders(len(chunk))+`)`, args...)
+			FROM mappings WHERE flow = ? AND source_key IN (`+in+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read mappings: %w", err)
 		}
@@ -205,16 +200,28 @@ func commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit) error {
 	return nil
 }
 
+// keyChunks yields the keys inChunk at a time, each chunk as its IN list of placeholders and its
+// arguments (flow first, then the keys).
+func keyChunks(flow string, keys []string) iter.Seq2[string, []any] {
+	return func(yield func(string, []any) bool) {
+		for start := 0; start < len(keys); start += inChunk {
+			chunk := keys[start:min(start+inChunk, len(keys))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, flow)
+			for _, k := range chunk {
+				args = append(args, k)
+			}
+			if !yield(placeholders(len(chunk)), args) {
+				return
+			}
+		}
+	}
+}
+
 // deleteKeys runs head + "?,…)" with flow and the keys, inChunk keys at a time.
 func deleteKeys(ctx context.Context, tx *sql.Tx, head, flow string, keys []string) error {
-	for start := 0; start < len(keys); start += inChunk {
-		chunk := keys[start:min(start+inChunk, len(keys))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, flow)
-		for _, k := range chunk {
-			args = append(args, k)
-		}
-		if _, err := tx.ExecContext(ctx, head+placeholders(len(chunk))+`)`, args...); err != nil {
+	for in, args := range keyChunks(flow, keys) {
+		if _, err := tx.ExecContext(ctx, head+in+`)`, args...); err != nil {
 			return err
 		}
 	}
@@ -240,14 +247,8 @@ func (s *Store) RecordIntents(ctx context.Context, flow string, intents []storag
 // have one).
 func (s *Store) Intents(ctx context.Context, flow string, keys []string) (map[string]string, error) {
 	out := map[string]string{}
-	for start := 0; start < len(keys); start += inChunk {
-		chunk := keys[start:min(start+inChunk, len(keys))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, flow)
-		for _, k := range chunk {
-			args = append(args, k)
-		}
-		rows, err := s.db.QueryContext(ctx, `SELECT source_key, target_key FROM create_intents WHERE flow = ? AND source_key IN (`+placeholders(len(chunk))+`)`, args...)
+	for in, args := range keyChunks(flow, keys) {
+		rows, err := s.db.QueryContext(ctx, `SELECT source_key, target_key FROM create_intents WHERE flow = ? AND source_key IN (`+in+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read create intents: %w", err)
 		}
