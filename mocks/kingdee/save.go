@@ -66,6 +66,8 @@ func apply(c *customer, model map[string]any, only map[string]bool) error {
 		text := ""
 		if s, ok := v.(string); ok {
 			text = s
+		} else if _, ref := v.(map[string]any); ref {
+			text = refNumber(v) // a custom field the spec writes as base data ({"FNumber": …}) keeps its number
 		} else if v != nil && textFields[k] {
 			text = fmt.Sprint(v)
 		}

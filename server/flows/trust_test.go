@@ -392,3 +392,40 @@ func (s *failFirstCommit) CommitPage(ctx context.Context, p storage.PageCommit) 
 	}
 	return s.Store.CommitPage(ctx, p)
 }
+
+// A custom field written as base data (ref: FNumber) reaches Kingdee as a reference by number.
+func TestCustomFieldAsBaseData(t *testing.T) {
+	v := newVendors(t, 0, 3, 5)
+	v.withSpec(t, engine.FlowAgents, "    - name: F_KHLX\n      template: KHLX02_SYS\n", "    - name: F_KHLX\n      template: KHLX02_SYS\n      ref: FNumber\n")
+	if r := v.run(t, engine.FlowAgents, engine.Options{}); r.Status != engine.StatusSucceeded || r.Counts.Added != 3 {
+		t.Fatalf("%+v", r)
+	}
+	recs, _, _ := v.eng.RunRecords(v.ctx, v.lastRun(t), "", 10)
+	adds := 0
+	for _, rec := range recs {
+		if rec.Action == engine.ActionAdd {
+			adds++
+			if !strings.Contains(rec.Request, `"F_KHLX":{"FNumber":"KHLX02_SYS"}`) {
+				t.Fatalf("sent %s", rec.Request)
+			}
+		}
+	}
+	if adds != 3 {
+		t.Fatalf("%d add rows in the audit trail, want 3", adds)
+	}
+	for outID, c := range v.kingdeeValues(t, "F_KHLX") {
+		if got := c.String("F_KHLX"); got != "KHLX02_SYS" {
+			t.Errorf("agent %s: F_KHLX %q", outID, got)
+		}
+	}
+}
+
+// lastRun is the id of the newest stored run.
+func (v *vendors) lastRun(t *testing.T) string {
+	t.Helper()
+	runs, _, err := v.eng.ListRuns(v.ctx, engine.ListFilter{PageSize: 1})
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("runs %v %v", runs, err)
+	}
+	return runs[0].ID
+}

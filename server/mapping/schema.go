@@ -17,7 +17,10 @@ type schema struct {
 	entry    map[string]bool // sub-record fields (Kingdee FT_BD_CUSTCONTACT)
 	request  map[string]bool // the source call's parameters (the seed's request table)
 	target   map[string]bool
-	baseData map[string]bool // target fields that are Kingdee base-data references
+	baseData map[string]bool // target fields that are Kingdee base-data references (ref required)
+	// plain are target fields known to hold text, numbers or flags (ref refused); a target field in
+	// neither set (a custom F_… field) may be written either way.
+	plain    map[string]bool
 	reserved map[string]string
 	required []string
 	// operation is the only target call the gateway implements for the flow.
@@ -69,7 +72,9 @@ var schemas = map[string]*schema{
 		request: set([]string{"Limit", "StartRow", "TopRowCount", "FilterString", "FieldKeys", "FormId", "OrderString"}),
 		target: set([]string{"actionType", "address", "balance_deduct_type", "distributorCode", "distributorCompanyName",
 			"distributorName", "mobile", "contact", "distributorLevelName"}),
-		baseData:  map[string]bool{},
+		baseData: map[string]bool{},
+		// Greatonce has no base data: every field is plain.
+		plain:     set([]string{"actionType", "address", "balance_deduct_type", "distributorCode", "distributorCompanyName", "distributorName", "mobile", "contact", "distributorLevelName"}),
 		required:  []string{"actionType", "distributorCode", "distributorName"},
 		operation: "greatonce.distributor.single.sync",
 		options:   map[string]optionKind{},
@@ -87,6 +92,10 @@ var schemas = map[string]*schema{
 			"F_FML_Combo1"}),
 		baseData: set([]string{"FCreateOrgId", "FUseOrgId", "FTRADINGCURRID", "FGroup", "FCustTypeId", "FSALDEPTID",
 			"FSELLER", "FSETTLETYPEID", "FRECCONDITIONID", "FPRICELISTID"}),
+		// BD_Customer's own text fields. Custom fields (F_KHLX, F_FML_Combo…) are neither: whether one is
+		// base data depends on how the server defines it, so the spec decides (ref: or not).
+		plain: set([]string{"FName", "FNumber", "FShortName", "FDescription", "FADDRESS", "FTEL", "FZIP", "FFAX", "FWEBSITE",
+			"FINVOICETITLE", "FTAXREGISTERCODE", "FINVOICEBANKNAME", "FINVOICETEL", "FINVOICEBANKACCOUNT", "FINVOICEADDRESS", "F_out_id"}),
 		reserved: map[string]string{
 			"FCUSTID": "FCUSTID is set by the gateway (0 to create, the mapped customer id to update)",
 		},

@@ -341,7 +341,7 @@ func (c *compiler) field(section string, fd fieldDef, n *yaml.Node, known, seen,
 	switch {
 	case section == "target" && c.sc.baseData[fd.Name] && fd.Ref == "":
 		fail(lookup(n, "name"), Pos{}, "a base-data reference: add ref: FNumber")
-	case fd.Ref != "" && !(section == "target" && c.sc.baseData[fd.Name]):
+	case fd.Ref != "" && (section != "target" || c.sc.plain[fd.Name]):
 		fail(lookup(n, "ref"), Pos{}, "not a base-data reference, ref does not apply")
 	case fd.Ref != "" && fd.Ref != "FNumber" && fd.Ref != "FName":
 		fail(lookup(n, "ref"), Pos{}, "ref %q: want FNumber or FName", fd.Ref)

@@ -104,3 +104,31 @@ func TestInvalidUpdatePolicies(t *testing.T) {
 		})
 	}
 }
+
+// A custom field is base data or not as the server defines it: the spec decides. Kingdee's own text
+// fields and every Greatonce field refuse ref.
+func TestRefOnCustomFields(t *testing.T) {
+	text := edit(t, agentsBase, `    - name: F_out_id`, "    - name: F_KHLX\n      template: KHLX02_SYS\n      ref: FNumber\n    - name: F_FML_Combo\n      template: \"1\"\n    - name: F_out_id")
+	s, err := Parse("a.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Render(Record{"agentId": "A1", "agentName": "N"}, Vars{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := p.Get("F_KHLX").(map[string]any); !ok || got["FNumber"] != "KHLX02_SYS" {
+		t.Fatalf("F_KHLX = %#v, want a base-data reference by number", p.Get("F_KHLX"))
+	}
+	if got := p.Get("F_FML_Combo"); got != "1" {
+		t.Fatalf("F_FML_Combo = %#v, want plain text", got)
+	}
+	for _, bad := range []struct{ base, old, new string }{
+		{agentsBase, `      template: "{{agentId}}"`, "      template: \"{{agentId}}\"\n      ref: FNumber"},
+		{customersBase, `      template: "{{F_FML_Combo|map:kinds}}"`, "      template: \"{{F_FML_Combo|map:kinds}}\"\n      ref: FNumber"},
+	} {
+		if _, err := Parse("c.yaml", []byte(edit(t, bad.base, bad.old, bad.new))); err == nil || !strings.Contains(err.Error(), "ref does not apply") {
+			t.Fatalf("ref on a plain field: %v", err)
+		}
+	}
+}
