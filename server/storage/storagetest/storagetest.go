@@ -207,12 +207,13 @@ func testCommitPageTable(t *testing.T, open Opener) {
 		name    string
 		commit  storage.PageCommit
 		wantErr bool
-		check   func(t *testing.T, b *bundle)
+		// check gets the mapping of "1" as it was before the commit.
+		check func(t *testing.T, b *bundle, before storage.Mapping)
 	}{
 		{
 			name:   "resolving a key without a letter is a no-op",
 			commit: storage.PageCommit{Flow: "customers", RunID: "r1", Resolved: []string{"9"}},
-			check: func(t *testing.T, b *bundle) {
+			check: func(t *testing.T, b *bundle, _ storage.Mapping) {
 				if dl, _ := b.st.DeadLetters(b.ctx, "customers", 0); len(dl) != 1 {
 					t.Fatalf("dead letters = %+v", dl)
 				}
@@ -221,7 +222,7 @@ func testCommitPageTable(t *testing.T, open Opener) {
 		{
 			name:   "dead letters are per flow",
 			commit: storage.PageCommit{Flow: "agents", RunID: "r1", Resolved: []string{"3"}},
-			check: func(t *testing.T, b *bundle) {
+			check: func(t *testing.T, b *bundle, _ storage.Mapping) {
 				if dl, _ := b.st.DeadLetters(b.ctx, "customers", 0); len(dl) != 1 {
 					t.Fatalf("another flow resolved the letter: %+v", dl)
 				}
@@ -230,7 +231,7 @@ func testCommitPageTable(t *testing.T, open Opener) {
 		{
 			name:   "a checkpoint alone moves nothing else",
 			commit: storage.PageCommit{Flow: "customers", RunID: "r1", Checkpoint: &storage.Cursor{Time: time.Unix(5, 0), Key: "0005"}},
-			check: func(t *testing.T, b *bundle) {
+			check: func(t *testing.T, b *bundle, _ storage.Mapping) {
 				cp, ok, _ := b.st.Checkpoint(b.ctx, "customers")
 				if !ok || cp.Key != "0005" {
 					t.Fatalf("checkpoint = %+v", cp)
@@ -244,9 +245,10 @@ func testCommitPageTable(t *testing.T, open Opener) {
 			name: "an upsert keeps the creation time and changes the rest",
 			commit: storage.PageCommit{Flow: "customers", RunID: "r1",
 				Mappings: []storage.Mapping{{SourceKey: "1", TargetKey: "D1x", PayloadHash: "h2", Payload: []byte(`{"b":1}`)}}},
-			check: func(t *testing.T, b *bundle) {
+			check: func(t *testing.T, b *bundle, before storage.Mapping) {
 				m := mustMappings(t, b, "1")["1"]
-				if m.TargetKey != "D1x" || m.PayloadHash != "h2" || !m.UpdatedAt.After(m.CreatedAt) {
+				if m.TargetKey != "D1x" || m.PayloadHash != "h2" || string(m.Payload) != `{"b":1}` ||
+					!m.CreatedAt.Equal(before.CreatedAt) || m.UpdatedAt.Before(before.UpdatedAt) {
 					t.Fatalf("mapping = %+v", m)
 				}
 			},
@@ -257,7 +259,7 @@ func testCommitPageTable(t *testing.T, open Opener) {
 				Checkpoint: &storage.Cursor{Time: time.Unix(9, 0), Key: "9"},
 				Records:    []storage.Record{{SourceKey: "1", Action: "add", Outcome: "ok"}}},
 			wantErr: true,
-			check: func(t *testing.T, b *bundle) {
+			check: func(t *testing.T, b *bundle, _ storage.Mapping) {
 				if _, ok, _ := b.st.Checkpoint(b.ctx, "customers"); ok {
 					t.Fatal("checkpoint written by a failed page")
 				}
@@ -278,12 +280,12 @@ func testCommitPageTable(t *testing.T, open Opener) {
 				DeadLetters: []storage.DeadLetter{{SourceKey: "3", LastError: "bad"}}}); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Millisecond) // updated_at must be able to differ from created_at
+			before := mustMappings(t, b, "1")["1"]
 			err := b.st.CommitPage(b.ctx, tt.commit)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error: %v", err, tt.wantErr)
 			}
-			tt.check(t, b)
+			tt.check(t, b, before)
 		})
 	}
 }
