@@ -117,6 +117,51 @@ func Group(f Filter) Filter {
 	return f
 }
 
+// Text is a condition written by a person, such as a mapping spec's FilterString
+// (`FUseOrgId.FNumber = '101'`): it is taken as written and always rendered in parentheses, `(text)`,
+// so that in [And] it stays one group and cannot absorb the conditions joined to it. It is checked
+// only for what could break that grouping, not parsed: text that is blank, has unbalanced
+// parentheses outside quoted literals, an unclosed single-quoted literal (a quote inside one is
+// written twice, as [Eq] writes it), or a comment (`--`, `/*`) outside quotes, which could hide the
+// conditions after it, makes the filter fail. The server checks the rest.
+func Text(text string) Filter {
+	t := strings.TrimSpace(text)
+	if t == "" {
+		return Filter{err: errors.New("kingdee filter: empty condition text")}
+	}
+	depth, quoted := 0, false
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case quoted:
+			if c == '\'' {
+				if i+1 < len(t) && t[i+1] == '\'' {
+					i++ // a doubled quote inside the literal
+				} else {
+					quoted = false
+				}
+			}
+		case c == '\'':
+			quoted = true
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth--; depth < 0 {
+				return Filter{err: fmt.Errorf("kingdee filter: condition %q: ')' at byte %d closes no '('", t, i+1)}
+			}
+		case c == '-' && i+1 < len(t) && t[i+1] == '-', c == '/' && i+1 < len(t) && t[i+1] == '*':
+			return Filter{err: fmt.Errorf("kingdee filter: condition %q: a comment (%s) at byte %d", t, t[i:i+2], i+1)}
+		}
+	}
+	switch {
+	case quoted:
+		return Filter{err: fmt.Errorf("kingdee filter: condition %q: unclosed quote", t)}
+	case depth > 0:
+		return Filter{err: fmt.Errorf("kingdee filter: condition %q: %d '(' not closed", t, depth)}
+	}
+	return Filter{expr: "(" + t + ")"}
+}
+
 func join(op string, fs []Filter) Filter {
 	kept := make([]Filter, 0, len(fs))
 	for _, f := range fs {

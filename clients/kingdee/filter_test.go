@@ -316,3 +316,42 @@ func TestFilterTimeKeepsMilliseconds(t *testing.T) {
 		t.Fatalf("got %q (%v), want %q", got, err, want)
 	}
 }
+
+func TestTextIsOneGroup(t *testing.T) {
+	cases := []struct {
+		f    Filter
+		want string
+	}{
+		{Text("FUseOrgId.FNumber = '101'"), `(FUseOrgId.FNumber = '101')`},
+		{Text("  FA = 1 or FB = 2 "), `(FA = 1 or FB = 2)`},
+		{And(Eq("FDocumentStatus", "C"), Text("FA = 1 or FB = 2"), Gt("FCUSTID", 7)), `FDocumentStatus = 'C' and (FA = 1 or FB = 2) and FCUSTID > 7`},
+		{Or(Eq("FX", 1), Text("FA = 1 and FB = 2")), `FX = 1 or (FA = 1 and FB = 2)`},
+		{Text("FName = 'O''Brien (x' and (FB in (1, 2))"), `(FName = 'O''Brien (x' and (FB in (1, 2)))`},
+		{Text("FName like '%--%' or FName = '/*'"), `(FName like '%--%' or FName = '/*')`},
+		{Text("FQty = -1"), `(FQty = -1)`},
+	}
+	for _, tc := range cases {
+		got, err := tc.f.Build()
+		if err != nil || got != tc.want {
+			t.Errorf("got %q (%v), want %q", got, err, tc.want)
+		}
+	}
+	bad := []struct {
+		text, want string
+	}{
+		{"", "empty condition"}, {" \t\n", "empty condition"},
+		{"FA = 1) or (FB = 2", "closes no '('"}, {"(FA = 1", "not closed"}, {"FA in (1, (2)", "not closed"},
+		{"FName = 'open", "unclosed quote"}, {"FName = 'O''Brien", "unclosed quote"},
+		{"FA = 1 -- and more", "comment"}, {"FA = 1 /* x */", "comment"},
+	}
+	for _, tc := range bad {
+		_, err := Text(tc.text).Build()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Text(%q): error %v, want one containing %q", tc.text, err, tc.want)
+		}
+		// A failing part fails any filter it is joined into.
+		if _, err := And(Eq("FA", 1), Text(tc.text)).Build(); err == nil {
+			t.Errorf("And(…, Text(%q)) built", tc.text)
+		}
+	}
+}
