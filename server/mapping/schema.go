@@ -13,11 +13,15 @@ const (
 // schema is what a flow's spec is validated against: the source fields its templates may read, the
 // parameters of the source call, the target call and the target fields it may write.
 type schema struct {
-	source   map[string]bool // header fields (Kingdee FieldKeys, Zhilong response fields)
-	entry    map[string]bool // sub-record fields (Kingdee FT_BD_CUSTCONTACT)
-	request  map[string]bool // the source call's parameters (the seed's request table)
-	target   map[string]bool
-	baseData map[string]bool // target fields that are Kingdee base-data references (ref required)
+	source  map[string]bool // header fields (Kingdee FieldKeys, Zhilong response fields)
+	entry   map[string]bool // sub-record fields (Kingdee FT_BD_CUSTCONTACT)
+	request map[string]bool // the source call's parameters (the seed's request table)
+	// requestVars are the run variables the source call's parameters may use (nil: all of them);
+	// keysetRequest says the flow reads in keyset pages, rendering its request once (keysetRequestCheck).
+	requestVars   map[string]bool
+	keysetRequest bool
+	target        map[string]bool
+	baseData      map[string]bool // target fields that are Kingdee base-data references (ref required)
 	// plain are target fields known to hold text, numbers or flags (ref refused); a target field in
 	// neither set (a custom F_… field) may be written either way.
 	plain    map[string]bool
@@ -70,6 +74,10 @@ var schemas = map[string]*schema{
 		entry: set([]string{"FNUMBER1", "FNAME1", "FADDRESS1", "FMOBILE", "FIsDefaultConsignee",
 			"FTContact.FName", "FTContact.FNumber", "FTContact.FMobile"}),
 		request: set([]string{"Limit", "StartRow", "TopRowCount", "FilterString", "FieldKeys", "FormId", "OrderString"}),
+		// The request is rendered once, at start-up: a keyset read resumes from its cursor, not from
+		// a time or page number bound per call.
+		requestVars:   set([]string{"PAGINATION_PAGE_SIZE", "PAGINATION_START_ROW"}),
+		keysetRequest: true,
 		target: set([]string{"actionType", "address", "balance_deduct_type", "distributorCode", "distributorCompanyName",
 			"distributorName", "mobile", "contact", "distributorLevelName"}),
 		baseData: map[string]bool{},

@@ -241,6 +241,9 @@ func (c *compiler) compile() *Spec {
 			s.request = append(s.request, cf)
 		}
 	}
+	if sc.keysetRequest {
+		c.keysetRequestCheck(s)
+	}
 	seen := map[string]bool{}
 	for i, fd := range f.Target.Fields {
 		if cf, ok := c.field("target", fd, item(lookup(tgt, "fields"), i), sc.target, seen, header, entry); ok {
@@ -381,6 +384,9 @@ func (c *compiler) field(section string, fd fieldDef, n *yaml.Node, known, seen,
 			default:
 				fail(tplNode, a.pos, "unknown source field or alias %q%s", a.name, c.suggest(a.name))
 			}
+		} else if header == nil && c.sc.requestVars != nil && !c.sc.requestVars[a.name] {
+			fail(tplNode, a.pos, "variable %q is not bound here: the %s request is rendered once, at start-up (a read resumes from its keyset cursor); use %s",
+				a.name, c.f.Flow, strings.Join(slices.Sorted(maps.Keys(c.sc.requestVars)), " or "))
 		}
 		for _, call := range a.calls {
 			fn, ok := functions[call.name]

@@ -120,6 +120,18 @@ func TestInvalidSpecsFailPrecisely(t *testing.T) {
 			`c.yaml:1:7: unknown flow "orders" (want agents or customers)`},
 		{"request reads a record field", customersBase, []string{"  aliases:", "  request:\n    - name: FormId\n      template: \"{{FName}}\"\n  aliases:"},
 			`c.yaml:7:20: request field "FormId" at template 1:3: unknown variable "FName": request parameters use run variables only (LAST_SYNC_TIME, CURRENT_TIME, PAGINATION_PAGE_SIZE, PAGINATION_START_ROW, PAGINATION_START_PAGE)`},
+		{"customers request: a start row", customersBase, []string{"  aliases:", "  request:\n    - name: StartRow\n      template: \"{{PAGINATION_PAGE_SIZE}}\"\n      type: number\n    - name: TopRowCount\n      template: \"5\"\n  aliases:"},
+			"c.yaml:7:17: request field \"StartRow\": renders \"1000\": keyset paging reads from the cursor; StartRow/TopRowCount are not supported (leave it blank or 0)\n" +
+				`c.yaml:10:17: request field "TopRowCount": renders "5": keyset paging reads from the cursor; StartRow/TopRowCount are not supported (leave it blank or 0)`},
+		{"customers request: another order", customersBase, []string{"  aliases:", "  request:\n    - name: OrderString\n      template: FNumber ASC\n  aliases:"},
+			`c.yaml:7:17: request field "OrderString": "FNumber ASC": keyset paging needs the order "FModifyDate ASC, FCUSTID ASC" (or leave it blank)`},
+		{"customers request: field keys", customersBase, []string{"  aliases:", "  request:\n    - name: FieldKeys\n      template: \"FDescription, FADDRESS1,FDescripton\"\n  aliases:"},
+			"c.yaml:7:17: request field \"FieldKeys\": \"FADDRESS1\" is a sub-record field: list it under source.entry_fields\n" +
+				`c.yaml:7:17: request field "FieldKeys": "FDescripton" is not a customers source field`},
+		{"customers request: a bad page size", customersBase, []string{"  aliases:", "  request:\n    - name: Limit\n      template: \"-1\"\n  aliases:"},
+			`c.yaml:7:17: request field "Limit": "-1" is not a page size (a whole number of rows; blank or 0: the configured page size)`},
+		{"customers request: a time variable", customersBase, []string{"  aliases:", "  request:\n    - name: FilterString\n      template: \"FModifyDate > '{{LAST_SYNC_TIME datetime}}'\"\n  aliases:"},
+			`c.yaml:7:35: request field "FilterString" at template 1:18: variable "LAST_SYNC_TIME" is not bound here: the customers request is rendered once, at start-up (a read resumes from its keyset cursor); use PAGINATION_PAGE_SIZE or PAGINATION_START_ROW`},
 		{"several problems, in file order", customersBase, []string{`"{{Name}}"`, `"{{A}}{{B|upper:x}}"`, `Name: FName`, `Name: FNmae`},
 			"c.yaml:6:11: alias \"Name\": \"FNmae\" is not a customers source field\n" +
 				"c.yaml:18:20: target field \"distributorName\" at template 1:3: unknown source field or alias \"A\"\n" +
@@ -265,4 +277,39 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("render error without a field: %v", err)
 		}
 	})
+}
+
+// A customers request the keyset read can use is accepted as written: the seed's Limit and StartRow
+// templates, the keyset order in any spacing and case, header FieldKeys, a filter.
+func TestCustomersRequestAccepted(t *testing.T) {
+	s, err := Parse("c.yaml", []byte(edit(t, customersBase, "  aliases:", `  request:
+    - name: Limit
+      template: "{{PAGINATION_PAGE_SIZE}}"
+      type: number
+    - name: StartRow
+      template: "{{PAGINATION_START_ROW}}"
+      type: number
+    - name: TopRowCount
+      template: ""
+      type: number
+    - name: OrderString
+      template: "fmodifydate asc ,FCUSTID  ASC"
+    - name: FieldKeys
+      template: "FDescription, FShortName,"
+    - name: FilterString
+      template: "FUseOrgId.FNumber = '101'"
+  aliases:`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := s.RenderRequest(Vars{PageSize: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := req.MarshalJSON(); string(got) != `{"Limit":50,"StartRow":0,"TopRowCount":0,"OrderString":"fmodifydate asc ,FCUSTID  ASC","FieldKeys":"FDescription, FShortName,","FilterString":"FUseOrgId.FNumber = '101'"}` {
+		t.Errorf("request = %s", got)
+	}
+	if got := SplitFieldKeys(" FDescription, FShortName,,"); strings.Join(got, "|") != "FDescription|FShortName" {
+		t.Errorf("SplitFieldKeys = %q", got)
+	}
 }
