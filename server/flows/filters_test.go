@@ -76,7 +76,11 @@ func keysetLiteral(t time.Time) string {
 func TestCustomersReadSendsExactFilters(t *testing.T) {
 	v := newVendors(t, 6, 0, 2)
 	spec, _ := v.specs.Get(engine.FlowCustomers)
-	src := customersflow.New(v.kdc, v.gcc, spec, customersflow.Options{PageSize: 2, UseOrgNumbers: []string{"ignored"}}).Source
+	flow, err := customersflow.New(v.kdc, v.gcc, spec, customersflow.Options{PageSize: 2, UseOrgNumbers: []string{"ignored"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := flow.Source
 	custs, err := v.kd.KingdeeCustomers(v.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +145,11 @@ func TestCustomersReadSendsExactFilters(t *testing.T) {
 func TestCustomersFetchSendsExactFilters(t *testing.T) {
 	v := newVendors(t, 3, 0, 10)
 	spec, _ := v.specs.Get(engine.FlowCustomers)
-	src := customersflow.New(v.kdc, v.gcc, spec, customersflow.Options{PageSize: 10}).Source
+	flow, err := customersflow.New(v.kdc, v.gcc, spec, customersflow.Options{PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := flow.Source
 	custs, err := v.kd.KingdeeCustomers(v.ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -123,7 +123,9 @@ func (v *vendors) open(t testing.TB) {
 	if v.wrapStore != nil {
 		engineStore = v.wrapStore(st)
 	}
-	v.customers = customersflow.New(v.kdc, v.gcc, cs, v.customersOpt)
+	if v.customers, err = customersflow.New(v.kdc, v.gcc, cs, v.customersOpt); err != nil {
+		t.Fatal(err)
+	}
 	v.agents = agentsflow.New(v.zlc, v.kdc, as, agentsflow.Options{PageSize: v.pageSize, BatchSize: 7, Overlap: time.Minute})
 	v.eng, err = engine.New(v.cfg, engineStore, v.customers, v.agents)
 	if err != nil {

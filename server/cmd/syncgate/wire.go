@@ -89,10 +89,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		return nil, fmt.Errorf("zhilong client: %w", err)
 	}
 
-	customers := customers.New(kd, gc, customersSpec, customers.Options{
+	customers, err := customers.New(kd, gc, customersSpec, customers.Options{
 		PageSize: cfg.Sync.PageSize, Concurrency: cfg.Sync.Concurrency,
 		UseOrgNumbers: cfg.Sync.UseOrgNumbers, Overlap: cfg.Sync.Overlap,
 	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	agents := agents.New(zl, kd, agentsSpec, agents.Options{
 		PageSize: cfg.Sync.PageSize, BatchSize: cfg.Sync.BatchSize, Concurrency: cfg.Sync.BatchConcurrency, Overlap: cfg.Sync.Overlap,
 	})

@@ -39,17 +39,27 @@ const formCustomer = "BD_Customer"
 
 // New builds SyncCustomers: audited, active Kingdee customers (BD_Customer, read with
 // ExecuteBillQuery in keyset pages) become Greatonce distributors (greatonce.distributor.single.sync).
-func New(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Spec, o Options) *engine.Flow {
+//
+// The query is the spec's source.request, rendered once here with the page size and a start row of 0
+// (the mapping package has checked it for a keyset read): FormId (blank: BD_Customer), Limit (blank
+// or 0: o.PageSize), FieldKeys (header fields added to those the templates read) and FilterString,
+// the user's condition, which is ANDed as one group with the flow's own conditions (audited,
+// active, the use organisations, the keyset cursor) and never replaces them. New fails when the
+// request does not render or its FilterString is not one condition (see [kingdee.Text]).
+func New(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Spec, o Options) (*engine.Flow, error) {
 	if o.PageSize <= 0 {
 		o.PageSize = 1000
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
 	}
-	src := &kingdeeCustomers{kd: kd, spec: spec, pageSize: o.PageSize, orgs: o.UseOrgNumbers}
+	src := &kingdeeCustomers{kd: kd, spec: spec, pageSize: o.PageSize, orgs: o.UseOrgNumbers, formID: formCustomer}
+	if err := src.request(); err != nil {
+		return nil, fmt.Errorf("customers spec %s: source.request: %w", spec.Name(), err)
+	}
 	return &engine.Flow{Name: engine.FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: o.Concurrency}, Spec: spec, Overlap: o.Overlap,
 		// Kingdee reads by FCUSTID cheaply: dead letters are retried as the customers are now.
-		FetchDeadLetters: true, UseOrgs: true}
+		FetchDeadLetters: true, UseOrgs: true}, nil
 }
 
 // kingdeeCustomers reads BD_Customer.
@@ -58,26 +68,61 @@ type kingdeeCustomers struct {
 	spec     *mapping.Spec
 	pageSize int
 	orgs     []string
+	// From the spec's source.request: the form, the header FieldKeys and the user's condition (the
+	// zero Filter when the request has none).
+	formID string
+	header []string
+	user   kingdee.Filter
 }
 
-func (s *kingdeeCustomers) headerKeys() []string {
-	keys := []string{"FCUSTID", "FNumber", "FModifyDate"}
-	for _, k := range s.spec.SourceFields() {
-		if k != "FCUSTID" && k != "FNumber" && k != "FModifyDate" {
-			keys = append(keys, k)
+// request takes the query's parts from the spec's source.request (see [New]).
+func (s *kingdeeCustomers) request() error {
+	p, err := s.spec.RenderRequest(mapping.Vars{PageSize: s.pageSize, StartRow: 0})
+	if err != nil {
+		return err
+	}
+	text := func(name string) string {
+		if v := p.Get(name); v != nil {
+			return strings.TrimSpace(fmt.Sprint(v))
+		}
+		return ""
+	}
+	if f := text("FormId"); f != "" {
+		s.formID = f
+	}
+	if l := text("Limit"); l != "" && l != "0" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return fmt.Errorf("Limit %q is not a page size", l)
+		}
+		s.pageSize = n
+	}
+	s.header = []string{"FCUSTID", "FNumber", "FModifyDate"}
+	for _, k := range append(s.spec.SourceFields(), mapping.SplitFieldKeys(text("FieldKeys"))...) {
+		if !slices.Contains(s.header, k) {
+			s.header = append(s.header, k)
 		}
 	}
-	return keys
+	if f := text("FilterString"); f != "" {
+		s.user = kingdee.Text(f)
+		if _, err := s.user.Build(); err != nil {
+			return fmt.Errorf("FilterString: %w", err)
+		}
+	}
+	return nil
 }
 
+func (s *kingdeeCustomers) headerKeys() []string { return s.header }
+
 // baseFilter selects the customers the flow syncs: audited, active, in the given use organisations
-// (all when none are given).
+// (all when none are given), and within the spec's FilterString when it has one:
+// `FDocumentStatus = 'C' and FForbidStatus = 'A' [and FUseOrgId.FNumber in (…)] [and (user)]`.
 func (s *kingdeeCustomers) baseFilter(orgs []string) kingdee.Filter {
 	f := kingdee.And(kingdee.Eq("FDocumentStatus", "C"), kingdee.Eq("FForbidStatus", "A"))
 	if len(orgs) > 0 {
 		f = kingdee.And(f, kingdee.In("FUseOrgId.FNumber", orgs...))
 	}
-	return f
+	return kingdee.And(f, s.user)
 }
 
 func (s *kingdeeCustomers) Read(ctx context.Context, q engine.ReadQuery, page func([]engine.SourceRecord) error) error {
@@ -98,8 +143,8 @@ func (s *kingdeeCustomers) Read(ctx context.Context, q engine.ReadQuery, page fu
 					kingdee.And(kingdee.Eq("FModifyDate", after.Time), kingdee.Gt("FCUSTID", id))))
 			}
 		}
-		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: s.headerKeys(),
-			Filter: filter, OrderBy: "FModifyDate ASC, FCUSTID ASC", Limit: s.pageSize})
+		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: s.formID, FieldKeys: s.headerKeys(),
+			Filter: filter, OrderBy: mapping.KeysetOrder, Limit: s.pageSize})
 		if err != nil || len(rows) == 0 {
 			return nil, after, true, err
 		}
@@ -131,7 +176,7 @@ func (s *kingdeeCustomers) records(ctx context.Context, rows []kingdee.Row) ([]e
 		return recs, nil
 	}
 	keys := append([]string{"FCUSTID", "FIsDefaultConsignee"}, entryKeys...)
-	erows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: keys,
+	erows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: s.formID, FieldKeys: keys,
 		Filter: kingdee.In("FCUSTID", ids...), OrderBy: "FCUSTID ASC"})
 	if err != nil {
 		return nil, fmt.Errorf("read customer addresses: %w", err)
@@ -201,7 +246,7 @@ func (s *kingdeeCustomers) fetch(ctx context.Context, keys []string) ([]engine.S
 			byKey = kingdee.Or(kingdee.In("FCUSTID", ids...), byKey)
 		}
 		filter := kingdee.And(s.baseFilter(s.orgs), kingdee.Group(byKey))
-		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: formCustomer, FieldKeys: s.headerKeys(), Filter: filter, OrderBy: "FModifyDate ASC, FCUSTID ASC"})
+		rows, err := s.kd.QueryPage(ctx, kingdee.Query{FormID: s.formID, FieldKeys: s.headerKeys(), Filter: filter, OrderBy: mapping.KeysetOrder})
 		if err != nil {
 			return nil, err
 		}
