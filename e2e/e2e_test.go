@@ -87,7 +87,7 @@ func startGateway(t *testing.T, v *vendors, db string, extra ...string) *gateway
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := GatewayEnv(v.info, db, addr, apiKey, 50, 20)
+	env := append(GatewayEnv(v.info, db, addr, apiKey, 50, 20), "SYNCGATE_MAPPING_DIR="+activeCustomersSpec(t))
 	p := Start(t, "syncgate", bins.gateway, extra, env)
 	if _, err := p.WaitFor(GatewayReady, 30*time.Second); err != nil {
 		t.Fatal(err)
@@ -115,6 +115,19 @@ func connectCtx() context.Context {
 	return ctx
 }
 
+// activeCustomersSpec is a mapping directory restricting customers to audited, active ones
+// ([WriteActiveCustomersSpec]). The e2e suites count on that restriction: it is what their syncable
+// customers are.
+func activeCustomersSpec(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := WriteActiveCustomersSpec(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// syncable counts the customers the e2e gateway's spec selects: audited and active.
 func syncable(t *testing.T, v *vendors) int {
 	t.Helper()
 	cs, err := v.kd.KingdeeCustomers(context.Background())

@@ -1,8 +1,14 @@
 package e2e
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+
+	"github.com/syncgate/syncgate/server/mapping"
 )
 
 // VendorInfo is what the mock binary prints: base URLs and credentials.
@@ -45,4 +51,20 @@ func GatewayEnv(v VendorInfo, db, addr, key string, pageSize, batchSize int) []s
 		fmt.Sprintf("SYNCGATE_SYNC_PAGE_SIZE=%d", pageSize), fmt.Sprintf("SYNCGATE_SYNC_BATCH_SIZE=%d", batchSize),
 		"SYNCGATE_LOG_LEVEL=warn",
 	}
+}
+
+// WriteActiveCustomersSpec writes into dir (a mapping directory) the default customers spec
+// restricted, as the README shows, to audited, active customers; the default reads every customer,
+// as the seed does.
+func WriteActiveCustomersSpec(dir string) error {
+	text, err := mapping.Default("customers")
+	if err != nil {
+		return err
+	}
+	const blank = "    - name: FilterString\n      template: \"\"\n"
+	if !bytes.Contains(text, []byte(blank)) {
+		return errors.New("the default customers spec has no blank FilterString to restrict")
+	}
+	text = bytes.Replace(text, []byte(blank), []byte("    - name: FilterString\n      template: \"FDocumentStatus = 'C' and FForbidStatus = 'A'\"\n"), 1)
+	return os.WriteFile(filepath.Join(dir, "customers.yaml"), text, 0o644)
 }

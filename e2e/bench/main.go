@@ -184,7 +184,16 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 		return r, err
 	}
 	db := filepath.Join(dir, fmt.Sprintf("bench-%d.db", n))
-	env := append(e2e.GatewayEnv(v, db, addr, key, pageSize, batchSize), fmt.Sprintf("SYNCGATE_SYNC_CONCURRENCY=%d", conc), "SYNCGATE_SYNC_OVERLAP="+overlap.String())
+	// Customers restricted to audited, active ones (90% of the seed), as in the README's figures.
+	specDir := filepath.Join(dir, fmt.Sprintf("mapping-%d", n))
+	if err := os.MkdirAll(specDir, 0o755); err != nil {
+		return r, err
+	}
+	if err := e2e.WriteActiveCustomersSpec(specDir); err != nil {
+		return r, err
+	}
+	env := append(e2e.GatewayEnv(v, db, addr, key, pageSize, batchSize), fmt.Sprintf("SYNCGATE_SYNC_CONCURRENCY=%d", conc),
+		"SYNCGATE_SYNC_OVERLAP="+overlap.String(), "SYNCGATE_MAPPING_DIR="+specDir)
 	var debugAddr string
 	if profileDir != "" {
 		if debugAddr, err = e2e.FreePort(); err != nil {

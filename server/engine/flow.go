@@ -115,4 +115,8 @@ type Flow struct {
 	// FetchDeadLetters retries dead letters with the records as the source holds them now (Fetch),
 	// rather than the copies stored with the letters; for sources that read by key cheaply.
 	FetchDeadLetters bool
+	// WithSpec, when set, builds the same flow (same clients and options) from another spec, so that
+	// a Preview given spec text also reads the source as that spec's request says (a customers
+	// FilterString, say). Without it Preview maps with the given spec but reads with the active one.
+	WithSpec func(spec *mapping.Spec) (*Flow, error)
 }

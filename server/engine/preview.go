@@ -29,6 +29,13 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 			return nil, invalidf("the spec is for flow %q, not %q", s.Flow(), flow)
 		}
 		spec = s
+		if f.WithSpec != nil {
+			g, err := f.WithSpec(s)
+			if err != nil {
+				return nil, invalidf("%v", err)
+			}
+			f = g
+		}
 	}
 	cp, haveCP, err := reader.Checkpoint(ctx, flow)
 	if err != nil {

@@ -24,6 +24,9 @@ import (
 // defaultFilterString is the customers spec's FilterString entry as the default writes it.
 const defaultFilterString = "    - name: FilterString\n      template: \"\""
 
+// activeFilterString is the README's restriction to audited, active customers.
+const activeFilterString = "    - name: FilterString\n      template: \"FDocumentStatus = 'C' and FForbidStatus = 'A'\""
+
 // sentQueries returns the data of every ExecuteBillQuery the Kingdee mock has logged after since.
 func (v *vendors) sentQueries(t *testing.T, since int64) []map[string]any {
 	t.Helper()
@@ -56,12 +59,12 @@ func TestCustomersFilterStringFromTheSpec(t *testing.T) {
 	// The customers the restricted flow should read, in keyset order (the mock lists them so).
 	var want []mockctl.KingdeeCustomer
 	for _, c := range custs {
-		if c.FDocumentStatus == "C" && c.FForbidStatus == "A" && c.FUseOrgNumber == "101" {
+		if c.FUseOrgNumber == "101" {
 			want = append(want, c)
 		}
 	}
 	if len(want) == 0 || len(want) == v.syncable(t) {
-		t.Fatalf("the seed has %d syncable customers of org 101 among %d: the test needs some of both", len(want), v.syncable(t))
+		t.Fatalf("the seed has %d customers of org 101 among %d: the test needs some of both", len(want), v.syncable(t))
 	}
 	v.withSpec(t, engine.FlowCustomers, defaultFilterString, "    - name: FilterString\n      template: \"FUseOrgId.FNumber = '101'\"")
 
@@ -81,7 +84,7 @@ func TestCustomersFilterStringFromTheSpec(t *testing.T) {
 	}
 	var other string
 	for _, c := range custs {
-		if c.FDocumentStatus == "C" && c.FForbidStatus == "A" && c.FUseOrgNumber != "101" {
+		if c.FUseOrgNumber != "101" {
 			other = c.FNumber
 			break
 		}
@@ -105,9 +108,9 @@ func TestCustomersFilterStringFromTheSpec(t *testing.T) {
 		t.Fatalf("greatonce has %d distributors, want %d", len(dists), len(want))
 	}
 
-	// The exact FilterStrings: the flow's conditions, the user's as one group, then the window's end
-	// and the keyset cursor; the address reads are by FCUSTID alone.
-	base := "FDocumentStatus = 'C' and FForbidStatus = 'A' and (FUseOrgId.FNumber = '101') and FModifyDate <= " + keysetLiteral(r.WindowEnd)
+	// The exact FilterStrings: the user's as one group, then the window's end and the keyset cursor;
+	// the address reads are by FCUSTID alone.
+	base := "(FUseOrgId.FNumber = '101') and FModifyDate <= " + keysetLiteral(r.WindowEnd)
 	wantFilters := []string{base}
 	for end := v.pageSize; end <= len(want); end += v.pageSize {
 		last := want[end-1]
@@ -219,5 +222,45 @@ func TestCustomersRequestRefused(t *testing.T) {
 	_, err = customersflow.New(v.kdc, v.gcc, spec, customersflow.Options{})
 	if err == nil || !strings.Contains(err.Error(), "custom.yaml") || !strings.Contains(err.Error(), "FilterString") || !strings.Contains(err.Error(), "closes no '('") {
 		t.Fatalf("New with an unbalanced FilterString: %v", err)
+	}
+}
+
+// Preview given spec text reads as that spec's request says, not as the active spec's: the
+// playground shows what an edited FilterString would read.
+func TestPreviewWithSpecTextReadsWithItsRequest(t *testing.T) {
+	v := newVendors(t, 40, 0, 7)
+	custs, err := v.kd.KingdeeCustomers(v.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int
+	for _, c := range custs {
+		if c.FUseOrgNumber == "101" {
+			want++
+		}
+	}
+	if want == 0 || want == len(custs) {
+		t.Fatalf("the seed has %d customers of org 101 among %d: the test needs some of both", want, len(custs))
+	}
+	text, err := mapping.Default(engine.FlowCustomers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(text), defaultFilterString, "    - name: FilterString\n      template: \"FUseOrgId.FNumber = '101'\"", 1)
+	items, err := v.eng.Preview(v.ctx, engine.FlowCustomers, engine.PreviewInput{Pending: 1000, SpecText: edited})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != want {
+		t.Fatalf("Preview pending with the edited spec shows %d customers, want the %d of org 101", len(items), want)
+	}
+	// The active spec is untouched: without spec text every customer is pending.
+	if items, err = v.eng.Preview(v.ctx, engine.FlowCustomers, engine.PreviewInput{Pending: 1000}); err != nil || len(items) != len(custs) {
+		t.Fatalf("Preview pending with the active spec: %d items, %v; want %d", len(items), err, len(custs))
+	}
+	// A request the flow cannot use is the caller's error.
+	bad := strings.Replace(string(text), defaultFilterString, "    - name: FilterString\n      template: \"(FNumber = 'x'\"", 1)
+	if _, err := v.eng.Preview(v.ctx, engine.FlowCustomers, engine.PreviewInput{Pending: 10, SpecText: bad}); engine.Classify(err) != engine.KindInvalidInput {
+		t.Fatalf("Preview with an unbalanced FilterString: %v", err)
 	}
 }

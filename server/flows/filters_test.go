@@ -118,7 +118,7 @@ func TestCustomersReadSendsExactFilters(t *testing.T) {
 	for i, o := range orgs {
 		quoted[i] = "'" + strings.ReplaceAll(o, "'", "''") + "'"
 	}
-	base := "FDocumentStatus = 'C' and FForbidStatus = 'A' and FUseOrgId.FNumber in (" + strings.Join(quoted, ", ") + ")" +
+	base := "FUseOrgId.FNumber in (" + strings.Join(quoted, ", ") + ")" +
 		" and FModifyDate <= '2099-01-02 03:04:05.678'"
 	addresses := func(recs []engine.SourceRecord) string {
 		ids := make([]string, len(recs))
@@ -171,8 +171,8 @@ func TestCustomersFetchSendsExactFilters(t *testing.T) {
 		}
 	}
 	want := []string{
-		"FDocumentStatus = 'C' and FForbidStatus = 'A' and (FCUSTID in (" + id + ") or FNumber in ('" + id + "', '" + custs[1].FNumber + "', 'O''Brien'))",
-		"FDocumentStatus = 'C' and FForbidStatus = 'A' and (FNumber in ('" + custs[2].FNumber + "'))",
+		"FCUSTID in (" + id + ") or FNumber in ('" + id + "', '" + custs[1].FNumber + "', 'O''Brien')",
+		"FNumber in ('" + custs[2].FNumber + "')",
 	}
 	if !slices.Equal(queries, want) {
 		t.Fatalf("filters sent:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

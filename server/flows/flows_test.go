@@ -146,20 +146,15 @@ func (v *vendors) run(t testing.TB, flow string, opts engine.Options) engine.Run
 	return r
 }
 
-// syncable counts the Kingdee customers SyncCustomers should deliver (audited and active).
+// syncable counts the Kingdee customers SyncCustomers with the default spec delivers: every one
+// (its FilterString is blank, as in the seed).
 func (v *vendors) syncable(t *testing.T) int {
 	t.Helper()
 	cs, err := v.kd.KingdeeCustomers(v.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, c := range cs {
-		if c.FDocumentStatus == "C" && c.FForbidStatus == "A" {
-			n++
-		}
-	}
-	return n
+	return len(cs)
 }
 
 func TestCustomersFlowAgainstMocks(t *testing.T) {
@@ -464,7 +459,9 @@ func TestAuditTrailHasEveryAttemptAndNoCredentials(t *testing.T) {
 	t.Logf("audited calls: %v", ops)
 }
 
-func TestCustomersFetchReturnsOnlySyncableCustomers(t *testing.T) {
+// The default spec reads every customer, drafts and forbidden ones included (the seed's blank
+// FilterString); the README's restriction reads only audited, active ones, by key as in runs.
+func TestCustomersFetchFollowsTheSpecsFilterString(t *testing.T) {
 	v := newVendors(t, 40, 0, 10)
 	cs, err := v.kd.KingdeeCustomers(v.ctx)
 	if err != nil {
@@ -480,14 +477,22 @@ func TestCustomersFetchReturnsOnlySyncableCustomers(t *testing.T) {
 		}
 	}
 	if len(want) == len(keys) {
-		t.Fatal("every seeded customer is syncable: the test tests nothing")
+		t.Fatal("every seeded customer is audited and active: the test tests nothing")
 	}
+	all, err := v.customers.Source.Fetch(v.ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(keys) {
+		t.Fatalf("the default spec fetched %d customers of %d", len(all), len(keys))
+	}
+	v.withSpec(t, engine.FlowCustomers, defaultFilterString, activeFilterString)
 	recs, err := v.customers.Source.Fetch(v.ctx, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) != len(want) {
-		t.Fatalf("fetched %d customers, want the %d syncable ones", len(recs), len(want))
+		t.Fatalf("fetched %d customers, want the %d audited, active ones", len(recs), len(want))
 	}
 	for _, r := range recs {
 		if !want[r.Key] {

@@ -65,6 +65,7 @@ func New(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o Options) 
 		// Zhilong pages by number over a time window: a run restarts at the checkpoint's time and the
 		// planner skips what was already delivered.
 		TimeOnlyCursor: true,
+		WithSpec:       func(s *mapping.Spec) (*engine.Flow, error) { return New(zl, kd, s, o), nil },
 	}
 }
 

@@ -37,14 +37,14 @@ type Options struct {
 
 const formCustomer = "BD_Customer"
 
-// New builds SyncCustomers: audited, active Kingdee customers (BD_Customer, read with
+// New builds SyncCustomers: Kingdee customers (BD_Customer, read with
 // ExecuteBillQuery in keyset pages) become Greatonce distributors (greatonce.distributor.single.sync).
 //
 // The query is the spec's source.request, rendered once here with the page size and a start row of 0
 // (the mapping package has checked it for a keyset read): FormId (blank: BD_Customer), Limit (blank
 // or 0: o.PageSize), FieldKeys (header fields added to those the templates read) and FilterString,
-// the user's condition, which is ANDed as one group with the flow's own conditions (audited,
-// active, the use organisations, the keyset cursor) and never replaces them. New fails when the
+// the user's condition (blank: every customer), which is ANDed as one group with the flow's own
+// conditions (the use organisations, the window end, the keyset cursor) and never replaces them. New fails when the
 // request does not render or its FilterString is not one condition (see [kingdee.Text]).
 func New(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Spec, o Options) (*engine.Flow, error) {
 	if o.PageSize <= 0 {
@@ -59,7 +59,8 @@ func New(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Spec, o Options
 	}
 	return &engine.Flow{Name: engine.FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: o.Concurrency}, Spec: spec, Overlap: o.Overlap,
 		// Kingdee reads by FCUSTID cheaply: dead letters are retried as the customers are now.
-		FetchDeadLetters: true, UseOrgs: true}, nil
+		FetchDeadLetters: true, UseOrgs: true,
+		WithSpec: func(s *mapping.Spec) (*engine.Flow, error) { return New(kd, gc, s, o) }}, nil
 }
 
 // kingdeeCustomers reads BD_Customer.
@@ -114,13 +115,13 @@ func (s *kingdeeCustomers) request() error {
 
 func (s *kingdeeCustomers) headerKeys() []string { return s.header }
 
-// baseFilter selects the customers the flow syncs: audited, active, in the given use organisations
-// (all when none are given), and within the spec's FilterString when it has one:
-// `FDocumentStatus = 'C' and FForbidStatus = 'A' [and FUseOrgId.FNumber in (…)] [and (user)]`.
+// baseFilter selects the customers the flow syncs: those in the given use organisations (all when
+// none are given) and within the spec's FilterString when it has one (blank, as in the seed: every
+// customer): `[FUseOrgId.FNumber in (…)] [and (user)]`. It may be empty.
 func (s *kingdeeCustomers) baseFilter(orgs []string) kingdee.Filter {
-	f := kingdee.And(kingdee.Eq("FDocumentStatus", "C"), kingdee.Eq("FForbidStatus", "A"))
+	var f kingdee.Filter
 	if len(orgs) > 0 {
-		f = kingdee.And(f, kingdee.In("FUseOrgId.FNumber", orgs...))
+		f = kingdee.In("FUseOrgId.FNumber", orgs...)
 	}
 	return kingdee.And(f, s.user)
 }
@@ -224,8 +225,9 @@ func (s *kingdeeCustomers) decodeRow(row kingdee.Row) (engine.SourceRecord, erro
 }
 
 // Fetch reads customers by FCUSTID or by customer number (FNumber); dead letters use FCUSTID, people
-// usually know the number. Only customers the flow syncs come back (audited, active, in the configured
-// use organisations): a draft or forbidden customer is never sent, not even when asked for by key.
+// usually know the number. Only customers the flow syncs come back (in the configured use
+// organisations and the spec's FilterString): a customer the filter excludes is never sent, not even
+// when asked for by key.
 func (s *kingdeeCustomers) Fetch(ctx context.Context, keys []string) ([]engine.SourceRecord, error) {
 	recs, err := s.fetch(ctx, keys)
 	return recs, flows.Translate(err)

@@ -1297,7 +1297,8 @@ type PreviewRequest struct {
 	//	*PreviewRequest_Keys
 	//	*PreviewRequest_Pending
 	Source isPreviewRequest_Source `protobuf_oneof:"source"`
-	// spec is a mapping spec text (YAML) to try instead of the active one.
+	// spec is a mapping spec text (YAML) to try instead of the active one: records are read as its
+	// source.request says (for customers, its FilterString and FieldKeys) and mapped by its fields.
 	Spec          string `protobuf:"bytes,5,opt,name=spec,proto3" json:"spec,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
