@@ -31,6 +31,8 @@ type Engine interface {
 
 // Handler implements syncgatev1connect.SyncServiceHandler on top of the engine.
 type Handler struct {
+	// TODO(#13): remove once the operator RPCs are implemented.
+	syncgatev1connect.UnimplementedSyncServiceHandler
 	engine Engine
 	log    *slog.Logger
 }

@@ -26,6 +26,19 @@ type Reader interface {
 	ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error)
 	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error)
 	Intents(ctx context.Context, flow string, keys []string) (map[string]string, error)
+	// DeadLetterPage lists a flow's dead letters in source-key order, those after the key after
+	// ("" = from the first), at most limit of them.
+	DeadLetterPage(ctx context.Context, flow, after string, limit int) ([]DeadLetter, error)
+	// DeadLettersByKey returns the dead letters of these source keys (keys without one are left out),
+	// in source-key order.
+	DeadLettersByKey(ctx context.Context, flow string, keys []string) ([]DeadLetter, error)
+	// CountDeadLetters counts a flow's dead letters.
+	CountDeadLetters(ctx context.Context, flow string) (int64, error)
+	// RecordHistory pages through one record's audit rows across the flow's runs, newest first (by
+	// time, then run, then sequence, descending). It reads an index: fast at millions of rows.
+	RecordHistory(ctx context.Context, flow, sourceKey, pageToken string, pageSize int) ([]Record, string, error)
+	// Schedules returns the stored schedules, by flow.
+	Schedules(ctx context.Context) ([]Schedule, error)
 }
 
 // Store is a storage backend: the reads, and the writes a run makes. It is safe for concurrent use.
@@ -46,6 +59,41 @@ type Store interface {
 	// FailInterrupted marks the runs still "running" (their process died) as failed, and returns how
 	// many there were.
 	FailInterrupted(ctx context.Context, at time.Time) (int64, error)
+	// PutSchedule creates or replaces a flow's schedule (all its fields).
+	PutSchedule(ctx context.Context, s Schedule) error
+	// FireSchedule records that flow's schedule fired at its due time: only when the stored NextRunAt
+	// still equals due (so a tick fires once, whichever of several tickers gets there first), it sets
+	// NextRunAt to next and LastFiredAt, LastRunID and LastResult from fired, and reports true;
+	// otherwise it changes nothing and reports false.
+	FireSchedule(ctx context.Context, flow string, due, next time.Time, fired ScheduleFiring) (bool, error)
+}
+
+// Schedule is when a flow runs by itself. Exactly one of Every (> 0) and Cron is set, or neither
+// (unscheduled).
+type Schedule struct {
+	Flow string
+	// Every is the interval between runs, each delayed by a random time up to Jitter.
+	Every, Jitter time.Duration
+	// Cron is a cron expression.
+	Cron   string
+	Paused bool
+	// NextRunAt is when the schedule fires next (zero when paused or unscheduled).
+	NextRunAt time.Time
+	// Configured is the schedule as the configuration last gave it (its text form), so that a change
+	// of the configuration is applied once at start-up and an API change is not undone by a restart
+	// with the same configuration.
+	Configured string
+	// What the last firing did.
+	LastFiredAt time.Time
+	LastRunID   string
+	LastResult  string
+}
+
+// ScheduleFiring is what one firing of a schedule did.
+type ScheduleFiring struct {
+	At     time.Time
+	RunID  string
+	Result string
 }
 
 // Mapping records which target record a source record became and what was last delivered to it.
@@ -80,6 +128,9 @@ type Run struct {
 	Counts                 Counts
 	StartedAt, FinishedAt  time.Time
 	Error                  string
+	// Trigger is what started the run (api, schedule, retry, discard; empty for runs stored before
+	// triggers were kept) and Actor who: an API key's name, "schedule", or empty.
+	Trigger, Actor string
 }
 
 // Record is one audit row: one attempt at one record.

@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -143,6 +144,67 @@ func (RunStatus) EnumDescriptor() ([]byte, []int) {
 	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{1}
 }
 
+// Trigger says what started a run.
+type Trigger int32
+
+const (
+	// TRIGGER_UNSPECIFIED matches any trigger in filters (runs recorded before triggers were kept).
+	Trigger_TRIGGER_UNSPECIFIED Trigger = 0
+	// TRIGGER_API: a SyncCustomers or SyncAgents call.
+	Trigger_TRIGGER_API Trigger = 1
+	// TRIGGER_SCHEDULE: the flow's schedule.
+	Trigger_TRIGGER_SCHEDULE Trigger = 2
+	// TRIGGER_RETRY: a RetryDeadLetters call.
+	Trigger_TRIGGER_RETRY Trigger = 3
+	// TRIGGER_DISCARD: a DiscardDeadLetters call (the run records the discards).
+	Trigger_TRIGGER_DISCARD Trigger = 4
+)
+
+// Enum value maps for Trigger.
+var (
+	Trigger_name = map[int32]string{
+		0: "TRIGGER_UNSPECIFIED",
+		1: "TRIGGER_API",
+		2: "TRIGGER_SCHEDULE",
+		3: "TRIGGER_RETRY",
+		4: "TRIGGER_DISCARD",
+	}
+	Trigger_value = map[string]int32{
+		"TRIGGER_UNSPECIFIED": 0,
+		"TRIGGER_API":         1,
+		"TRIGGER_SCHEDULE":    2,
+		"TRIGGER_RETRY":       3,
+		"TRIGGER_DISCARD":     4,
+	}
+)
+
+func (x Trigger) Enum() *Trigger {
+	p := new(Trigger)
+	*p = x
+	return p
+}
+
+func (x Trigger) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Trigger) Descriptor() protoreflect.EnumDescriptor {
+	return file_syncgate_v1_syncgate_proto_enumTypes[2].Descriptor()
+}
+
+func (Trigger) Type() protoreflect.EnumType {
+	return &file_syncgate_v1_syncgate_proto_enumTypes[2]
+}
+
+func (x Trigger) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Trigger.Descriptor instead.
+func (Trigger) EnumDescriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{2}
+}
+
 // Action is what a sync does, or would do, with one record.
 type Action int32
 
@@ -188,11 +250,11 @@ func (x Action) String() string {
 }
 
 func (Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_syncgate_v1_syncgate_proto_enumTypes[2].Descriptor()
+	return file_syncgate_v1_syncgate_proto_enumTypes[3].Descriptor()
 }
 
 func (Action) Type() protoreflect.EnumType {
-	return &file_syncgate_v1_syncgate_proto_enumTypes[2]
+	return &file_syncgate_v1_syncgate_proto_enumTypes[3]
 }
 
 func (x Action) Number() protoreflect.EnumNumber {
@@ -201,7 +263,7 @@ func (x Action) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Action.Descriptor instead.
 func (Action) EnumDescriptor() ([]byte, []int) {
-	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{2}
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{3}
 }
 
 // TimeWindow is an interval of source modification times. A run's own window (Run.window) can be
@@ -672,7 +734,12 @@ type Run struct {
 	// limit is the record limit the run was started with (0 = none).
 	Limit int32 `protobuf:"varint,11,opt,name=limit,proto3" json:"limit,omitempty"`
 	// source_keys are the source keys the run was restricted to, if any.
-	SourceKeys    []string `protobuf:"bytes,12,rep,name=source_keys,json=sourceKeys,proto3" json:"source_keys,omitempty"`
+	SourceKeys []string `protobuf:"bytes,12,rep,name=source_keys,json=sourceKeys,proto3" json:"source_keys,omitempty"`
+	// trigger is what started the run.
+	Trigger Trigger `protobuf:"varint,13,opt,name=trigger,proto3,enum=syncgate.v1.Trigger" json:"trigger,omitempty"`
+	// actor is who started it: the name of the API key of the call (never the key), "schedule" for
+	// scheduled runs, or empty when the gateway has no API keys.
+	Actor         string `protobuf:"bytes,14,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -791,7 +858,22 @@ func (x *Run) GetSourceKeys() []string {
 	return nil
 }
 
-// RecordOutcome is one audit row: one attempt at one record within a run.
+func (x *Run) GetTrigger() Trigger {
+	if x != nil {
+		return x.Trigger
+	}
+	return Trigger_TRIGGER_UNSPECIFIED
+}
+
+func (x *Run) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+// RecordOutcome is one audit row: one attempt at one record within a run. Outcomes: ok, transient,
+// permanent, skipped, dropped (a dead letter whose record left the source) and discarded.
 type RecordOutcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// source_key identifies the source record (Kingdee FCUSTID or Zhilong agentId).
@@ -810,12 +892,14 @@ type RecordOutcome struct {
 	Request string `protobuf:"bytes,7,opt,name=request,proto3" json:"request,omitempty"`
 	// response is the response body received.
 	Response string `protobuf:"bytes,8,opt,name=response,proto3" json:"response,omitempty"`
-	// outcome is ok, transient, permanent or skipped.
+	// outcome is ok, transient, permanent, skipped, dropped or discarded.
 	Outcome string `protobuf:"bytes,9,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// error is the error message of a failed attempt.
 	Error string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
 	// at is when the attempt was made.
-	At            *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=at,proto3" json:"at,omitempty"`
+	At *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=at,proto3" json:"at,omitempty"`
+	// run_id is the run the row belongs to (set in GetRecord's history).
+	RunId         string `protobuf:"bytes,12,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -925,6 +1009,13 @@ func (x *RecordOutcome) GetAt() *timestamppb.Timestamp {
 		return x.At
 	}
 	return nil
+}
+
+func (x *RecordOutcome) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
 }
 
 // GetRunRequest reads one run.
@@ -1840,11 +1931,1123 @@ func (x *Issue) GetMessage() string {
 	return ""
 }
 
+// CancelRunRequest cancels a run.
+type CancelRunRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run_id identifies the run.
+	RunId         string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRunRequest) Reset() {
+	*x = CancelRunRequest{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRunRequest) ProtoMessage() {}
+
+func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
+func (*CancelRunRequest) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CancelRunRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+// CancelRunResponse is the run as it was when the cancellation was requested (still RUNNING while it
+// finishes its page; follow it with WatchRun or GetRun).
+type CancelRunResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run is the run's state.
+	Run           *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRunResponse) Reset() {
+	*x = CancelRunResponse{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRunResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRunResponse) ProtoMessage() {}
+
+func (x *CancelRunResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRunResponse.ProtoReflect.Descriptor instead.
+func (*CancelRunResponse) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CancelRunResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+// DeadLetter is a record that failed permanently and waits to be retried or discarded.
+type DeadLetter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow is the flow the record belongs to.
+	Flow Flow `protobuf:"varint,1,opt,name=flow,proto3,enum=syncgate.v1.Flow" json:"flow,omitempty"`
+	// source_key identifies the source record (Kingdee FCUSTID or Zhilong agentId).
+	SourceKey string `protobuf:"bytes,2,opt,name=source_key,json=sourceKey,proto3" json:"source_key,omitempty"`
+	// attempts counts the runs that tried the record and failed.
+	Attempts int32 `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// last_error is the last failure's message.
+	LastError string `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// first_failed_at is when the record first failed.
+	FirstFailedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=first_failed_at,json=firstFailedAt,proto3" json:"first_failed_at,omitempty"`
+	// last_failed_at is when it last failed.
+	LastFailedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_failed_at,json=lastFailedAt,proto3" json:"last_failed_at,omitempty"`
+	// source_record is the source record as stored with the letter, as JSON (empty when none was
+	// stored).
+	SourceRecord  string `protobuf:"bytes,7,opt,name=source_record,json=sourceRecord,proto3" json:"source_record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetter) Reset() {
+	*x = DeadLetter{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetter) ProtoMessage() {}
+
+func (x *DeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
+func (*DeadLetter) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeadLetter) GetFlow() Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return Flow_FLOW_UNSPECIFIED
+}
+
+func (x *DeadLetter) GetSourceKey() string {
+	if x != nil {
+		return x.SourceKey
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetFirstFailedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstFailedAt
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetLastFailedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFailedAt
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetSourceRecord() string {
+	if x != nil {
+		return x.SourceRecord
+	}
+	return ""
+}
+
+// ListDeadLettersRequest lists a flow's dead letters by source key.
+type ListDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow is the flow whose dead letters to list.
+	Flow Flow `protobuf:"varint,1,opt,name=flow,proto3,enum=syncgate.v1.Flow" json:"flow,omitempty"`
+	// page_size is the number of letters per page (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token continues a previous page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadLettersRequest) Reset() {
+	*x = ListDeadLettersRequest{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadLettersRequest) ProtoMessage() {}
+
+func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListDeadLettersRequest) GetFlow() Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return Flow_FLOW_UNSPECIFIED
+}
+
+func (x *ListDeadLettersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeadLettersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListDeadLettersResponse is a page of dead letters.
+type ListDeadLettersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// dead_letters are this page's letters, by source key.
+	DeadLetters []*DeadLetter `protobuf:"bytes,1,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	// next_page_token continues the list; empty at the end.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// total is the number of the flow's dead letters.
+	Total         int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadLettersResponse) Reset() {
+	*x = ListDeadLettersResponse{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadLettersResponse) ProtoMessage() {}
+
+func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListDeadLettersResponse) GetDeadLetters() []*DeadLetter {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+func (x *ListDeadLettersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListDeadLettersResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// RetryDeadLettersRequest retries dead letters as a run.
+type RetryDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow is the flow whose dead letters to retry.
+	Flow Flow `protobuf:"varint,1,opt,name=flow,proto3,enum=syncgate.v1.Flow" json:"flow,omitempty"`
+	// source_keys selects the letters to retry (as ListDeadLetters shows them); empty retries all.
+	SourceKeys []string `protobuf:"bytes,2,rep,name=source_keys,json=sourceKeys,proto3" json:"source_keys,omitempty"`
+	// wait makes the call return only when the run has ended.
+	Wait          bool `protobuf:"varint,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDeadLettersRequest) Reset() {
+	*x = RetryDeadLettersRequest{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDeadLettersRequest) ProtoMessage() {}
+
+func (x *RetryDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*RetryDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RetryDeadLettersRequest) GetFlow() Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return Flow_FLOW_UNSPECIFIED
+}
+
+func (x *RetryDeadLettersRequest) GetSourceKeys() []string {
+	if x != nil {
+		return x.SourceKeys
+	}
+	return nil
+}
+
+func (x *RetryDeadLettersRequest) GetWait() bool {
+	if x != nil {
+		return x.Wait
+	}
+	return false
+}
+
+// RetryDeadLettersResponse carries the retry run: final when the request asked to wait.
+type RetryDeadLettersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run is the run's state.
+	Run           *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDeadLettersResponse) Reset() {
+	*x = RetryDeadLettersResponse{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDeadLettersResponse) ProtoMessage() {}
+
+func (x *RetryDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*RetryDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RetryDeadLettersResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+// DiscardDeadLettersRequest discards selected dead letters.
+type DiscardDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow is the flow whose dead letters to discard.
+	Flow Flow `protobuf:"varint,1,opt,name=flow,proto3,enum=syncgate.v1.Flow" json:"flow,omitempty"`
+	// source_keys are the letters to discard (as ListDeadLetters shows them).
+	SourceKeys []string `protobuf:"bytes,2,rep,name=source_keys,json=sourceKeys,proto3" json:"source_keys,omitempty"`
+	// reason says why, for the audit trail.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardDeadLettersRequest) Reset() {
+	*x = DiscardDeadLettersRequest{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardDeadLettersRequest) ProtoMessage() {}
+
+func (x *DiscardDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*DiscardDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DiscardDeadLettersRequest) GetFlow() Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return Flow_FLOW_UNSPECIFIED
+}
+
+func (x *DiscardDeadLettersRequest) GetSourceKeys() []string {
+	if x != nil {
+		return x.SourceKeys
+	}
+	return nil
+}
+
+func (x *DiscardDeadLettersRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// DiscardDeadLettersResponse says what was discarded.
+type DiscardDeadLettersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// run is the run that recorded the discards (trigger DISCARD).
+	Run *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	// discarded are the source keys whose letters were removed; keys without a letter are not listed.
+	Discarded     []string `protobuf:"bytes,2,rep,name=discarded,proto3" json:"discarded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardDeadLettersResponse) Reset() {
+	*x = DiscardDeadLettersResponse{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardDeadLettersResponse) ProtoMessage() {}
+
+func (x *DiscardDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*DiscardDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DiscardDeadLettersResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+func (x *DiscardDeadLettersResponse) GetDiscarded() []string {
+	if x != nil {
+		return x.Discarded
+	}
+	return nil
+}
+
+// GetRecordRequest reads one record's story.
+type GetRecordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow is the record's flow.
+	Flow Flow `protobuf:"varint,1,opt,name=flow,proto3,enum=syncgate.v1.Flow" json:"flow,omitempty"`
+	// source_key identifies the record: for customers its FCUSTID or its customer number (FNumber, looked
+	// up in Kingdee), for agents its agentId.
+	SourceKey string `protobuf:"bytes,2,opt,name=source_key,json=sourceKey,proto3" json:"source_key,omitempty"`
+	// page_size is the number of history rows per page (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token continues a previous page of history.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecordRequest) Reset() {
+	*x = GetRecordRequest{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecordRequest) ProtoMessage() {}
+
+func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecordRequest.ProtoReflect.Descriptor instead.
+func (*GetRecordRequest) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetRecordRequest) GetFlow() Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return Flow_FLOW_UNSPECIFIED
+}
+
+func (x *GetRecordRequest) GetSourceKey() string {
+	if x != nil {
+		return x.SourceKey
+	}
+	return ""
+}
+
+func (x *GetRecordRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetRecordRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// RecordMapping is which target record a source record became.
+type RecordMapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// target_key identifies the target record (Greatonce distributorCode or Kingdee FCUSTID).
+	TargetKey string `protobuf:"bytes,1,opt,name=target_key,json=targetKey,proto3" json:"target_key,omitempty"`
+	// payload is the mapped payload last delivered, as JSON.
+	Payload string `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	// created_at is when the record was first delivered.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// delivered_at is when the payload was last delivered.
+	DeliveredAt   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=delivered_at,json=deliveredAt,proto3" json:"delivered_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordMapping) Reset() {
+	*x = RecordMapping{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordMapping) ProtoMessage() {}
+
+func (x *RecordMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordMapping.ProtoReflect.Descriptor instead.
+func (*RecordMapping) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RecordMapping) GetTargetKey() string {
+	if x != nil {
+		return x.TargetKey
+	}
+	return ""
+}
+
+func (x *RecordMapping) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
+func (x *RecordMapping) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *RecordMapping) GetDeliveredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliveredAt
+	}
+	return nil
+}
+
+// GetRecordResponse is one record's story.
+type GetRecordResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// source_key is the record's source key (for a customer number, the FCUSTID it names).
+	SourceKey string `protobuf:"bytes,1,opt,name=source_key,json=sourceKey,proto3" json:"source_key,omitempty"`
+	// mapping is the record's id mapping; absent when it was never delivered.
+	Mapping *RecordMapping `protobuf:"bytes,2,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	// dead_letter is the record's dead letter; absent when it has none.
+	DeadLetter *DeadLetter `protobuf:"bytes,3,opt,name=dead_letter,json=deadLetter,proto3" json:"dead_letter,omitempty"`
+	// history is a page of the record's audit rows across runs, newest first.
+	History []*RecordOutcome `protobuf:"bytes,4,rep,name=history,proto3" json:"history,omitempty"`
+	// next_page_token continues the history; empty at the end.
+	NextPageToken string `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecordResponse) Reset() {
+	*x = GetRecordResponse{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecordResponse) ProtoMessage() {}
+
+func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecordResponse.ProtoReflect.Descriptor instead.
+func (*GetRecordResponse) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetRecordResponse) GetSourceKey() string {
+	if x != nil {
+		return x.SourceKey
+	}
+	return ""
+}
+
+func (x *GetRecordResponse) GetMapping() *RecordMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
+func (x *GetRecordResponse) GetDeadLetter() *DeadLetter {
+	if x != nil {
+		return x.DeadLetter
+	}
+	return nil
+}
+
+func (x *GetRecordResponse) GetHistory() []*RecordOutcome {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *GetRecordResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Schedule is when a flow runs by itself.
+type Schedule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow is the scheduled flow.
+	Flow Flow `protobuf:"varint,1,opt,name=flow,proto3,enum=syncgate.v1.Flow" json:"flow,omitempty"`
+	// every is the interval between runs (unset when the schedule is a cron expression or none).
+	Every *durationpb.Duration `protobuf:"bytes,2,opt,name=every,proto3" json:"every,omitempty"`
+	// jitter delays each interval run by a random time up to this much.
+	Jitter *durationpb.Duration `protobuf:"bytes,3,opt,name=jitter,proto3" json:"jitter,omitempty"`
+	// cron is a cron expression (five fields, or a descriptor such as @hourly), in the gateway's time
+	// zone; empty when the schedule is an interval or none.
+	Cron string `protobuf:"bytes,4,opt,name=cron,proto3" json:"cron,omitempty"`
+	// paused is true when the schedule does not fire.
+	Paused bool `protobuf:"varint,5,opt,name=paused,proto3" json:"paused,omitempty"`
+	// next_run_at is when the schedule fires next (absent when paused or unscheduled).
+	NextRunAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=next_run_at,json=nextRunAt,proto3" json:"next_run_at,omitempty"`
+	// last_fired_at is when it last fired.
+	LastFiredAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_fired_at,json=lastFiredAt,proto3" json:"last_fired_at,omitempty"`
+	// last_run_id is the run it last started.
+	LastRunId string `protobuf:"bytes,8,opt,name=last_run_id,json=lastRunId,proto3" json:"last_run_id,omitempty"`
+	// last_result says what the last firing did: "started", or why it was skipped (for example
+	// "skipped: run … is in progress").
+	LastResult    string `protobuf:"bytes,9,opt,name=last_result,json=lastResult,proto3" json:"last_result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schedule) Reset() {
+	*x = Schedule{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schedule) ProtoMessage() {}
+
+func (x *Schedule) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
+func (*Schedule) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Schedule) GetFlow() Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return Flow_FLOW_UNSPECIFIED
+}
+
+func (x *Schedule) GetEvery() *durationpb.Duration {
+	if x != nil {
+		return x.Every
+	}
+	return nil
+}
+
+func (x *Schedule) GetJitter() *durationpb.Duration {
+	if x != nil {
+		return x.Jitter
+	}
+	return nil
+}
+
+func (x *Schedule) GetCron() string {
+	if x != nil {
+		return x.Cron
+	}
+	return ""
+}
+
+func (x *Schedule) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *Schedule) GetNextRunAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextRunAt
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastFiredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFiredAt
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastRunId() string {
+	if x != nil {
+		return x.LastRunId
+	}
+	return ""
+}
+
+func (x *Schedule) GetLastResult() string {
+	if x != nil {
+		return x.LastResult
+	}
+	return ""
+}
+
+// ListSchedulesRequest lists the schedules.
+type ListSchedulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchedulesRequest) Reset() {
+	*x = ListSchedulesRequest{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchedulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchedulesRequest) ProtoMessage() {}
+
+func (x *ListSchedulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchedulesRequest.ProtoReflect.Descriptor instead.
+func (*ListSchedulesRequest) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{36}
+}
+
+// ListSchedulesResponse is every flow's schedule.
+type ListSchedulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// schedules are one per flow, by flow.
+	Schedules     []*Schedule `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchedulesResponse) Reset() {
+	*x = ListSchedulesResponse{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchedulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchedulesResponse) ProtoMessage() {}
+
+func (x *ListSchedulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchedulesResponse.ProtoReflect.Descriptor instead.
+func (*ListSchedulesResponse) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListSchedulesResponse) GetSchedules() []*Schedule {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+// UpdateScheduleRequest changes a flow's schedule. Give at most one of every and cron (which
+// replaces the plan), and/or paused; at least one of them.
+type UpdateScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow is the flow whose schedule to change.
+	Flow Flow `protobuf:"varint,1,opt,name=flow,proto3,enum=syncgate.v1.Flow" json:"flow,omitempty"`
+	// every makes the schedule an interval (at least 1s, at most 30 days).
+	Every *durationpb.Duration `protobuf:"bytes,2,opt,name=every,proto3" json:"every,omitempty"`
+	// jitter, with every, delays each run by a random time up to this much (less than every).
+	Jitter *durationpb.Duration `protobuf:"bytes,3,opt,name=jitter,proto3" json:"jitter,omitempty"`
+	// cron makes the schedule a cron expression.
+	Cron string `protobuf:"bytes,4,opt,name=cron,proto3" json:"cron,omitempty"`
+	// paused pauses (true) or resumes (false) the schedule.
+	Paused        *bool `protobuf:"varint,5,opt,name=paused,proto3,oneof" json:"paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateScheduleRequest) Reset() {
+	*x = UpdateScheduleRequest{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateScheduleRequest) ProtoMessage() {}
+
+func (x *UpdateScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateScheduleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *UpdateScheduleRequest) GetFlow() Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return Flow_FLOW_UNSPECIFIED
+}
+
+func (x *UpdateScheduleRequest) GetEvery() *durationpb.Duration {
+	if x != nil {
+		return x.Every
+	}
+	return nil
+}
+
+func (x *UpdateScheduleRequest) GetJitter() *durationpb.Duration {
+	if x != nil {
+		return x.Jitter
+	}
+	return nil
+}
+
+func (x *UpdateScheduleRequest) GetCron() string {
+	if x != nil {
+		return x.Cron
+	}
+	return ""
+}
+
+func (x *UpdateScheduleRequest) GetPaused() bool {
+	if x != nil && x.Paused != nil {
+		return *x.Paused
+	}
+	return false
+}
+
+// UpdateScheduleResponse is the schedule after the change.
+type UpdateScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// schedule is the flow's schedule now.
+	Schedule      *Schedule `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateScheduleResponse) Reset() {
+	*x = UpdateScheduleResponse{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateScheduleResponse) ProtoMessage() {}
+
+func (x *UpdateScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateScheduleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *UpdateScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
 var File_syncgate_v1_syncgate_proto protoreflect.FileDescriptor
 
 const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\n" +
-	"\x1asyncgate/v1/syncgate.proto\x12\vsyncgate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n" +
+	"\x1asyncgate/v1/syncgate.proto\x12\vsyncgate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n" +
 	"\n" +
 	"TimeWindow\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x124\n" +
@@ -1874,7 +3077,7 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\aupdated\x18\x03 \x01(\x03R\aupdated\x12\x18\n" +
 	"\askipped\x18\x04 \x01(\x03R\askipped\x12\x16\n" +
 	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x18\n" +
-	"\aretried\x18\x06 \x01(\x03R\aretried\"\xcc\x03\n" +
+	"\aretried\x18\x06 \x01(\x03R\aretried\"\x92\x04\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x04flow\x18\x02 \x01(\x0e2\x11.syncgate.v1.FlowR\x04flow\x12.\n" +
@@ -1892,7 +3095,9 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	" \x01(\tR\x05error\x12\x14\n" +
 	"\x05limit\x18\v \x01(\x05R\x05limit\x12\x1f\n" +
 	"\vsource_keys\x18\f \x03(\tR\n" +
-	"sourceKeys\"\xdc\x02\n" +
+	"sourceKeys\x12.\n" +
+	"\atrigger\x18\r \x01(\x0e2\x14.syncgate.v1.TriggerR\atrigger\x12\x14\n" +
+	"\x05actor\x18\x0e \x01(\tR\x05actor\"\xf3\x02\n" +
 	"\rRecordOutcome\x12\x1d\n" +
 	"\n" +
 	"source_key\x18\x01 \x01(\tR\tsourceKey\x12\x1d\n" +
@@ -1907,7 +3112,8 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\aoutcome\x18\t \x01(\tR\aoutcome\x12\x14\n" +
 	"\x05error\x18\n" +
 	" \x01(\tR\x05error\x12*\n" +
-	"\x02at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xac\x01\n" +
+	"\x02at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x15\n" +
+	"\x06run_id\x18\f \x01(\tR\x05runId\"\xac\x01\n" +
 	"\rGetRunRequest\x12 \n" +
 	"\x06run_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x05runId\x12'\n" +
 	"\x0finclude_records\x18\x02 \x01(\bR\x0eincludeRecords\x12'\n" +
@@ -1972,7 +3178,102 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\x05Issue\x12\x1d\n" +
 	"\n" +
 	"field_path\x18\x01 \x01(\tR\tfieldPath\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*A\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"4\n" +
+	"\x10CancelRunRequest\x12 \n" +
+	"\x06run_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x05runId\"7\n" +
+	"\x11CancelRunResponse\x12\"\n" +
+	"\x03run\x18\x01 \x01(\v2\x10.syncgate.v1.RunR\x03run\"\xb8\x02\n" +
+	"\n" +
+	"DeadLetter\x12%\n" +
+	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowR\x04flow\x12\x1d\n" +
+	"\n" +
+	"source_key\x18\x02 \x01(\tR\tsourceKey\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x04 \x01(\tR\tlastError\x12B\n" +
+	"\x0ffirst_failed_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rfirstFailedAt\x12@\n" +
+	"\x0elast_failed_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\flastFailedAt\x12#\n" +
+	"\rsource_record\x18\a \x01(\tR\fsourceRecord\"\x9d\x01\n" +
+	"\x16ListDeadLettersRequest\x121\n" +
+	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04flow\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"\x93\x01\n" +
+	"\x17ListDeadLettersResponse\x12:\n" +
+	"\fdead_letters\x18\x01 \x03(\v2\x17.syncgate.v1.DeadLetterR\vdeadLetters\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\x97\x01\n" +
+	"\x17RetryDeadLettersRequest\x121\n" +
+	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04flow\x125\n" +
+	"\vsource_keys\x18\x02 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\xe8\a\x18\x01\"\ar\x05\x10\x01\x18\x80\x01R\n" +
+	"sourceKeys\x12\x12\n" +
+	"\x04wait\x18\x03 \x01(\bR\x04wait\">\n" +
+	"\x18RetryDeadLettersResponse\x12\"\n" +
+	"\x03run\x18\x01 \x01(\v2\x10.syncgate.v1.RunR\x03run\"\xab\x01\n" +
+	"\x19DiscardDeadLettersRequest\x121\n" +
+	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04flow\x127\n" +
+	"\vsource_keys\x18\x02 \x03(\tB\x16\xbaH\x13\x92\x01\x10\b\x01\x10\xe8\a\x18\x01\"\ar\x05\x10\x01\x18\x80\x01R\n" +
+	"sourceKeys\x12\"\n" +
+	"\x06reason\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x06reason\"^\n" +
+	"\x1aDiscardDeadLettersResponse\x12\"\n" +
+	"\x03run\x18\x01 \x01(\v2\x10.syncgate.v1.RunR\x03run\x12\x1c\n" +
+	"\tdiscarded\x18\x02 \x03(\tR\tdiscarded\"\xc2\x01\n" +
+	"\x10GetRecordRequest\x121\n" +
+	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04flow\x12)\n" +
+	"\n" +
+	"source_key\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\tsourceKey\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"\xc2\x01\n" +
+	"\rRecordMapping\x12\x1d\n" +
+	"\n" +
+	"target_key\x18\x01 \x01(\tR\ttargetKey\x12\x18\n" +
+	"\apayload\x18\x02 \x01(\tR\apayload\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n" +
+	"\fdelivered_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\"\x80\x02\n" +
+	"\x11GetRecordResponse\x12\x1d\n" +
+	"\n" +
+	"source_key\x18\x01 \x01(\tR\tsourceKey\x124\n" +
+	"\amapping\x18\x02 \x01(\v2\x1a.syncgate.v1.RecordMappingR\amapping\x128\n" +
+	"\vdead_letter\x18\x03 \x01(\v2\x17.syncgate.v1.DeadLetterR\n" +
+	"deadLetter\x124\n" +
+	"\ahistory\x18\x04 \x03(\v2\x1a.syncgate.v1.RecordOutcomeR\ahistory\x12&\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken\"\xfe\x02\n" +
+	"\bSchedule\x12%\n" +
+	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowR\x04flow\x12/\n" +
+	"\x05every\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05every\x121\n" +
+	"\x06jitter\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x12\x12\n" +
+	"\x04cron\x18\x04 \x01(\tR\x04cron\x12\x16\n" +
+	"\x06paused\x18\x05 \x01(\bR\x06paused\x12:\n" +
+	"\vnext_run_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tnextRunAt\x12>\n" +
+	"\rlast_fired_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vlastFiredAt\x12\x1e\n" +
+	"\vlast_run_id\x18\b \x01(\tR\tlastRunId\x12\x1f\n" +
+	"\vlast_result\x18\t \x01(\tR\n" +
+	"lastResult\"\x16\n" +
+	"\x14ListSchedulesRequest\"L\n" +
+	"\x15ListSchedulesResponse\x123\n" +
+	"\tschedules\x18\x01 \x03(\v2\x15.syncgate.v1.ScheduleR\tschedules\"\xf0\x03\n" +
+	"\x15UpdateScheduleRequest\x121\n" +
+	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04flow\x12B\n" +
+	"\x05every\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x11\xbaH\x0e\xaa\x01\v\"\x05\b\x80\x9a\x9e\x012\x02\b\x01R\x05every\x12B\n" +
+	"\x06jitter\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x06jitter\x12\x1b\n" +
+	"\x04cron\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04cron\x12\x1b\n" +
+	"\x06paused\x18\x05 \x01(\bH\x00R\x06paused\x88\x01\x01:\xd6\x01\xbaH\xd2\x01\x1a_\n" +
+	"\x18update_schedule.one_plan\x12\x1cgive every or cron, not both\x1a%!(has(this.every) && this.cron != '')\x1ao\n" +
+	"\x19update_schedule.something\x12\x1agive every, cron or paused\x1a6has(this.every) || this.cron != '' || has(this.paused)B\t\n" +
+	"\a_paused\"K\n" +
+	"\x16UpdateScheduleResponse\x121\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.syncgate.v1.ScheduleR\bschedule*A\n" +
 	"\x04Flow\x12\x14\n" +
 	"\x10FLOW_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFLOW_CUSTOMERS\x10\x01\x12\x0f\n" +
@@ -1983,14 +3284,20 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\x14RUN_STATUS_SUCCEEDED\x10\x02\x12\x16\n" +
 	"\x12RUN_STATUS_PARTIAL\x10\x03\x12\x15\n" +
 	"\x11RUN_STATUS_FAILED\x10\x04\x12\x18\n" +
-	"\x14RUN_STATUS_CANCELLED\x10\x05*e\n" +
+	"\x14RUN_STATUS_CANCELLED\x10\x05*q\n" +
+	"\aTrigger\x12\x17\n" +
+	"\x13TRIGGER_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vTRIGGER_API\x10\x01\x12\x14\n" +
+	"\x10TRIGGER_SCHEDULE\x10\x02\x12\x11\n" +
+	"\rTRIGGER_RETRY\x10\x03\x12\x13\n" +
+	"\x0fTRIGGER_DISCARD\x10\x04*e\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"ACTION_ADD\x10\x01\x12\x11\n" +
 	"\rACTION_UPDATE\x10\x02\x12\x0f\n" +
 	"\vACTION_SKIP\x10\x03\x12\x0f\n" +
-	"\vACTION_FAIL\x10\x042\xe0\x03\n" +
+	"\vACTION_FAIL\x10\x042\xe0\b\n" +
 	"\vSyncService\x12V\n" +
 	"\rSyncCustomers\x12!.syncgate.v1.SyncCustomersRequest\x1a\".syncgate.v1.SyncCustomersResponse\x12M\n" +
 	"\n" +
@@ -1998,7 +3305,14 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\aPreview\x12\x1b.syncgate.v1.PreviewRequest\x1a\x1c.syncgate.v1.PreviewResponse\"\x03\x90\x02\x01\x12F\n" +
 	"\x06GetRun\x12\x1a.syncgate.v1.GetRunRequest\x1a\x1b.syncgate.v1.GetRunResponse\"\x03\x90\x02\x01\x12L\n" +
 	"\bListRuns\x12\x1c.syncgate.v1.ListRunsRequest\x1a\x1d.syncgate.v1.ListRunsResponse\"\x03\x90\x02\x01\x12I\n" +
-	"\bWatchRun\x12\x1c.syncgate.v1.WatchRunRequest\x1a\x1d.syncgate.v1.WatchRunResponse0\x01B\xaa\x01\n" +
+	"\bWatchRun\x12\x1c.syncgate.v1.WatchRunRequest\x1a\x1d.syncgate.v1.WatchRunResponse0\x01\x12J\n" +
+	"\tCancelRun\x12\x1d.syncgate.v1.CancelRunRequest\x1a\x1e.syncgate.v1.CancelRunResponse\x12a\n" +
+	"\x0fListDeadLetters\x12#.syncgate.v1.ListDeadLettersRequest\x1a$.syncgate.v1.ListDeadLettersResponse\"\x03\x90\x02\x01\x12_\n" +
+	"\x10RetryDeadLetters\x12$.syncgate.v1.RetryDeadLettersRequest\x1a%.syncgate.v1.RetryDeadLettersResponse\x12e\n" +
+	"\x12DiscardDeadLetters\x12&.syncgate.v1.DiscardDeadLettersRequest\x1a'.syncgate.v1.DiscardDeadLettersResponse\x12O\n" +
+	"\tGetRecord\x12\x1d.syncgate.v1.GetRecordRequest\x1a\x1e.syncgate.v1.GetRecordResponse\"\x03\x90\x02\x01\x12[\n" +
+	"\rListSchedules\x12!.syncgate.v1.ListSchedulesRequest\x1a\".syncgate.v1.ListSchedulesResponse\"\x03\x90\x02\x01\x12Y\n" +
+	"\x0eUpdateSchedule\x12\".syncgate.v1.UpdateScheduleRequest\x1a#.syncgate.v1.UpdateScheduleResponseB\xaa\x01\n" +
 	"\x0fcom.syncgate.v1B\rSyncgateProtoP\x01Z;github.com/syncgate/syncgate/api/gen/syncgate/v1;syncgatev1\xa2\x02\x03SXX\xaa\x02\vSyncgate.V1\xca\x02\vSyncgate\\V1\xe2\x02\x17Syncgate\\V1\\GPBMetadata\xea\x02\fSyncgate::V1b\x06proto3"
 
 var (
@@ -2013,89 +3327,149 @@ func file_syncgate_v1_syncgate_proto_rawDescGZIP() []byte {
 	return file_syncgate_v1_syncgate_proto_rawDescData
 }
 
-var file_syncgate_v1_syncgate_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_syncgate_v1_syncgate_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_syncgate_v1_syncgate_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_syncgate_v1_syncgate_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_syncgate_v1_syncgate_proto_goTypes = []any{
-	(Flow)(0),                     // 0: syncgate.v1.Flow
-	(RunStatus)(0),                // 1: syncgate.v1.RunStatus
-	(Action)(0),                   // 2: syncgate.v1.Action
-	(*TimeWindow)(nil),            // 3: syncgate.v1.TimeWindow
-	(*SyncOptions)(nil),           // 4: syncgate.v1.SyncOptions
-	(*SyncCustomersRequest)(nil),  // 5: syncgate.v1.SyncCustomersRequest
-	(*SyncCustomersResponse)(nil), // 6: syncgate.v1.SyncCustomersResponse
-	(*SyncAgentsRequest)(nil),     // 7: syncgate.v1.SyncAgentsRequest
-	(*SyncAgentsResponse)(nil),    // 8: syncgate.v1.SyncAgentsResponse
-	(*RunCounts)(nil),             // 9: syncgate.v1.RunCounts
-	(*Run)(nil),                   // 10: syncgate.v1.Run
-	(*RecordOutcome)(nil),         // 11: syncgate.v1.RecordOutcome
-	(*GetRunRequest)(nil),         // 12: syncgate.v1.GetRunRequest
-	(*GetRunResponse)(nil),        // 13: syncgate.v1.GetRunResponse
-	(*ListRunsRequest)(nil),       // 14: syncgate.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 15: syncgate.v1.ListRunsResponse
-	(*WatchRunRequest)(nil),       // 16: syncgate.v1.WatchRunRequest
-	(*WatchRunResponse)(nil),      // 17: syncgate.v1.WatchRunResponse
-	(*PreviewRequest)(nil),        // 18: syncgate.v1.PreviewRequest
-	(*InlineRecords)(nil),         // 19: syncgate.v1.InlineRecords
-	(*SourceKeys)(nil),            // 20: syncgate.v1.SourceKeys
-	(*PendingRecords)(nil),        // 21: syncgate.v1.PendingRecords
-	(*PreviewResponse)(nil),       // 22: syncgate.v1.PreviewResponse
-	(*PreviewRecord)(nil),         // 23: syncgate.v1.PreviewRecord
-	(*FieldChange)(nil),           // 24: syncgate.v1.FieldChange
-	(*Issue)(nil),                 // 25: syncgate.v1.Issue
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 27: google.protobuf.Struct
+	(Flow)(0),                          // 0: syncgate.v1.Flow
+	(RunStatus)(0),                     // 1: syncgate.v1.RunStatus
+	(Trigger)(0),                       // 2: syncgate.v1.Trigger
+	(Action)(0),                        // 3: syncgate.v1.Action
+	(*TimeWindow)(nil),                 // 4: syncgate.v1.TimeWindow
+	(*SyncOptions)(nil),                // 5: syncgate.v1.SyncOptions
+	(*SyncCustomersRequest)(nil),       // 6: syncgate.v1.SyncCustomersRequest
+	(*SyncCustomersResponse)(nil),      // 7: syncgate.v1.SyncCustomersResponse
+	(*SyncAgentsRequest)(nil),          // 8: syncgate.v1.SyncAgentsRequest
+	(*SyncAgentsResponse)(nil),         // 9: syncgate.v1.SyncAgentsResponse
+	(*RunCounts)(nil),                  // 10: syncgate.v1.RunCounts
+	(*Run)(nil),                        // 11: syncgate.v1.Run
+	(*RecordOutcome)(nil),              // 12: syncgate.v1.RecordOutcome
+	(*GetRunRequest)(nil),              // 13: syncgate.v1.GetRunRequest
+	(*GetRunResponse)(nil),             // 14: syncgate.v1.GetRunResponse
+	(*ListRunsRequest)(nil),            // 15: syncgate.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),           // 16: syncgate.v1.ListRunsResponse
+	(*WatchRunRequest)(nil),            // 17: syncgate.v1.WatchRunRequest
+	(*WatchRunResponse)(nil),           // 18: syncgate.v1.WatchRunResponse
+	(*PreviewRequest)(nil),             // 19: syncgate.v1.PreviewRequest
+	(*InlineRecords)(nil),              // 20: syncgate.v1.InlineRecords
+	(*SourceKeys)(nil),                 // 21: syncgate.v1.SourceKeys
+	(*PendingRecords)(nil),             // 22: syncgate.v1.PendingRecords
+	(*PreviewResponse)(nil),            // 23: syncgate.v1.PreviewResponse
+	(*PreviewRecord)(nil),              // 24: syncgate.v1.PreviewRecord
+	(*FieldChange)(nil),                // 25: syncgate.v1.FieldChange
+	(*Issue)(nil),                      // 26: syncgate.v1.Issue
+	(*CancelRunRequest)(nil),           // 27: syncgate.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),          // 28: syncgate.v1.CancelRunResponse
+	(*DeadLetter)(nil),                 // 29: syncgate.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),     // 30: syncgate.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),    // 31: syncgate.v1.ListDeadLettersResponse
+	(*RetryDeadLettersRequest)(nil),    // 32: syncgate.v1.RetryDeadLettersRequest
+	(*RetryDeadLettersResponse)(nil),   // 33: syncgate.v1.RetryDeadLettersResponse
+	(*DiscardDeadLettersRequest)(nil),  // 34: syncgate.v1.DiscardDeadLettersRequest
+	(*DiscardDeadLettersResponse)(nil), // 35: syncgate.v1.DiscardDeadLettersResponse
+	(*GetRecordRequest)(nil),           // 36: syncgate.v1.GetRecordRequest
+	(*RecordMapping)(nil),              // 37: syncgate.v1.RecordMapping
+	(*GetRecordResponse)(nil),          // 38: syncgate.v1.GetRecordResponse
+	(*Schedule)(nil),                   // 39: syncgate.v1.Schedule
+	(*ListSchedulesRequest)(nil),       // 40: syncgate.v1.ListSchedulesRequest
+	(*ListSchedulesResponse)(nil),      // 41: syncgate.v1.ListSchedulesResponse
+	(*UpdateScheduleRequest)(nil),      // 42: syncgate.v1.UpdateScheduleRequest
+	(*UpdateScheduleResponse)(nil),     // 43: syncgate.v1.UpdateScheduleResponse
+	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 45: google.protobuf.Struct
+	(*durationpb.Duration)(nil),        // 46: google.protobuf.Duration
 }
 var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
-	26, // 0: syncgate.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	26, // 1: syncgate.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
-	3,  // 2: syncgate.v1.SyncOptions.window:type_name -> syncgate.v1.TimeWindow
-	4,  // 3: syncgate.v1.SyncCustomersRequest.options:type_name -> syncgate.v1.SyncOptions
-	10, // 4: syncgate.v1.SyncCustomersResponse.run:type_name -> syncgate.v1.Run
-	4,  // 5: syncgate.v1.SyncAgentsRequest.options:type_name -> syncgate.v1.SyncOptions
-	10, // 6: syncgate.v1.SyncAgentsResponse.run:type_name -> syncgate.v1.Run
+	44, // 0: syncgate.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	44, // 1: syncgate.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	4,  // 2: syncgate.v1.SyncOptions.window:type_name -> syncgate.v1.TimeWindow
+	5,  // 3: syncgate.v1.SyncCustomersRequest.options:type_name -> syncgate.v1.SyncOptions
+	11, // 4: syncgate.v1.SyncCustomersResponse.run:type_name -> syncgate.v1.Run
+	5,  // 5: syncgate.v1.SyncAgentsRequest.options:type_name -> syncgate.v1.SyncOptions
+	11, // 6: syncgate.v1.SyncAgentsResponse.run:type_name -> syncgate.v1.Run
 	0,  // 7: syncgate.v1.Run.flow:type_name -> syncgate.v1.Flow
 	1,  // 8: syncgate.v1.Run.status:type_name -> syncgate.v1.RunStatus
-	3,  // 9: syncgate.v1.Run.window:type_name -> syncgate.v1.TimeWindow
-	9,  // 10: syncgate.v1.Run.counts:type_name -> syncgate.v1.RunCounts
-	26, // 11: syncgate.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	26, // 12: syncgate.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
-	2,  // 13: syncgate.v1.RecordOutcome.action:type_name -> syncgate.v1.Action
-	26, // 14: syncgate.v1.RecordOutcome.at:type_name -> google.protobuf.Timestamp
-	10, // 15: syncgate.v1.GetRunResponse.run:type_name -> syncgate.v1.Run
-	11, // 16: syncgate.v1.GetRunResponse.records:type_name -> syncgate.v1.RecordOutcome
-	0,  // 17: syncgate.v1.ListRunsRequest.flow:type_name -> syncgate.v1.Flow
-	1,  // 18: syncgate.v1.ListRunsRequest.status:type_name -> syncgate.v1.RunStatus
-	10, // 19: syncgate.v1.ListRunsResponse.runs:type_name -> syncgate.v1.Run
-	10, // 20: syncgate.v1.WatchRunResponse.run:type_name -> syncgate.v1.Run
-	0,  // 21: syncgate.v1.PreviewRequest.flow:type_name -> syncgate.v1.Flow
-	19, // 22: syncgate.v1.PreviewRequest.inline:type_name -> syncgate.v1.InlineRecords
-	20, // 23: syncgate.v1.PreviewRequest.keys:type_name -> syncgate.v1.SourceKeys
-	21, // 24: syncgate.v1.PreviewRequest.pending:type_name -> syncgate.v1.PendingRecords
-	27, // 25: syncgate.v1.InlineRecords.records:type_name -> google.protobuf.Struct
-	23, // 26: syncgate.v1.PreviewResponse.records:type_name -> syncgate.v1.PreviewRecord
-	27, // 27: syncgate.v1.PreviewRecord.source:type_name -> google.protobuf.Struct
-	27, // 28: syncgate.v1.PreviewRecord.call_options:type_name -> google.protobuf.Struct
-	2,  // 29: syncgate.v1.PreviewRecord.action:type_name -> syncgate.v1.Action
-	24, // 30: syncgate.v1.PreviewRecord.diff:type_name -> syncgate.v1.FieldChange
-	25, // 31: syncgate.v1.PreviewRecord.warnings:type_name -> syncgate.v1.Issue
-	25, // 32: syncgate.v1.PreviewRecord.errors:type_name -> syncgate.v1.Issue
-	5,  // 33: syncgate.v1.SyncService.SyncCustomers:input_type -> syncgate.v1.SyncCustomersRequest
-	7,  // 34: syncgate.v1.SyncService.SyncAgents:input_type -> syncgate.v1.SyncAgentsRequest
-	18, // 35: syncgate.v1.SyncService.Preview:input_type -> syncgate.v1.PreviewRequest
-	12, // 36: syncgate.v1.SyncService.GetRun:input_type -> syncgate.v1.GetRunRequest
-	14, // 37: syncgate.v1.SyncService.ListRuns:input_type -> syncgate.v1.ListRunsRequest
-	16, // 38: syncgate.v1.SyncService.WatchRun:input_type -> syncgate.v1.WatchRunRequest
-	6,  // 39: syncgate.v1.SyncService.SyncCustomers:output_type -> syncgate.v1.SyncCustomersResponse
-	8,  // 40: syncgate.v1.SyncService.SyncAgents:output_type -> syncgate.v1.SyncAgentsResponse
-	22, // 41: syncgate.v1.SyncService.Preview:output_type -> syncgate.v1.PreviewResponse
-	13, // 42: syncgate.v1.SyncService.GetRun:output_type -> syncgate.v1.GetRunResponse
-	15, // 43: syncgate.v1.SyncService.ListRuns:output_type -> syncgate.v1.ListRunsResponse
-	17, // 44: syncgate.v1.SyncService.WatchRun:output_type -> syncgate.v1.WatchRunResponse
-	39, // [39:45] is the sub-list for method output_type
-	33, // [33:39] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	4,  // 9: syncgate.v1.Run.window:type_name -> syncgate.v1.TimeWindow
+	10, // 10: syncgate.v1.Run.counts:type_name -> syncgate.v1.RunCounts
+	44, // 11: syncgate.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	44, // 12: syncgate.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
+	2,  // 13: syncgate.v1.Run.trigger:type_name -> syncgate.v1.Trigger
+	3,  // 14: syncgate.v1.RecordOutcome.action:type_name -> syncgate.v1.Action
+	44, // 15: syncgate.v1.RecordOutcome.at:type_name -> google.protobuf.Timestamp
+	11, // 16: syncgate.v1.GetRunResponse.run:type_name -> syncgate.v1.Run
+	12, // 17: syncgate.v1.GetRunResponse.records:type_name -> syncgate.v1.RecordOutcome
+	0,  // 18: syncgate.v1.ListRunsRequest.flow:type_name -> syncgate.v1.Flow
+	1,  // 19: syncgate.v1.ListRunsRequest.status:type_name -> syncgate.v1.RunStatus
+	11, // 20: syncgate.v1.ListRunsResponse.runs:type_name -> syncgate.v1.Run
+	11, // 21: syncgate.v1.WatchRunResponse.run:type_name -> syncgate.v1.Run
+	0,  // 22: syncgate.v1.PreviewRequest.flow:type_name -> syncgate.v1.Flow
+	20, // 23: syncgate.v1.PreviewRequest.inline:type_name -> syncgate.v1.InlineRecords
+	21, // 24: syncgate.v1.PreviewRequest.keys:type_name -> syncgate.v1.SourceKeys
+	22, // 25: syncgate.v1.PreviewRequest.pending:type_name -> syncgate.v1.PendingRecords
+	45, // 26: syncgate.v1.InlineRecords.records:type_name -> google.protobuf.Struct
+	24, // 27: syncgate.v1.PreviewResponse.records:type_name -> syncgate.v1.PreviewRecord
+	45, // 28: syncgate.v1.PreviewRecord.source:type_name -> google.protobuf.Struct
+	45, // 29: syncgate.v1.PreviewRecord.call_options:type_name -> google.protobuf.Struct
+	3,  // 30: syncgate.v1.PreviewRecord.action:type_name -> syncgate.v1.Action
+	25, // 31: syncgate.v1.PreviewRecord.diff:type_name -> syncgate.v1.FieldChange
+	26, // 32: syncgate.v1.PreviewRecord.warnings:type_name -> syncgate.v1.Issue
+	26, // 33: syncgate.v1.PreviewRecord.errors:type_name -> syncgate.v1.Issue
+	11, // 34: syncgate.v1.CancelRunResponse.run:type_name -> syncgate.v1.Run
+	0,  // 35: syncgate.v1.DeadLetter.flow:type_name -> syncgate.v1.Flow
+	44, // 36: syncgate.v1.DeadLetter.first_failed_at:type_name -> google.protobuf.Timestamp
+	44, // 37: syncgate.v1.DeadLetter.last_failed_at:type_name -> google.protobuf.Timestamp
+	0,  // 38: syncgate.v1.ListDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
+	29, // 39: syncgate.v1.ListDeadLettersResponse.dead_letters:type_name -> syncgate.v1.DeadLetter
+	0,  // 40: syncgate.v1.RetryDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
+	11, // 41: syncgate.v1.RetryDeadLettersResponse.run:type_name -> syncgate.v1.Run
+	0,  // 42: syncgate.v1.DiscardDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
+	11, // 43: syncgate.v1.DiscardDeadLettersResponse.run:type_name -> syncgate.v1.Run
+	0,  // 44: syncgate.v1.GetRecordRequest.flow:type_name -> syncgate.v1.Flow
+	44, // 45: syncgate.v1.RecordMapping.created_at:type_name -> google.protobuf.Timestamp
+	44, // 46: syncgate.v1.RecordMapping.delivered_at:type_name -> google.protobuf.Timestamp
+	37, // 47: syncgate.v1.GetRecordResponse.mapping:type_name -> syncgate.v1.RecordMapping
+	29, // 48: syncgate.v1.GetRecordResponse.dead_letter:type_name -> syncgate.v1.DeadLetter
+	12, // 49: syncgate.v1.GetRecordResponse.history:type_name -> syncgate.v1.RecordOutcome
+	0,  // 50: syncgate.v1.Schedule.flow:type_name -> syncgate.v1.Flow
+	46, // 51: syncgate.v1.Schedule.every:type_name -> google.protobuf.Duration
+	46, // 52: syncgate.v1.Schedule.jitter:type_name -> google.protobuf.Duration
+	44, // 53: syncgate.v1.Schedule.next_run_at:type_name -> google.protobuf.Timestamp
+	44, // 54: syncgate.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	39, // 55: syncgate.v1.ListSchedulesResponse.schedules:type_name -> syncgate.v1.Schedule
+	0,  // 56: syncgate.v1.UpdateScheduleRequest.flow:type_name -> syncgate.v1.Flow
+	46, // 57: syncgate.v1.UpdateScheduleRequest.every:type_name -> google.protobuf.Duration
+	46, // 58: syncgate.v1.UpdateScheduleRequest.jitter:type_name -> google.protobuf.Duration
+	39, // 59: syncgate.v1.UpdateScheduleResponse.schedule:type_name -> syncgate.v1.Schedule
+	6,  // 60: syncgate.v1.SyncService.SyncCustomers:input_type -> syncgate.v1.SyncCustomersRequest
+	8,  // 61: syncgate.v1.SyncService.SyncAgents:input_type -> syncgate.v1.SyncAgentsRequest
+	19, // 62: syncgate.v1.SyncService.Preview:input_type -> syncgate.v1.PreviewRequest
+	13, // 63: syncgate.v1.SyncService.GetRun:input_type -> syncgate.v1.GetRunRequest
+	15, // 64: syncgate.v1.SyncService.ListRuns:input_type -> syncgate.v1.ListRunsRequest
+	17, // 65: syncgate.v1.SyncService.WatchRun:input_type -> syncgate.v1.WatchRunRequest
+	27, // 66: syncgate.v1.SyncService.CancelRun:input_type -> syncgate.v1.CancelRunRequest
+	30, // 67: syncgate.v1.SyncService.ListDeadLetters:input_type -> syncgate.v1.ListDeadLettersRequest
+	32, // 68: syncgate.v1.SyncService.RetryDeadLetters:input_type -> syncgate.v1.RetryDeadLettersRequest
+	34, // 69: syncgate.v1.SyncService.DiscardDeadLetters:input_type -> syncgate.v1.DiscardDeadLettersRequest
+	36, // 70: syncgate.v1.SyncService.GetRecord:input_type -> syncgate.v1.GetRecordRequest
+	40, // 71: syncgate.v1.SyncService.ListSchedules:input_type -> syncgate.v1.ListSchedulesRequest
+	42, // 72: syncgate.v1.SyncService.UpdateSchedule:input_type -> syncgate.v1.UpdateScheduleRequest
+	7,  // 73: syncgate.v1.SyncService.SyncCustomers:output_type -> syncgate.v1.SyncCustomersResponse
+	9,  // 74: syncgate.v1.SyncService.SyncAgents:output_type -> syncgate.v1.SyncAgentsResponse
+	23, // 75: syncgate.v1.SyncService.Preview:output_type -> syncgate.v1.PreviewResponse
+	14, // 76: syncgate.v1.SyncService.GetRun:output_type -> syncgate.v1.GetRunResponse
+	16, // 77: syncgate.v1.SyncService.ListRuns:output_type -> syncgate.v1.ListRunsResponse
+	18, // 78: syncgate.v1.SyncService.WatchRun:output_type -> syncgate.v1.WatchRunResponse
+	28, // 79: syncgate.v1.SyncService.CancelRun:output_type -> syncgate.v1.CancelRunResponse
+	31, // 80: syncgate.v1.SyncService.ListDeadLetters:output_type -> syncgate.v1.ListDeadLettersResponse
+	33, // 81: syncgate.v1.SyncService.RetryDeadLetters:output_type -> syncgate.v1.RetryDeadLettersResponse
+	35, // 82: syncgate.v1.SyncService.DiscardDeadLetters:output_type -> syncgate.v1.DiscardDeadLettersResponse
+	38, // 83: syncgate.v1.SyncService.GetRecord:output_type -> syncgate.v1.GetRecordResponse
+	41, // 84: syncgate.v1.SyncService.ListSchedules:output_type -> syncgate.v1.ListSchedulesResponse
+	43, // 85: syncgate.v1.SyncService.UpdateSchedule:output_type -> syncgate.v1.UpdateScheduleResponse
+	73, // [73:86] is the sub-list for method output_type
+	60, // [60:73] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_syncgate_v1_syncgate_proto_init() }
@@ -2108,13 +3482,14 @@ func file_syncgate_v1_syncgate_proto_init() {
 		(*PreviewRequest_Keys)(nil),
 		(*PreviewRequest_Pending)(nil),
 	}
+	file_syncgate_v1_syncgate_proto_msgTypes[38].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_syncgate_v1_syncgate_proto_rawDesc), len(file_syncgate_v1_syncgate_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   23,
+			NumEnums:      4,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SyncService_SyncCustomers_FullMethodName = "/syncgate.v1.SyncService/SyncCustomers"
-	SyncService_SyncAgents_FullMethodName    = "/syncgate.v1.SyncService/SyncAgents"
-	SyncService_Preview_FullMethodName       = "/syncgate.v1.SyncService/Preview"
-	SyncService_GetRun_FullMethodName        = "/syncgate.v1.SyncService/GetRun"
-	SyncService_ListRuns_FullMethodName      = "/syncgate.v1.SyncService/ListRuns"
-	SyncService_WatchRun_FullMethodName      = "/syncgate.v1.SyncService/WatchRun"
+	SyncService_SyncCustomers_FullMethodName      = "/syncgate.v1.SyncService/SyncCustomers"
+	SyncService_SyncAgents_FullMethodName         = "/syncgate.v1.SyncService/SyncAgents"
+	SyncService_Preview_FullMethodName            = "/syncgate.v1.SyncService/Preview"
+	SyncService_GetRun_FullMethodName             = "/syncgate.v1.SyncService/GetRun"
+	SyncService_ListRuns_FullMethodName           = "/syncgate.v1.SyncService/ListRuns"
+	SyncService_WatchRun_FullMethodName           = "/syncgate.v1.SyncService/WatchRun"
+	SyncService_CancelRun_FullMethodName          = "/syncgate.v1.SyncService/CancelRun"
+	SyncService_ListDeadLetters_FullMethodName    = "/syncgate.v1.SyncService/ListDeadLetters"
+	SyncService_RetryDeadLetters_FullMethodName   = "/syncgate.v1.SyncService/RetryDeadLetters"
+	SyncService_DiscardDeadLetters_FullMethodName = "/syncgate.v1.SyncService/DiscardDeadLetters"
+	SyncService_GetRecord_FullMethodName          = "/syncgate.v1.SyncService/GetRecord"
+	SyncService_ListSchedules_FullMethodName      = "/syncgate.v1.SyncService/ListSchedules"
+	SyncService_UpdateSchedule_FullMethodName     = "/syncgate.v1.SyncService/UpdateSchedule"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -34,7 +41,10 @@ const (
 // SyncService keeps Kingdee K/3 Cloud, Greatonce OMS and the Zhilong business platform in step.
 //
 // SyncCustomers and SyncAgents start an incremental, idempotent, audited sync run. Preview shows what a
-// sync would send without writing anything. GetRun, ListRuns and WatchRun read the run history.
+// sync would send without writing anything. GetRun, ListRuns and WatchRun read the run history;
+// CancelRun stops a run. ListDeadLetters, RetryDeadLetters and DiscardDeadLetters let an operator see
+// and act on the records that failed permanently; GetRecord tells one record's story. ListSchedules
+// and UpdateSchedule show and change when each flow runs by itself.
 type SyncServiceClient interface {
 	// SyncCustomers turns Kingdee customers (BD_Customer) into Greatonce distributors.
 	SyncCustomers(ctx context.Context, in *SyncCustomersRequest, opts ...grpc.CallOption) (*SyncCustomersResponse, error)
@@ -52,6 +62,32 @@ type SyncServiceClient interface {
 	// WatchRun streams snapshots of a run's progress until the run ends. (Server streaming, so never
 	// an HTTP GET.)
 	WatchRun(ctx context.Context, in *WatchRunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRunResponse], error)
+	// CancelRun asks a running run to stop at its next page boundary: the page being delivered is
+	// finished and committed, no further page is read, and the run ends CANCELLED with everything
+	// delivered so far committed. A run that has not started yet is cancelled before it reads anything.
+	// Cancelling a run that has already ended fails with FAILED_PRECONDITION.
+	CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*CancelRunResponse, error)
+	// ListDeadLetters lists a flow's dead letters (records that failed permanently), by source key,
+	// with the last error and attempt count. Callable as an HTTP GET (Connect protocol).
+	ListDeadLetters(ctx context.Context, in *ListDeadLettersRequest, opts ...grpc.CallOption) (*ListDeadLettersResponse, error)
+	// RetryDeadLetters delivers dead letters again, all of a flow's or the selected ones, as a run
+	// (trigger RETRY) that reads nothing else and does not move the checkpoint. Delivered letters are
+	// resolved; those that fail again stay, with one more attempt counted.
+	RetryDeadLetters(ctx context.Context, in *RetryDeadLettersRequest, opts ...grpc.CallOption) (*RetryDeadLettersResponse, error)
+	// DiscardDeadLetters removes selected dead letters without delivering them. Each discarded record
+	// keeps an audit row (outcome "discarded", with the reason) in a run of its own (trigger DISCARD).
+	DiscardDeadLetters(ctx context.Context, in *DiscardDeadLettersRequest, opts ...grpc.CallOption) (*DiscardDeadLettersResponse, error)
+	// GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
+	// its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
+	// as an HTTP GET (Connect protocol).
+	GetRecord(ctx context.Context, in *GetRecordRequest, opts ...grpc.CallOption) (*GetRecordResponse, error)
+	// ListSchedules shows each flow's schedule and its next run time. Callable as an HTTP GET (Connect
+	// protocol).
+	ListSchedules(ctx context.Context, in *ListSchedulesRequest, opts ...grpc.CallOption) (*ListSchedulesResponse, error)
+	// UpdateSchedule changes a flow's schedule (an interval with jitter, or a cron expression), or
+	// pauses or resumes it. The change is durable and takes effect at once (the next run time is
+	// computed from now).
+	UpdateSchedule(ctx context.Context, in *UpdateScheduleRequest, opts ...grpc.CallOption) (*UpdateScheduleResponse, error)
 }
 
 type syncServiceClient struct {
@@ -131,6 +167,76 @@ func (c *syncServiceClient) WatchRun(ctx context.Context, in *WatchRunRequest, o
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SyncService_WatchRunClient = grpc.ServerStreamingClient[WatchRunResponse]
 
+func (c *syncServiceClient) CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*CancelRunResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelRunResponse)
+	err := c.cc.Invoke(ctx, SyncService_CancelRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) ListDeadLetters(ctx context.Context, in *ListDeadLettersRequest, opts ...grpc.CallOption) (*ListDeadLettersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeadLettersResponse)
+	err := c.cc.Invoke(ctx, SyncService_ListDeadLetters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) RetryDeadLetters(ctx context.Context, in *RetryDeadLettersRequest, opts ...grpc.CallOption) (*RetryDeadLettersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryDeadLettersResponse)
+	err := c.cc.Invoke(ctx, SyncService_RetryDeadLetters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) DiscardDeadLetters(ctx context.Context, in *DiscardDeadLettersRequest, opts ...grpc.CallOption) (*DiscardDeadLettersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiscardDeadLettersResponse)
+	err := c.cc.Invoke(ctx, SyncService_DiscardDeadLetters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) GetRecord(ctx context.Context, in *GetRecordRequest, opts ...grpc.CallOption) (*GetRecordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRecordResponse)
+	err := c.cc.Invoke(ctx, SyncService_GetRecord_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) ListSchedules(ctx context.Context, in *ListSchedulesRequest, opts ...grpc.CallOption) (*ListSchedulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSchedulesResponse)
+	err := c.cc.Invoke(ctx, SyncService_ListSchedules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) UpdateSchedule(ctx context.Context, in *UpdateScheduleRequest, opts ...grpc.CallOption) (*UpdateScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateScheduleResponse)
+	err := c.cc.Invoke(ctx, SyncService_UpdateSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -138,7 +244,10 @@ type SyncService_WatchRunClient = grpc.ServerStreamingClient[WatchRunResponse]
 // SyncService keeps Kingdee K/3 Cloud, Greatonce OMS and the Zhilong business platform in step.
 //
 // SyncCustomers and SyncAgents start an incremental, idempotent, audited sync run. Preview shows what a
-// sync would send without writing anything. GetRun, ListRuns and WatchRun read the run history.
+// sync would send without writing anything. GetRun, ListRuns and WatchRun read the run history;
+// CancelRun stops a run. ListDeadLetters, RetryDeadLetters and DiscardDeadLetters let an operator see
+// and act on the records that failed permanently; GetRecord tells one record's story. ListSchedules
+// and UpdateSchedule show and change when each flow runs by itself.
 type SyncServiceServer interface {
 	// SyncCustomers turns Kingdee customers (BD_Customer) into Greatonce distributors.
 	SyncCustomers(context.Context, *SyncCustomersRequest) (*SyncCustomersResponse, error)
@@ -156,6 +265,32 @@ type SyncServiceServer interface {
 	// WatchRun streams snapshots of a run's progress until the run ends. (Server streaming, so never
 	// an HTTP GET.)
 	WatchRun(*WatchRunRequest, grpc.ServerStreamingServer[WatchRunResponse]) error
+	// CancelRun asks a running run to stop at its next page boundary: the page being delivered is
+	// finished and committed, no further page is read, and the run ends CANCELLED with everything
+	// delivered so far committed. A run that has not started yet is cancelled before it reads anything.
+	// Cancelling a run that has already ended fails with FAILED_PRECONDITION.
+	CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error)
+	// ListDeadLetters lists a flow's dead letters (records that failed permanently), by source key,
+	// with the last error and attempt count. Callable as an HTTP GET (Connect protocol).
+	ListDeadLetters(context.Context, *ListDeadLettersRequest) (*ListDeadLettersResponse, error)
+	// RetryDeadLetters delivers dead letters again, all of a flow's or the selected ones, as a run
+	// (trigger RETRY) that reads nothing else and does not move the checkpoint. Delivered letters are
+	// resolved; those that fail again stay, with one more attempt counted.
+	RetryDeadLetters(context.Context, *RetryDeadLettersRequest) (*RetryDeadLettersResponse, error)
+	// DiscardDeadLetters removes selected dead letters without delivering them. Each discarded record
+	// keeps an audit row (outcome "discarded", with the reason) in a run of its own (trigger DISCARD).
+	DiscardDeadLetters(context.Context, *DiscardDeadLettersRequest) (*DiscardDeadLettersResponse, error)
+	// GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
+	// its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
+	// as an HTTP GET (Connect protocol).
+	GetRecord(context.Context, *GetRecordRequest) (*GetRecordResponse, error)
+	// ListSchedules shows each flow's schedule and its next run time. Callable as an HTTP GET (Connect
+	// protocol).
+	ListSchedules(context.Context, *ListSchedulesRequest) (*ListSchedulesResponse, error)
+	// UpdateSchedule changes a flow's schedule (an interval with jitter, or a cron expression), or
+	// pauses or resumes it. The change is durable and takes effect at once (the next run time is
+	// computed from now).
+	UpdateSchedule(context.Context, *UpdateScheduleRequest) (*UpdateScheduleResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -183,6 +318,27 @@ func (UnimplementedSyncServiceServer) ListRuns(context.Context, *ListRunsRequest
 }
 func (UnimplementedSyncServiceServer) WatchRun(*WatchRunRequest, grpc.ServerStreamingServer[WatchRunResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchRun not implemented")
+}
+func (UnimplementedSyncServiceServer) CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelRun not implemented")
+}
+func (UnimplementedSyncServiceServer) ListDeadLetters(context.Context, *ListDeadLettersRequest) (*ListDeadLettersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeadLetters not implemented")
+}
+func (UnimplementedSyncServiceServer) RetryDeadLetters(context.Context, *RetryDeadLettersRequest) (*RetryDeadLettersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryDeadLetters not implemented")
+}
+func (UnimplementedSyncServiceServer) DiscardDeadLetters(context.Context, *DiscardDeadLettersRequest) (*DiscardDeadLettersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiscardDeadLetters not implemented")
+}
+func (UnimplementedSyncServiceServer) GetRecord(context.Context, *GetRecordRequest) (*GetRecordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRecord not implemented")
+}
+func (UnimplementedSyncServiceServer) ListSchedules(context.Context, *ListSchedulesRequest) (*ListSchedulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSchedules not implemented")
+}
+func (UnimplementedSyncServiceServer) UpdateSchedule(context.Context, *UpdateScheduleRequest) (*UpdateScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateSchedule not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -306,6 +462,132 @@ func _SyncService_WatchRun_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SyncService_WatchRunServer = grpc.ServerStreamingServer[WatchRunResponse]
 
+func _SyncService_CancelRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).CancelRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_CancelRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).CancelRun(ctx, req.(*CancelRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_ListDeadLetters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeadLettersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).ListDeadLetters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_ListDeadLetters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).ListDeadLetters(ctx, req.(*ListDeadLettersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_RetryDeadLetters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryDeadLettersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).RetryDeadLetters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_RetryDeadLetters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).RetryDeadLetters(ctx, req.(*RetryDeadLettersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_DiscardDeadLetters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscardDeadLettersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).DiscardDeadLetters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_DiscardDeadLetters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).DiscardDeadLetters(ctx, req.(*DiscardDeadLettersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_GetRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).GetRecord(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_GetRecord_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).GetRecord(ctx, req.(*GetRecordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_ListSchedules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSchedulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).ListSchedules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_ListSchedules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).ListSchedules(ctx, req.(*ListSchedulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_UpdateSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).UpdateSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_UpdateSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).UpdateSchedule(ctx, req.(*UpdateScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -332,6 +614,34 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRuns",
 			Handler:    _SyncService_ListRuns_Handler,
+		},
+		{
+			MethodName: "CancelRun",
+			Handler:    _SyncService_CancelRun_Handler,
+		},
+		{
+			MethodName: "ListDeadLetters",
+			Handler:    _SyncService_ListDeadLetters_Handler,
+		},
+		{
+			MethodName: "RetryDeadLetters",
+			Handler:    _SyncService_RetryDeadLetters_Handler,
+		},
+		{
+			MethodName: "DiscardDeadLetters",
+			Handler:    _SyncService_DiscardDeadLetters_Handler,
+		},
+		{
+			MethodName: "GetRecord",
+			Handler:    _SyncService_GetRecord_Handler,
+		},
+		{
+			MethodName: "ListSchedules",
+			Handler:    _SyncService_ListSchedules_Handler,
+		},
+		{
+			MethodName: "UpdateSchedule",
+			Handler:    _SyncService_UpdateSchedule_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

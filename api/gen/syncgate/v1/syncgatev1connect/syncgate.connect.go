@@ -46,6 +46,25 @@ const (
 	SyncServiceListRunsProcedure = "/syncgate.v1.SyncService/ListRuns"
 	// SyncServiceWatchRunProcedure is the fully-qualified name of the SyncService's WatchRun RPC.
 	SyncServiceWatchRunProcedure = "/syncgate.v1.SyncService/WatchRun"
+	// SyncServiceCancelRunProcedure is the fully-qualified name of the SyncService's CancelRun RPC.
+	SyncServiceCancelRunProcedure = "/syncgate.v1.SyncService/CancelRun"
+	// SyncServiceListDeadLettersProcedure is the fully-qualified name of the SyncService's
+	// ListDeadLetters RPC.
+	SyncServiceListDeadLettersProcedure = "/syncgate.v1.SyncService/ListDeadLetters"
+	// SyncServiceRetryDeadLettersProcedure is the fully-qualified name of the SyncService's
+	// RetryDeadLetters RPC.
+	SyncServiceRetryDeadLettersProcedure = "/syncgate.v1.SyncService/RetryDeadLetters"
+	// SyncServiceDiscardDeadLettersProcedure is the fully-qualified name of the SyncService's
+	// DiscardDeadLetters RPC.
+	SyncServiceDiscardDeadLettersProcedure = "/syncgate.v1.SyncService/DiscardDeadLetters"
+	// SyncServiceGetRecordProcedure is the fully-qualified name of the SyncService's GetRecord RPC.
+	SyncServiceGetRecordProcedure = "/syncgate.v1.SyncService/GetRecord"
+	// SyncServiceListSchedulesProcedure is the fully-qualified name of the SyncService's ListSchedules
+	// RPC.
+	SyncServiceListSchedulesProcedure = "/syncgate.v1.SyncService/ListSchedules"
+	// SyncServiceUpdateScheduleProcedure is the fully-qualified name of the SyncService's
+	// UpdateSchedule RPC.
+	SyncServiceUpdateScheduleProcedure = "/syncgate.v1.SyncService/UpdateSchedule"
 )
 
 // SyncServiceClient is a client for the syncgate.v1.SyncService service.
@@ -66,6 +85,32 @@ type SyncServiceClient interface {
 	// WatchRun streams snapshots of a run's progress until the run ends. (Server streaming, so never
 	// an HTTP GET.)
 	WatchRun(context.Context, *v1.WatchRunRequest) (*connect.ServerStreamForClient[v1.WatchRunResponse], error)
+	// CancelRun asks a running run to stop at its next page boundary: the page being delivered is
+	// finished and committed, no further page is read, and the run ends CANCELLED with everything
+	// delivered so far committed. A run that has not started yet is cancelled before it reads anything.
+	// Cancelling a run that has already ended fails with FAILED_PRECONDITION.
+	CancelRun(context.Context, *v1.CancelRunRequest) (*v1.CancelRunResponse, error)
+	// ListDeadLetters lists a flow's dead letters (records that failed permanently), by source key,
+	// with the last error and attempt count. Callable as an HTTP GET (Connect protocol).
+	ListDeadLetters(context.Context, *v1.ListDeadLettersRequest) (*v1.ListDeadLettersResponse, error)
+	// RetryDeadLetters delivers dead letters again, all of a flow's or the selected ones, as a run
+	// (trigger RETRY) that reads nothing else and does not move the checkpoint. Delivered letters are
+	// resolved; those that fail again stay, with one more attempt counted.
+	RetryDeadLetters(context.Context, *v1.RetryDeadLettersRequest) (*v1.RetryDeadLettersResponse, error)
+	// DiscardDeadLetters removes selected dead letters without delivering them. Each discarded record
+	// keeps an audit row (outcome "discarded", with the reason) in a run of its own (trigger DISCARD).
+	DiscardDeadLetters(context.Context, *v1.DiscardDeadLettersRequest) (*v1.DiscardDeadLettersResponse, error)
+	// GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
+	// its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
+	// as an HTTP GET (Connect protocol).
+	GetRecord(context.Context, *v1.GetRecordRequest) (*v1.GetRecordResponse, error)
+	// ListSchedules shows each flow's schedule and its next run time. Callable as an HTTP GET (Connect
+	// protocol).
+	ListSchedules(context.Context, *v1.ListSchedulesRequest) (*v1.ListSchedulesResponse, error)
+	// UpdateSchedule changes a flow's schedule (an interval with jitter, or a cron expression), or
+	// pauses or resumes it. The change is durable and takes effect at once (the next run time is
+	// computed from now).
+	UpdateSchedule(context.Context, *v1.UpdateScheduleRequest) (*v1.UpdateScheduleResponse, error)
 }
 
 // NewSyncServiceClient constructs a client for the syncgate.v1.SyncService service. By default, it
@@ -118,17 +163,69 @@ func NewSyncServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(syncServiceMethods.ByName("WatchRun")),
 			connect.WithClientOptions(opts...),
 		),
+		cancelRun: connect.NewClient[v1.CancelRunRequest, v1.CancelRunResponse](
+			httpClient,
+			baseURL+SyncServiceCancelRunProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("CancelRun")),
+			connect.WithClientOptions(opts...),
+		),
+		listDeadLetters: connect.NewClient[v1.ListDeadLettersRequest, v1.ListDeadLettersResponse](
+			httpClient,
+			baseURL+SyncServiceListDeadLettersProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("ListDeadLetters")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		retryDeadLetters: connect.NewClient[v1.RetryDeadLettersRequest, v1.RetryDeadLettersResponse](
+			httpClient,
+			baseURL+SyncServiceRetryDeadLettersProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("RetryDeadLetters")),
+			connect.WithClientOptions(opts...),
+		),
+		discardDeadLetters: connect.NewClient[v1.DiscardDeadLettersRequest, v1.DiscardDeadLettersResponse](
+			httpClient,
+			baseURL+SyncServiceDiscardDeadLettersProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("DiscardDeadLetters")),
+			connect.WithClientOptions(opts...),
+		),
+		getRecord: connect.NewClient[v1.GetRecordRequest, v1.GetRecordResponse](
+			httpClient,
+			baseURL+SyncServiceGetRecordProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("GetRecord")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listSchedules: connect.NewClient[v1.ListSchedulesRequest, v1.ListSchedulesResponse](
+			httpClient,
+			baseURL+SyncServiceListSchedulesProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("ListSchedules")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateSchedule: connect.NewClient[v1.UpdateScheduleRequest, v1.UpdateScheduleResponse](
+			httpClient,
+			baseURL+SyncServiceUpdateScheduleProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("UpdateSchedule")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // syncServiceClient implements SyncServiceClient.
 type syncServiceClient struct {
-	syncCustomers *connect.Client[v1.SyncCustomersRequest, v1.SyncCustomersResponse]
-	syncAgents    *connect.Client[v1.SyncAgentsRequest, v1.SyncAgentsResponse]
-	preview       *connect.Client[v1.PreviewRequest, v1.PreviewResponse]
-	getRun        *connect.Client[v1.GetRunRequest, v1.GetRunResponse]
-	listRuns      *connect.Client[v1.ListRunsRequest, v1.ListRunsResponse]
-	watchRun      *connect.Client[v1.WatchRunRequest, v1.WatchRunResponse]
+	syncCustomers      *connect.Client[v1.SyncCustomersRequest, v1.SyncCustomersResponse]
+	syncAgents         *connect.Client[v1.SyncAgentsRequest, v1.SyncAgentsResponse]
+	preview            *connect.Client[v1.PreviewRequest, v1.PreviewResponse]
+	getRun             *connect.Client[v1.GetRunRequest, v1.GetRunResponse]
+	listRuns           *connect.Client[v1.ListRunsRequest, v1.ListRunsResponse]
+	watchRun           *connect.Client[v1.WatchRunRequest, v1.WatchRunResponse]
+	cancelRun          *connect.Client[v1.CancelRunRequest, v1.CancelRunResponse]
+	listDeadLetters    *connect.Client[v1.ListDeadLettersRequest, v1.ListDeadLettersResponse]
+	retryDeadLetters   *connect.Client[v1.RetryDeadLettersRequest, v1.RetryDeadLettersResponse]
+	discardDeadLetters *connect.Client[v1.DiscardDeadLettersRequest, v1.DiscardDeadLettersResponse]
+	getRecord          *connect.Client[v1.GetRecordRequest, v1.GetRecordResponse]
+	listSchedules      *connect.Client[v1.ListSchedulesRequest, v1.ListSchedulesResponse]
+	updateSchedule     *connect.Client[v1.UpdateScheduleRequest, v1.UpdateScheduleResponse]
 }
 
 // SyncCustomers calls syncgate.v1.SyncService.SyncCustomers.
@@ -181,6 +278,69 @@ func (c *syncServiceClient) WatchRun(ctx context.Context, req *v1.WatchRunReques
 	return c.watchRun.CallServerStream(ctx, connect.NewRequest(req))
 }
 
+// CancelRun calls syncgate.v1.SyncService.CancelRun.
+func (c *syncServiceClient) CancelRun(ctx context.Context, req *v1.CancelRunRequest) (*v1.CancelRunResponse, error) {
+	response, err := c.cancelRun.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListDeadLetters calls syncgate.v1.SyncService.ListDeadLetters.
+func (c *syncServiceClient) ListDeadLetters(ctx context.Context, req *v1.ListDeadLettersRequest) (*v1.ListDeadLettersResponse, error) {
+	response, err := c.listDeadLetters.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RetryDeadLetters calls syncgate.v1.SyncService.RetryDeadLetters.
+func (c *syncServiceClient) RetryDeadLetters(ctx context.Context, req *v1.RetryDeadLettersRequest) (*v1.RetryDeadLettersResponse, error) {
+	response, err := c.retryDeadLetters.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DiscardDeadLetters calls syncgate.v1.SyncService.DiscardDeadLetters.
+func (c *syncServiceClient) DiscardDeadLetters(ctx context.Context, req *v1.DiscardDeadLettersRequest) (*v1.DiscardDeadLettersResponse, error) {
+	response, err := c.discardDeadLetters.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetRecord calls syncgate.v1.SyncService.GetRecord.
+func (c *syncServiceClient) GetRecord(ctx context.Context, req *v1.GetRecordRequest) (*v1.GetRecordResponse, error) {
+	response, err := c.getRecord.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListSchedules calls syncgate.v1.SyncService.ListSchedules.
+func (c *syncServiceClient) ListSchedules(ctx context.Context, req *v1.ListSchedulesRequest) (*v1.ListSchedulesResponse, error) {
+	response, err := c.listSchedules.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateSchedule calls syncgate.v1.SyncService.UpdateSchedule.
+func (c *syncServiceClient) UpdateSchedule(ctx context.Context, req *v1.UpdateScheduleRequest) (*v1.UpdateScheduleResponse, error) {
+	response, err := c.updateSchedule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // SyncServiceHandler is an implementation of the syncgate.v1.SyncService service.
 type SyncServiceHandler interface {
 	// SyncCustomers turns Kingdee customers (BD_Customer) into Greatonce distributors.
@@ -199,6 +359,32 @@ type SyncServiceHandler interface {
 	// WatchRun streams snapshots of a run's progress until the run ends. (Server streaming, so never
 	// an HTTP GET.)
 	WatchRun(context.Context, *v1.WatchRunRequest, *connect.ServerStream[v1.WatchRunResponse]) error
+	// CancelRun asks a running run to stop at its next page boundary: the page being delivered is
+	// finished and committed, no further page is read, and the run ends CANCELLED with everything
+	// delivered so far committed. A run that has not started yet is cancelled before it reads anything.
+	// Cancelling a run that has already ended fails with FAILED_PRECONDITION.
+	CancelRun(context.Context, *v1.CancelRunRequest) (*v1.CancelRunResponse, error)
+	// ListDeadLetters lists a flow's dead letters (records that failed permanently), by source key,
+	// with the last error and attempt count. Callable as an HTTP GET (Connect protocol).
+	ListDeadLetters(context.Context, *v1.ListDeadLettersRequest) (*v1.ListDeadLettersResponse, error)
+	// RetryDeadLetters delivers dead letters again, all of a flow's or the selected ones, as a run
+	// (trigger RETRY) that reads nothing else and does not move the checkpoint. Delivered letters are
+	// resolved; those that fail again stay, with one more attempt counted.
+	RetryDeadLetters(context.Context, *v1.RetryDeadLettersRequest) (*v1.RetryDeadLettersResponse, error)
+	// DiscardDeadLetters removes selected dead letters without delivering them. Each discarded record
+	// keeps an audit row (outcome "discarded", with the reason) in a run of its own (trigger DISCARD).
+	DiscardDeadLetters(context.Context, *v1.DiscardDeadLettersRequest) (*v1.DiscardDeadLettersResponse, error)
+	// GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
+	// its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
+	// as an HTTP GET (Connect protocol).
+	GetRecord(context.Context, *v1.GetRecordRequest) (*v1.GetRecordResponse, error)
+	// ListSchedules shows each flow's schedule and its next run time. Callable as an HTTP GET (Connect
+	// protocol).
+	ListSchedules(context.Context, *v1.ListSchedulesRequest) (*v1.ListSchedulesResponse, error)
+	// UpdateSchedule changes a flow's schedule (an interval with jitter, or a cron expression), or
+	// pauses or resumes it. The change is durable and takes effect at once (the next run time is
+	// computed from now).
+	UpdateSchedule(context.Context, *v1.UpdateScheduleRequest) (*v1.UpdateScheduleResponse, error)
 }
 
 // NewSyncServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -247,6 +433,51 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(syncServiceMethods.ByName("WatchRun")),
 		connect.WithHandlerOptions(opts...),
 	)
+	syncServiceCancelRunHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceCancelRunProcedure,
+		svc.CancelRun,
+		connect.WithSchema(syncServiceMethods.ByName("CancelRun")),
+		connect.WithHandlerOptions(opts...),
+	)
+	syncServiceListDeadLettersHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceListDeadLettersProcedure,
+		svc.ListDeadLetters,
+		connect.WithSchema(syncServiceMethods.ByName("ListDeadLetters")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	syncServiceRetryDeadLettersHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceRetryDeadLettersProcedure,
+		svc.RetryDeadLetters,
+		connect.WithSchema(syncServiceMethods.ByName("RetryDeadLetters")),
+		connect.WithHandlerOptions(opts...),
+	)
+	syncServiceDiscardDeadLettersHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceDiscardDeadLettersProcedure,
+		svc.DiscardDeadLetters,
+		connect.WithSchema(syncServiceMethods.ByName("DiscardDeadLetters")),
+		connect.WithHandlerOptions(opts...),
+	)
+	syncServiceGetRecordHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceGetRecordProcedure,
+		svc.GetRecord,
+		connect.WithSchema(syncServiceMethods.ByName("GetRecord")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	syncServiceListSchedulesHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceListSchedulesProcedure,
+		svc.ListSchedules,
+		connect.WithSchema(syncServiceMethods.ByName("ListSchedules")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	syncServiceUpdateScheduleHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceUpdateScheduleProcedure,
+		svc.UpdateSchedule,
+		connect.WithSchema(syncServiceMethods.ByName("UpdateSchedule")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/syncgate.v1.SyncService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SyncServiceSyncCustomersProcedure:
@@ -261,6 +492,20 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 			syncServiceListRunsHandler.ServeHTTP(w, r)
 		case SyncServiceWatchRunProcedure:
 			syncServiceWatchRunHandler.ServeHTTP(w, r)
+		case SyncServiceCancelRunProcedure:
+			syncServiceCancelRunHandler.ServeHTTP(w, r)
+		case SyncServiceListDeadLettersProcedure:
+			syncServiceListDeadLettersHandler.ServeHTTP(w, r)
+		case SyncServiceRetryDeadLettersProcedure:
+			syncServiceRetryDeadLettersHandler.ServeHTTP(w, r)
+		case SyncServiceDiscardDeadLettersProcedure:
+			syncServiceDiscardDeadLettersHandler.ServeHTTP(w, r)
+		case SyncServiceGetRecordProcedure:
+			syncServiceGetRecordHandler.ServeHTTP(w, r)
+		case SyncServiceListSchedulesProcedure:
+			syncServiceListSchedulesHandler.ServeHTTP(w, r)
+		case SyncServiceUpdateScheduleProcedure:
+			syncServiceUpdateScheduleHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -292,4 +537,32 @@ func (UnimplementedSyncServiceHandler) ListRuns(context.Context, *v1.ListRunsReq
 
 func (UnimplementedSyncServiceHandler) WatchRun(context.Context, *v1.WatchRunRequest, *connect.ServerStream[v1.WatchRunResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.WatchRun is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) CancelRun(context.Context, *v1.CancelRunRequest) (*v1.CancelRunResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.CancelRun is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) ListDeadLetters(context.Context, *v1.ListDeadLettersRequest) (*v1.ListDeadLettersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.ListDeadLetters is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) RetryDeadLetters(context.Context, *v1.RetryDeadLettersRequest) (*v1.RetryDeadLettersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.RetryDeadLetters is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) DiscardDeadLetters(context.Context, *v1.DiscardDeadLettersRequest) (*v1.DiscardDeadLettersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.DiscardDeadLetters is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) GetRecord(context.Context, *v1.GetRecordRequest) (*v1.GetRecordResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.GetRecord is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) ListSchedules(context.Context, *v1.ListSchedulesRequest) (*v1.ListSchedulesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.ListSchedules is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) UpdateSchedule(context.Context, *v1.UpdateScheduleRequest) (*v1.UpdateScheduleResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.UpdateSchedule is not implemented"))
 }
