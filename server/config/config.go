@@ -34,7 +34,8 @@ import (
 type Config struct {
 	Listen          string        `koanf:"listen" env:"LISTEN" flag:"listen" help:"address to serve Connect/gRPC/gRPC-Web on"`
 	DB              string        `koanf:"db" env:"DB" flag:"db" help:"SQLite database file"`
-	APIKeys         []string      `koanf:"api_keys" env:"API_KEYS" secret:"true" help:"API keys accepted as Authorization: Bearer <key>, comma- or newline-separated (SYNCGATE_API_KEYS_FILE: one per line, # comments)"`
+	JobsDB          string        `koanf:"jobs_db" env:"JOBS_DB" flag:"jobs-db" help:"SQLite file for the job engine's (River's) tables (empty: beside db, its name with -jobs, e.g. syncgate-jobs.db)"`
+	APIKeys         []string      `koanf:"api_keys" env:"API_KEYS" secret:"true" help:"API keys accepted as Authorization: Bearer <key>, comma- or newline-separated, each KEY or NAME:KEY (runs record the name; unnamed keys are key-1, key-2, …) (SYNCGATE_API_KEYS_FILE: one per line, # comments)"`
 	Insecure        bool          `koanf:"insecure" env:"INSECURE" flag:"insecure" help:"allow serving a non-loopback address without API keys"`
 	MappingDir      string        `koanf:"mapping_dir" env:"MAPPING_DIR" flag:"mapping-dir" help:"directory with mapping spec overrides (customers.yaml, agents.yaml)"`
 	LogLevel        string        `koanf:"log_level" env:"LOG_LEVEL" flag:"log-level" help:"debug, info, warn or error"`
@@ -91,6 +92,20 @@ type Sync struct {
 	BatchConcurrency int           `koanf:"batch_concurrency" env:"SYNC_BATCH_CONCURRENCY" flag:"batch-concurrency" help:"concurrent Kingdee BatchSave calls within a page"`
 	Overlap          time.Duration `koanf:"overlap" env:"SYNC_OVERLAP" flag:"overlap" help:"how far before the checkpoint an incremental window starts"`
 	UseOrgNumbers    []string      `koanf:"use_org_numbers" env:"SYNC_USE_ORGS" flag:"use-orgs" help:"comma-separated Kingdee use organisations to read (empty: all)"`
+	// Schedules, as "every 30s", "every 5m jitter 20s", "cron */10 * * * *" or "off".
+	ScheduleCustomers string `koanf:"schedule_customers" env:"SYNC_SCHEDULE_CUSTOMERS" flag:"schedule-customers" help:"when SyncCustomers runs by itself: \"every DURATION [jitter DURATION]\", \"cron EXPR\" or \"off\" (applied when it changes; the API can change it meanwhile)"`
+	ScheduleAgents    string `koanf:"schedule_agents" env:"SYNC_SCHEDULE_AGENTS" flag:"schedule-agents" help:"when SyncAgents runs by itself (as schedule-customers)"`
+}
+
+// JobsDBPath is the job engine's SQLite file: JobsDB, or beside DB with "-jobs" added to its name.
+func (c Config) JobsDBPath() string {
+	if c.JobsDB != "" {
+		return c.JobsDB
+	}
+	if base, ok := strings.CutSuffix(c.DB, ".db"); ok {
+		return base + "-jobs.db"
+	}
+	return c.DB + "-jobs"
 }
 
 // Defaults returns the built-in configuration.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,22 @@ type Config struct {
 	// DryRunRecords is how many planned outcomes a dry run keeps in memory for RunRecords (default
 	// 10000); its counts cover every record.
 	DryRunRecords int
+	// ProgressInterval is how often a running run's live counts are published to watchers while they
+	// change (default 250ms; WatchRun promises at least one snapshot a second).
+	ProgressInterval time.Duration
+}
+
+// Dispatcher hands runs to the job system that executes them (River, in the gateway), which calls
+// [Engine.Execute] with the run's id. Without one, the engine executes runs on its own goroutines.
+type Dispatcher interface {
+	// Dispatch queues the run; it fails with a *RunInProgressError when the job system already holds
+	// a queued run of the flow.
+	Dispatch(ctx context.Context, job RunJob) error
+}
+
+// RunJob names a registered run for a Dispatcher.
+type RunJob struct {
+	RunID, Flow string
 }
 
 // Engine runs flows, one run at a time per flow.
@@ -43,6 +60,8 @@ type Engine struct {
 	base   context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	dispatcher Dispatcher
 
 	mu      sync.Mutex
 	closing bool
@@ -71,6 +90,9 @@ func New(cfg Config, st storage.Store, flows ...*Flow) (*Engine, error) {
 	if cfg.DryRunRecords <= 0 {
 		cfg.DryRunRecords = 10000
 	}
+	if cfg.ProgressInterval <= 0 {
+		cfg.ProgressInterval = 250 * time.Millisecond
+	}
 	e := &Engine{
 		cfg: cfg, log: cfg.Logger, st: st, flows: map[string]*Flow{},
 		metrics: newMetrics(cfg.Registerer),
@@ -96,6 +118,10 @@ func New(cfg Config, st storage.Store, flows ...*Flow) (*Engine, error) {
 	return e, nil
 }
 
+// SetDispatcher makes d execute the runs started from now on (see [Dispatcher]). Call it before
+// serving.
+func (e *Engine) SetDispatcher(d Dispatcher) { e.dispatcher = d }
+
 // runState is a run in memory: its snapshot, its cancel function and its watchers.
 type runState struct {
 	mu      sync.Mutex
@@ -104,6 +130,28 @@ type runState struct {
 	done    chan struct{} // closed when the run has ended
 	cancel  context.CancelFunc
 	records []RecordOutcome // dry runs only: the planned outcomes
+	// ctx is the run's context (cancelled by a shutdown); f and opts what it runs.
+	ctx  context.Context
+	f    *Flow
+	opts Options
+	// stop is closed by CancelRun: the run stops at its next page boundary.
+	stop     chan struct{}
+	stopOnce sync.Once
+	// started is set once the run executes (a dispatched run may wait in the queue).
+	started bool
+}
+
+// requestStop asks the run to stop at its next page boundary.
+func (s *runState) requestStop() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+// stopping reports whether the run was asked to stop.
+func (s *runState) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *runState) snapshot() (Run, <-chan struct{}) {
@@ -153,56 +201,128 @@ func (e *Engine) Start(ctx context.Context, flow string, opts Options) (Run, err
 	if !f.UseOrgs && len(opts.UseOrgNumbers) > 0 {
 		return Run{}, invalidf("use organisations do not apply to the %s flow", flow)
 	}
-	now := e.cfg.Now()
-	run := Run{
-		ID: newRunID(now), Flow: flow, Status: StatusRunning, DryRun: opts.DryRun, FullResync: opts.FullResync,
-		StartedAt: now, Limit: opts.Limit, SourceKeys: opts.SourceKeys,
+	if opts.retryOnly() && (opts.DryRun || opts.FullResync || opts.Window != nil || len(opts.SourceKeys) > 0) {
+		return Run{}, invalidf("a dead-letter retry takes no dry run, full resync, window or source keys")
 	}
-	e.mu.Lock()
-	if e.closing {
-		e.mu.Unlock()
-		return Run{}, ErrShuttingDown
+	if opts.Trigger == "" {
+		opts.Trigger = TriggerAPI
 	}
-	if cur, busy := e.active[flow]; busy {
-		e.mu.Unlock()
-		cr, _ := cur.snapshot()
-		return Run{}, &RunInProgressError{Flow: flow, RunID: cr.ID}
+	st, err := e.register(ctx, f, opts)
+	if err != nil {
+		return Run{}, err
 	}
-	rctx, cancel := context.WithCancel(e.base)
-	st := &runState{run: run, changed: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
-	e.active[flow] = st
-	e.live[run.ID] = st
-	e.mu.Unlock()
-
-	if !opts.DryRun {
-		optsJSON, _ := json.Marshal(opts)
-		if err := e.st.CreateRun(ctx, storage.Run{ID: run.ID, Flow: flow, Options: optsJSON, Status: string(StatusRunning), StartedAt: now}); err != nil {
-			cancel()
-			e.mu.Lock()
-			delete(e.active, flow)
-			delete(e.live, run.ID)
-			e.mu.Unlock()
-			return Run{}, err
+	run, _ := st.snapshot()
+	// Dry runs write nothing and live in this process's memory only: they are not jobs.
+	if e.dispatcher != nil && !opts.DryRun {
+		if err := e.dispatcher.Dispatch(ctx, RunJob{RunID: run.ID, Flow: flow}); err != nil {
+			// The run never started: it ends failed (with the reason) rather than staying "running".
+			e.finish(st, StatusFailed, fmt.Errorf("queue the run: %w", err))
+			if c := Classify(err); c == KindRunInProgress || c == KindShuttingDown {
+				return Run{}, err
+			}
+			return Run{}, fmt.Errorf("queue the run: %w", err)
 		}
+		return run, nil
 	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		defer cancel()
-		defer func() {
-			// A bug in a flow ends its run as failed instead of the gateway; committed pages stay
-			// consistent (each is one transaction).
-			if p := recover(); p != nil {
-				e.log.Error("run panicked", "run_id", run.ID, "flow", flow, "panic", p, "stack", string(debug.Stack()))
-				if !st.isDone() {
-					e.finish(st, StatusFailed, errors.New("internal error in the flow; see the gateway log"))
-				}
-			}
-		}()
-		e.execute(rctx, f, st, opts)
+		e.run(st)
 	}()
-	r, _ := st.snapshot()
-	return r, nil
+	return run, nil
+}
+
+// register records a new run of f (in memory, and in the store unless dry) and takes the flow's run
+// slot; the run is not started.
+func (e *Engine) register(ctx context.Context, f *Flow, opts Options) (*runState, error) {
+	flow := f.Name
+	now := e.cfg.Now()
+	run := Run{
+		ID: newRunID(now), Flow: flow, Status: StatusRunning, DryRun: opts.DryRun, FullResync: opts.FullResync,
+		StartedAt: now, Limit: opts.Limit, SourceKeys: opts.SourceKeys, Trigger: opts.Trigger, Actor: opts.Actor,
+	}
+	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		return nil, ErrShuttingDown
+	}
+	if cur, busy := e.active[flow]; busy {
+		e.mu.Unlock()
+		cr, _ := cur.snapshot()
+		return nil, &RunInProgressError{Flow: flow, RunID: cr.ID}
+	}
+	rctx, cancel := context.WithCancel(e.base)
+	st := &runState{run: run, changed: make(chan struct{}), done: make(chan struct{}), cancel: cancel,
+		ctx: rctx, f: f, opts: opts, stop: make(chan struct{})}
+	e.active[flow] = st
+	e.live[run.ID] = st
+	e.mu.Unlock()
+
+	forget := func() {
+		cancel()
+		e.mu.Lock()
+		delete(e.active, flow)
+		delete(e.live, run.ID)
+		e.mu.Unlock()
+	}
+	if !opts.DryRun {
+		optsJSON, _ := json.Marshal(opts)
+		if err := e.st.CreateRun(ctx, storage.Run{ID: run.ID, Flow: flow, Options: optsJSON, Status: string(StatusRunning), StartedAt: now,
+			Trigger: string(opts.Trigger), Actor: opts.Actor}); err != nil {
+			forget()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// Execute runs a run registered by Start and dispatched to the job system, and returns when it has
+// ended (or at once, when the run is unknown to this engine or already ran: its process restarted, and
+// the run was marked failed at start-up). ctx ending (the job system stopping) cancels the run as a
+// shutdown does.
+func (e *Engine) Execute(ctx context.Context, runID string) error {
+	st := e.state(runID)
+	if st == nil {
+		e.log.Warn("run job for a run this process does not hold; skipped", "run_id", runID)
+		return nil
+	}
+	st.mu.Lock()
+	already := st.started
+	st.started = true
+	st.mu.Unlock()
+	if already || st.isDone() {
+		return nil
+	}
+	e.wg.Add(1)
+	defer e.wg.Done()
+	stopWatch := context.AfterFunc(ctx, st.cancel)
+	defer stopWatch()
+	e.run(st)
+	return nil
+}
+
+// run executes a registered run on the calling goroutine.
+func (e *Engine) run(st *runState) {
+	defer st.cancel()
+	r0, _ := st.snapshot()
+	defer func() {
+		// A bug in a flow ends its run as failed instead of the gateway; committed pages stay
+		// consistent (each is one transaction).
+		if p := recover(); p != nil {
+			e.log.Error("run panicked", "run_id", r0.ID, "flow", r0.Flow, "panic", p, "stack", string(debug.Stack()))
+			if !st.isDone() {
+				e.finish(st, StatusFailed, errors.New("internal error in the flow; see the gateway log"))
+			}
+		}
+	}()
+	st.mu.Lock()
+	st.started = true
+	st.mu.Unlock()
+	if st.stopping() {
+		e.finish(st, StatusCancelled, errStopRequested)
+		return
+	}
+	e.execute(st.ctx, st.f, st, st.opts)
 }
 
 // finish records a run's end: in the store (unless dry), then in memory, and only then wakes its
@@ -217,7 +337,7 @@ func (e *Engine) finish(st *runState, status Status, runErr error) {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CommitTimeout)
 		defer cancel()
 		if err := e.st.FinishRun(ctx, storage.Run{ID: r.ID, Status: string(r.Status), Counts: r.Counts, FinishedAt: r.FinishedAt,
-			Error: r.Error, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd}); err != nil {
+			Error: r.Error, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Trigger: string(r.Trigger), Actor: r.Actor}); err != nil {
 			e.log.Error("record run end", "run_id", r.ID, "error", err)
 		}
 	}
@@ -278,6 +398,10 @@ func (e *Engine) Watch(ctx context.Context, runID string) (<-chan Run, error) {
 	ch := make(chan Run)
 	go func() {
 		defer close(ch)
+		// At most one snapshot per progress interval, the final one at once: a run's counts change
+		// with every record, and a watcher wants to see them move, not every step.
+		gap := time.NewTimer(0)
+		defer gap.Stop()
 		for {
 			r, changed := st.snapshot()
 			select {
@@ -288,8 +412,15 @@ func (e *Engine) Watch(ctx context.Context, runID string) (<-chan Run, error) {
 			if r.Done() {
 				return
 			}
+			gap.Reset(e.cfg.ProgressInterval)
 			select {
 			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-gap.C:
+			case <-st.done:
 			case <-ctx.Done():
 				return
 			}
@@ -316,7 +447,8 @@ func (e *Engine) GetRun(ctx context.Context, id string) (Run, error) {
 
 func fromStoreRun(sr storage.Run) Run {
 	r := Run{ID: sr.ID, Flow: sr.Flow, Status: Status(sr.Status), WindowStart: sr.WindowStart, WindowEnd: sr.WindowEnd,
-		Counts: sr.Counts, StartedAt: sr.StartedAt, FinishedAt: sr.FinishedAt, Error: sr.Error}
+		Counts: sr.Counts, StartedAt: sr.StartedAt, FinishedAt: sr.FinishedAt, Error: sr.Error,
+		Trigger: Trigger(sr.Trigger), Actor: sr.Actor}
 	var o Options
 	if json.Unmarshal(sr.Options, &o) == nil {
 		r.DryRun, r.FullResync, r.Limit, r.SourceKeys = o.DryRun, o.FullResync, o.Limit, o.SourceKeys
@@ -396,14 +528,26 @@ func (e *Engine) RunRecords(ctx context.Context, runID, pageToken string, pageSi
 	return out, next, nil
 }
 
-// Cancel cancels a running run; it ends as cancelled with its committed pages kept.
-func (e *Engine) Cancel(runID string) error {
+// Cancel asks a running run to stop at its next page boundary: the page being delivered is finished
+// and committed, and the run ends cancelled. A run still queued ends cancelled without reading
+// anything. It returns the run as it is now (still running); ErrRunEnded for a run that has ended,
+// ErrNotFound for one that does not exist.
+func (e *Engine) Cancel(ctx context.Context, runID string) (Run, error) {
 	st := e.state(runID)
-	if st == nil {
-		return fmt.Errorf("running run %s: %w", runID, ErrNotFound)
+	if st == nil || st.isDone() {
+		r, err := e.GetRun(ctx, runID)
+		if err != nil {
+			return Run{}, err
+		}
+		if r.Done() {
+			return Run{}, fmt.Errorf("cancel run %s (%s): %w", runID, r.Status, ErrRunEnded)
+		}
+		// Stored as running but not held here: its process died and the run was never taken over.
+		return Run{}, fmt.Errorf("cancel run %s: it is not running in this gateway: %w", runID, ErrRunEnded)
 	}
-	st.cancel()
-	return nil
+	st.requestStop()
+	r, _ := st.snapshot()
+	return r, nil
 }
 
 // Shutdown stops starting runs, cancels the running ones and waits (at most until ctx ends) until
@@ -421,4 +565,14 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("runs still stopping: %w", ctx.Err())
 	}
+}
+
+// flowNames lists the engine's flows by name.
+func (e *Engine) flowNames() []string {
+	names := make([]string, 0, len(e.flows))
+	for n := range e.flows {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

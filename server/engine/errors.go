@@ -17,6 +17,8 @@ var (
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrShuttingDown: the engine no longer starts runs.
 	ErrShuttingDown = errors.New("shutting down")
+	// ErrRunEnded: the run has already ended (it cannot be cancelled).
+	ErrRunEnded = errors.New("the run has already ended")
 	// ErrInternal marks a failure of the gateway itself (storage, a bug). Its text is for the log
 	// only, whatever else the error wraps.
 	ErrInternal = errors.New("internal error")
@@ -58,6 +60,8 @@ const (
 	// KindVendor: a *Failure (a call to a source or target system failed, as the flow's adapter
 	// classified it). Its text never carries credentials (adapters guarantee it), so callers see it.
 	KindVendor
+	// KindRunEnded: ErrRunEnded (an action that needs a running run found it ended).
+	KindRunEnded
 )
 
 // FailureKind says what a failed call to a source or target system means.
@@ -100,6 +104,9 @@ func (e *callerError) Error() string { return e.msg }
 
 // errRunCancelled ends a run that was cancelled (by the caller or a shutdown).
 var errRunCancelled error = &callerError{kind: KindCanceled, msg: "run cancelled; pages delivered before the cancel are committed"}
+
+// errStopRequested ends a run that CancelRun stopped at a page boundary.
+var errStopRequested error = &callerError{kind: KindCanceled, msg: "run cancelled by request; every page delivered before it is committed"}
 
 // Classify sorts err (non-nil) into a Kind. The first classified error met from the outside of the
 // chain decides (so a vendor error wrapping a timeout is a vendor error); an error that joins several
@@ -155,6 +162,8 @@ func nodeKind(err error) (Kind, bool) {
 		return KindInvalidInput, true
 	case ErrShuttingDown:
 		return KindShuttingDown, true
+	case ErrRunEnded:
+		return KindRunEnded, true
 	case context.Canceled:
 		return KindCanceled, true
 	case context.DeadlineExceeded:

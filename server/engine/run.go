@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/syncgate/syncgate/server/mapping"
@@ -37,6 +38,7 @@ type runner struct {
 	inflight *pendingCommit
 	vars     mapping.Vars
 	counts   Counts
+	progress progress
 	// checkpoint is the flow's checkpoint as committed so far; it only moves forward.
 	checkpoint     storage.Cursor
 	moveCheckpoint bool
@@ -50,7 +52,10 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 		ru.writer = e.st
 	}
 	ctx = withAudit(ctx, ru.audit)
+	ctx = withProgress(ctx, &ru.progress)
+	stopProgress := ru.publishProgress()
 	err := ru.run(ctx)
+	stopProgress()
 	if errors.Is(err, errLimitReached) { // wherever the limit struck: dead letters, keys or the window
 		err = nil
 	}
@@ -67,6 +72,8 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	}
 	st.update(func(r *Run) { r.Counts = ru.counts })
 	switch {
+	case errors.Is(err, errStopRequested):
+		e.finish(st, StatusCancelled, errStopRequested)
 	case err == nil && ru.counts.Failed > 0:
 		e.finish(st, StatusPartial, nil)
 	case err == nil:
@@ -99,6 +106,11 @@ func (ru *runner) run(ctx context.Context) error {
 	})
 	ru.log.Info("run started", "window_start", q.After.Time, "window_end", q.End, "dry_run", ru.opts.DryRun,
 		"full_resync", ru.opts.FullResync, "keys", len(ru.opts.SourceKeys))
+
+	if ru.opts.retryOnly() {
+		ru.moveCheckpoint = false
+		return ru.retryOnly(ctx)
+	}
 
 	if len(ru.opts.SourceKeys) > 0 {
 		recs, err := ru.f.Source.Fetch(ctx, ru.opts.SourceKeys)
@@ -227,10 +239,48 @@ func dedupe(recs []SourceRecord) []SourceRecord {
 	return out
 }
 
+// retryOnly retries the selected dead letters (Options.RetryKeys), or all of the flow's
+// (Options.RetryAll) in batches of Config.DeadLetterBatch in source-key order, each letter once.
+func (ru *runner) retryOnly(ctx context.Context) error {
+	if !ru.opts.RetryAll {
+		for keys := range slices.Chunk(ru.opts.RetryKeys, ru.e.cfg.DeadLetterBatch) {
+			dls, err := ru.reader.DeadLettersByKey(ctx, ru.f.Name, keys)
+			if err != nil {
+				return err
+			}
+			if len(dls) == 0 {
+				continue
+			}
+			if err := ru.retryDeadLetters(ctx, dls); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	after := ""
+	for {
+		dls, err := ru.reader.DeadLetterPage(ctx, ru.f.Name, after, ru.e.cfg.DeadLetterBatch)
+		if err != nil || len(dls) == 0 {
+			return err
+		}
+		after = dls[len(dls)-1].SourceKey
+		if err := ru.retryDeadLetters(ctx, dls); err != nil {
+			return err
+		}
+		// The batch's commit may still run; the next page of letters must not see its letters again,
+		// which the key order guarantees (letters that fail again keep their keys, before after).
+	}
+}
+
 // page plans, delivers and commits one page of source records.
 func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	// A page boundary: the place CancelRun stops a run (everything before it is delivered and its
+	// commit is under way; the run waits for it before it ends).
+	if ru.st.stopping() {
+		return errStopRequested
 	}
 	// The checkpoint candidate is the page's last cursor, taken before de-duplication.
 	var lastCursor storage.Cursor
@@ -256,6 +306,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 		return nil
 	}
 	ru.counts.Read += int64(len(recs))
+	ru.progress.startPage(ru.counts) // the records read show at once
 
 	plans, err := ru.e.plan(ctx, ru.f, ru.f.Spec, ru.reader, recs, ru.vars)
 	if err != nil {
@@ -308,6 +359,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 			return err
 		}
 		ru.launch() // the previous page's commit runs while this page is delivered
+		ru.progress.startPage(ru.counts)
 		deliveries := ru.f.Target.Write(ctx, toWrite)
 		for j, d := range deliveries {
 			p := plans[writeIdx[j]]
@@ -360,7 +412,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	// The page commits in the background while the next page is read, planned and delivered. The
 	// checkpoint is taken as moved now: if this commit fails, the run stops before committing anything
 	// after it.
-	if err := ru.commitAsync(ctx, commit, func() { ru.st.update(func(r *Run) { r.Counts = counts }) }); err != nil {
+	if err := ru.commitAsync(ctx, commit, func() { ru.st.update(func(r *Run) { r.Counts = maxCounts(r.Counts, counts) }) }); err != nil {
 		return err
 	}
 	if commit.Checkpoint != nil {

@@ -60,7 +60,28 @@ type Options struct {
 	SourceKeys []string `json:"source_keys,omitempty"`
 	// UseOrgNumbers restricts a customers run to these Kingdee use organisations.
 	UseOrgNumbers []string `json:"use_org_numbers,omitempty"`
+	// RetryKeys makes the run retry only these dead letters, RetryAll all of the flow's; such a run
+	// reads nothing else and does not move the checkpoint.
+	RetryKeys []string `json:"retry_keys,omitempty"`
+	RetryAll  bool     `json:"retry_all,omitempty"`
+	// Trigger is what starts the run (default TriggerAPI) and Actor who (an API key's name).
+	Trigger Trigger `json:"-"`
+	Actor   string  `json:"-"`
 }
+
+// Trigger says what started a run.
+type Trigger string
+
+// Triggers.
+const (
+	TriggerAPI      Trigger = "api"
+	TriggerSchedule Trigger = "schedule"
+	TriggerRetry    Trigger = "retry"
+	TriggerDiscard  Trigger = "discard"
+)
+
+// retryOnly reports whether the run retries dead letters and nothing else.
+func (o Options) retryOnly() bool { return o.RetryAll || len(o.RetryKeys) > 0 }
 
 // Counts are a run's record counts.
 type Counts = storage.Counts
@@ -77,6 +98,8 @@ type Run struct {
 	Error                  string
 	Limit                  int
 	SourceKeys             []string
+	Trigger                Trigger
+	Actor                  string
 }
 
 // Done reports whether the run has ended.
@@ -91,6 +114,8 @@ type RecordOutcome struct {
 	Request, Response    string
 	Outcome, Error       string
 	At                   time.Time
+	// RunID is the run the row belongs to (set in a record's history).
+	RunID string
 }
 
 // ListFilter selects runs.

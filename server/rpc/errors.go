@@ -42,6 +42,8 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 		var inProgress *engine.RunInProgressError
 		errors.As(err, &inProgress)
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New(inProgress.Error()))
+	case engine.KindRunEnded:
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New(err.Error()))
 	case engine.KindShuttingDown:
 		return connect.NewError(connect.CodeUnavailable, errors.New("server is shutting down"))
 	case engine.KindCanceled:

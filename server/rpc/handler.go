@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -27,12 +28,17 @@ type Engine interface {
 	ListRuns(ctx context.Context, f engine.ListFilter) ([]engine.Run, string, error)
 	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]engine.RecordOutcome, string, error)
 	Preview(ctx context.Context, flow string, in engine.PreviewInput) ([]engine.PreviewItem, error)
+	Cancel(ctx context.Context, runID string) (engine.Run, error)
+	ListDeadLetters(ctx context.Context, flow, pageToken string, pageSize int) (engine.DeadLetterPage, error)
+	RetryDeadLetters(ctx context.Context, flow string, keys []string, actor string) (engine.Run, error)
+	DiscardDeadLetters(ctx context.Context, flow string, keys []string, reason, actor string) (engine.Run, []string, error)
+	GetRecord(ctx context.Context, flow, key, pageToken string, pageSize int) (engine.RecordStory, error)
+	ListSchedules(ctx context.Context) ([]engine.Schedule, error)
+	UpdateSchedule(ctx context.Context, flow string, u engine.ScheduleUpdate) (engine.Schedule, error)
 }
 
 // Handler implements syncgatev1connect.SyncServiceHandler on top of the engine.
 type Handler struct {
-	// TODO(#13): remove once the operator RPCs are implemented.
-	syncgatev1connect.UnimplementedSyncServiceHandler
 	engine Engine
 	log    *slog.Logger
 }
@@ -68,7 +74,13 @@ func (h *Handler) SyncAgents(ctx context.Context, req *syncgatev1.SyncAgentsRequ
 }
 
 func (h *Handler) sync(ctx context.Context, flow string, opts engine.Options, wait bool) (*syncgatev1.Run, error) {
+	opts.Trigger, opts.Actor = engine.TriggerAPI, KeyName(ctx)
 	run, err := h.engine.Start(ctx, flow, opts)
+	return h.follow(ctx, run, err, wait)
+}
+
+// follow answers for a run just started: at once, or when it has ended if wait.
+func (h *Handler) follow(ctx context.Context, run engine.Run, err error, wait bool) (*syncgatev1.Run, error) {
 	if err != nil {
 		return nil, toConnect(ctx, h.log, err)
 	}
@@ -169,6 +181,114 @@ func (h *Handler) WatchRun(ctx context.Context, req *syncgatev1.WatchRunRequest,
 	return toConnect(ctx, h.log, ctx.Err())
 }
 
+// CancelRun asks a run to stop at its next page boundary.
+func (h *Handler) CancelRun(ctx context.Context, req *syncgatev1.CancelRunRequest) (*syncgatev1.CancelRunResponse, error) {
+	run, err := h.engine.Cancel(ctx, req.GetRunId())
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	return &syncgatev1.CancelRunResponse{Run: runToProto(run)}, nil
+}
+
+// ListDeadLetters pages through a flow's dead letters.
+func (h *Handler) ListDeadLetters(ctx context.Context, req *syncgatev1.ListDeadLettersRequest) (*syncgatev1.ListDeadLettersResponse, error) {
+	flow := flows.name(req.GetFlow())
+	p, err := h.engine.ListDeadLetters(ctx, flow, req.GetPageToken(), int(req.GetPageSize()))
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	out := &syncgatev1.ListDeadLettersResponse{NextPageToken: p.NextPageToken, Total: p.Total}
+	for _, d := range p.Letters {
+		out.DeadLetters = append(out.DeadLetters, deadLetterToProto(flow, d))
+	}
+	return out, nil
+}
+
+// RetryDeadLetters retries dead letters as a run.
+func (h *Handler) RetryDeadLetters(ctx context.Context, req *syncgatev1.RetryDeadLettersRequest) (*syncgatev1.RetryDeadLettersResponse, error) {
+	run, err := h.engine.RetryDeadLetters(ctx, flows.name(req.GetFlow()), req.GetSourceKeys(), KeyName(ctx))
+	out, err := h.follow(ctx, run, err, req.GetWait())
+	if err != nil {
+		return nil, err
+	}
+	return &syncgatev1.RetryDeadLettersResponse{Run: out}, nil
+}
+
+// DiscardDeadLetters discards selected dead letters, keeping an audit row for each.
+func (h *Handler) DiscardDeadLetters(ctx context.Context, req *syncgatev1.DiscardDeadLettersRequest) (*syncgatev1.DiscardDeadLettersResponse, error) {
+	run, keys, err := h.engine.DiscardDeadLetters(ctx, flows.name(req.GetFlow()), req.GetSourceKeys(), req.GetReason(), KeyName(ctx))
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	return &syncgatev1.DiscardDeadLettersResponse{Run: runToProto(run), Discarded: texts(keys)}, nil
+}
+
+// GetRecord tells one record's story.
+func (h *Handler) GetRecord(ctx context.Context, req *syncgatev1.GetRecordRequest) (*syncgatev1.GetRecordResponse, error) {
+	flow := flows.name(req.GetFlow())
+	s, err := h.engine.GetRecord(ctx, flow, req.GetSourceKey(), req.GetPageToken(), int(req.GetPageSize()))
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	out := &syncgatev1.GetRecordResponse{SourceKey: text(s.SourceKey), NextPageToken: s.NextPageToken}
+	if m := s.Mapping; m != nil {
+		out.Mapping = &syncgatev1.RecordMapping{TargetKey: text(m.TargetKey), Payload: text(string(m.Payload)),
+			CreatedAt: ts(m.CreatedAt), DeliveredAt: ts(m.UpdatedAt)}
+	}
+	if s.DeadLetter != nil {
+		out.DeadLetter = deadLetterToProto(flow, *s.DeadLetter)
+	}
+	for _, r := range s.History {
+		out.History = append(out.History, recordToProto(r))
+	}
+	return out, nil
+}
+
+// ListSchedules shows every flow's schedule.
+func (h *Handler) ListSchedules(ctx context.Context, _ *syncgatev1.ListSchedulesRequest) (*syncgatev1.ListSchedulesResponse, error) {
+	list, err := h.engine.ListSchedules(ctx)
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	out := &syncgatev1.ListSchedulesResponse{}
+	for _, s := range list {
+		out.Schedules = append(out.Schedules, scheduleToProto(s))
+	}
+	return out, nil
+}
+
+// UpdateSchedule changes, pauses or resumes a flow's schedule.
+func (h *Handler) UpdateSchedule(ctx context.Context, req *syncgatev1.UpdateScheduleRequest) (*syncgatev1.UpdateScheduleResponse, error) {
+	u := engine.ScheduleUpdate{Every: req.GetEvery().AsDuration(), Jitter: req.GetJitter().AsDuration(), Cron: req.GetCron()}
+	if req.Paused != nil {
+		p := req.GetPaused()
+		u.Paused = &p
+	}
+	s, err := h.engine.UpdateSchedule(ctx, flows.name(req.GetFlow()), u)
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	return &syncgatev1.UpdateScheduleResponse{Schedule: scheduleToProto(s)}, nil
+}
+
+func deadLetterToProto(flow string, d engine.DeadLetter) *syncgatev1.DeadLetter {
+	return &syncgatev1.DeadLetter{Flow: flows.proto(flow), SourceKey: text(d.SourceKey), Attempts: int32(d.Attempts),
+		LastError: text(d.LastError), FirstFailedAt: ts(d.FirstFailedAt), LastFailedAt: ts(d.LastFailedAt),
+		SourceRecord: text(string(d.Payload))}
+}
+
+func scheduleToProto(s engine.Schedule) *syncgatev1.Schedule {
+	out := &syncgatev1.Schedule{Flow: flows.proto(s.Flow), Cron: s.Cron, Paused: s.Paused, NextRunAt: ts(s.NextRunAt),
+		LastFiredAt: ts(s.LastFiredAt), LastRunId: s.LastRunID, LastResult: text(s.LastResult)}
+	if s.Every > 0 {
+		out.Every = durationpb.New(s.Every)
+		if s.Jitter > 0 {
+			out.Jitter = durationpb.New(s.Jitter)
+		}
+	}
+	return out
+}
+
 func optionsFromProto(o *syncgatev1.SyncOptions) engine.Options {
 	opts := engine.Options{
 		DryRun:     o.GetDryRun(),
@@ -229,6 +349,13 @@ var statuses = enumTable[syncgatev1.RunStatus, engine.Status]{
 	{syncgatev1.RunStatus_RUN_STATUS_CANCELLED, engine.StatusCancelled},
 }
 
+var triggers = enumTable[syncgatev1.Trigger, engine.Trigger]{
+	{syncgatev1.Trigger_TRIGGER_API, engine.TriggerAPI},
+	{syncgatev1.Trigger_TRIGGER_SCHEDULE, engine.TriggerSchedule},
+	{syncgatev1.Trigger_TRIGGER_RETRY, engine.TriggerRetry},
+	{syncgatev1.Trigger_TRIGGER_DISCARD, engine.TriggerDiscard},
+}
+
 var actions = enumTable[syncgatev1.Action, string]{
 	{syncgatev1.Action_ACTION_ADD, engine.ActionAdd},
 	{syncgatev1.Action_ACTION_UPDATE, engine.ActionUpdate},
@@ -259,6 +386,8 @@ func runToProto(r engine.Run) *syncgatev1.Run {
 		Error:      text(r.Error),
 		Limit:      int32(r.Limit),
 		SourceKeys: texts(r.SourceKeys),
+		Trigger:    triggers.proto(r.Trigger),
+		Actor:      text(r.Actor),
 	}
 	if !r.WindowStart.IsZero() || !r.WindowEnd.IsZero() {
 		out.Window = &syncgatev1.TimeWindow{Start: ts(r.WindowStart), End: ts(r.WindowEnd)}
@@ -279,6 +408,7 @@ func recordToProto(r engine.RecordOutcome) *syncgatev1.RecordOutcome {
 		Outcome:   text(r.Outcome),
 		Error:     text(r.Error),
 		At:        ts(r.At),
+		RunId:     text(r.RunID),
 	}
 }
 

@@ -62,7 +62,14 @@ func startDemo(ctx context.Context, cfg *config.Config, records int, log *slog.L
 	cfg.Greatonce.BaseURL, cfg.Greatonce.AppKey, cfg.Greatonce.Secret, cfg.Greatonce.CustomerID = gu, gc.AppKey, gc.Secret, gc.CustomerID
 	cfg.Zhilong.BaseURL, cfg.Zhilong.Username, cfg.Zhilong.Password = zu, zc.Username, zc.Password
 	if len(cfg.APIKeys) == 0 {
-		cfg.APIKeys = []string{demoKey}
+		cfg.APIKeys = []string{"demo:" + demoKey}
+	}
+	// Runs happen by themselves in the demo: both flows every 30 s, unless configured otherwise.
+	if cfg.Sync.ScheduleCustomers == "" {
+		cfg.Sync.ScheduleCustomers = "every 30s"
+	}
+	if cfg.Sync.ScheduleAgents == "" {
+		cfg.Sync.ScheduleAgents = "every 30s"
 	}
 	if cfg.DB == config.Defaults().DB {
 		if d.dir, err = os.MkdirTemp("", "syncgate-demo-"); err != nil {

@@ -240,6 +240,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		_ = gw.close()
 		return fmt.Errorf("listen: %w", err)
 	}
+	if err := gw.start(context.WithoutCancel(ctx)); err != nil { // stopped by stopRuns, in order
+		_ = gw.stopRuns(context.Background())
+		_ = gw.close()
+		return err
+	}
 	srv := rpc.NewHTTPServer(cfg.Listen, mux, rpc.ServerTimeouts{Read: cfg.ReadTimeout}, log)
 	addr := ln.Addr().String()
 	log.Info("syncgate serving", "addr", addr, "db", cfg.DB, "auth", len(cfg.APIKeys) > 0, "config", cfg)

@@ -18,6 +18,7 @@ import (
 	"github.com/syncgate/syncgate/server/flows"
 	"github.com/syncgate/syncgate/server/flows/agents"
 	"github.com/syncgate/syncgate/server/flows/customers"
+	"github.com/syncgate/syncgate/server/jobs"
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/rpc"
 	"github.com/syncgate/syncgate/server/storage/sqlite"
@@ -27,14 +28,21 @@ import (
 type gateway struct {
 	handler *rpc.Handler
 	engine  *engine.Engine
+	jobs    *jobs.Jobs
 	store   *sqlite.Store
 }
 
-// stopRuns cancels running syncs and waits until their state is committed.
-func (g *gateway) stopRuns(ctx context.Context) error { return g.engine.Shutdown(ctx) }
+// start starts the job system: queued runs and schedules begin to run.
+func (g *gateway) start(ctx context.Context) error { return g.jobs.Start(ctx) }
 
-// close releases the store; call it after the HTTP server has drained.
-func (g *gateway) close() error { return g.store.Close() }
+// stopRuns stops starting runs, cancels running syncs and waits until their state is committed,
+// then stops the job system.
+func (g *gateway) stopRuns(ctx context.Context) error {
+	return errors.Join(g.engine.Shutdown(ctx), g.jobs.Stop(ctx))
+}
+
+// close releases the job database and the store; call it after the HTTP server has drained.
+func (g *gateway) close() error { return errors.Join(g.jobs.Close(), g.store.Close()) }
 
 // build wires config → store, mapping specs, vendor clients, flows, engine and handler. The gateway
 // does not start with an invalid active mapping spec.
@@ -105,5 +113,17 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		st.Close()
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	return &gateway{handler: rpc.NewHandler(eng, log), engine: eng, store: st}, nil
+	if err := eng.ConfigureSchedules(ctx, map[string]string{
+		engine.FlowCustomers: cfg.Sync.ScheduleCustomers, engine.FlowAgents: cfg.Sync.ScheduleAgents,
+	}); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("schedules: %w", err)
+	}
+	jb, err := jobs.Open(ctx, jobs.Config{DB: cfg.JobsDBPath(), Logger: log}, eng)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	eng.SetDispatcher(jb)
+	return &gateway{handler: rpc.NewHandler(eng, log), engine: eng, jobs: jb, store: st}, nil
 }

@@ -617,5 +617,8 @@ func (t *kingdeeCustomerWriter) saveBatch(ctx context.Context, items []engine.Pl
 			d.TargetKey = strconv.FormatInt(id, 10)
 		}
 		out[i] = d
+		rd := d
+		rd.Err = flows.Translate(d.Err)
+		engine.ReportDelivery(ctx, rd)
 	}
 }

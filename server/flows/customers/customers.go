@@ -386,7 +386,10 @@ func (t *greatonceDistributors) Write(ctx context.Context, items []engine.Planne
 				if i >= len(items) {
 					return
 				}
-				out[i] = t.deliver(engine.WithRecord(ctx, items[i].Record.Key), items[i])
+				d := t.deliver(engine.WithRecord(ctx, items[i].Record.Key), items[i])
+				d.Err = flows.Translate(d.Err)
+				out[i] = d
+				engine.ReportDelivery(ctx, d)
 			}
 		}()
 	}
