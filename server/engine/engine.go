@@ -141,6 +141,16 @@ type runState struct {
 	started bool
 }
 
+// claim marks the run as started and reports whether it was not yet: whoever claims it runs it (or,
+// at shutdown, ends it).
+func (s *runState) claim() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	was := s.started
+	s.started = true
+	return !was
+}
+
 // requestStop asks the run to stop at its next page boundary.
 func (s *runState) requestStop() { s.stopOnce.Do(func() { close(s.stop) }) }
 
@@ -216,7 +226,9 @@ func (e *Engine) Start(ctx context.Context, flow string, opts Options) (Run, err
 	if e.dispatcher != nil && !opts.DryRun {
 		if err := e.dispatcher.Dispatch(ctx, RunJob{RunID: run.ID, Flow: flow}); err != nil {
 			// The run never started: it ends failed (with the reason) rather than staying "running".
-			e.finish(st, StatusFailed, fmt.Errorf("queue the run: %w", err))
+			if st.claim() {
+				e.finish(st, StatusFailed, fmt.Errorf("queue the run: %w", err))
+			}
 			if c := Classify(err); c == KindRunInProgress || c == KindShuttingDown {
 				return Run{}, err
 			}
@@ -224,6 +236,7 @@ func (e *Engine) Start(ctx context.Context, flow string, opts Options) (Run, err
 		}
 		return run, nil
 	}
+	st.claim()
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -286,11 +299,7 @@ func (e *Engine) Execute(ctx context.Context, runID string) error {
 		e.log.Warn("run job for a run this process does not hold; skipped", "run_id", runID)
 		return nil
 	}
-	st.mu.Lock()
-	already := st.started
-	st.started = true
-	st.mu.Unlock()
-	if already || st.isDone() {
+	if !st.claim() || st.isDone() {
 		return nil
 	}
 	e.wg.Add(1)
@@ -299,6 +308,12 @@ func (e *Engine) Execute(ctx context.Context, runID string) error {
 	defer stopWatch()
 	e.run(st)
 	return nil
+}
+
+// Running reports whether the run is registered here and has not ended.
+func (e *Engine) Running(runID string) bool {
+	st := e.state(runID)
+	return st != nil && !st.isDone()
 }
 
 // run executes a registered run on the calling goroutine.
@@ -315,9 +330,6 @@ func (e *Engine) run(st *runState) {
 			}
 		}
 	}()
-	st.mu.Lock()
-	st.started = true
-	st.mu.Unlock()
 	if st.stopping() {
 		e.finish(st, StatusCancelled, errStopRequested)
 		return
@@ -555,8 +567,19 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (Run, error) {
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing = true
+	var queued []*runState
+	for _, st := range e.live {
+		queued = append(queued, st)
+	}
 	e.mu.Unlock()
 	e.cancel()
+	// Runs still waiting in the job queue will not start: they end cancelled now, not "running"
+	// until the next start marks them failed.
+	for _, st := range queued {
+		if st.claim() && !st.isDone() {
+			e.finish(st, StatusCancelled, errRunCancelled)
+		}
+	}
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {

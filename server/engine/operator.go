@@ -77,9 +77,7 @@ func (e *Engine) DiscardDeadLetters(ctx context.Context, flow string, keys []str
 	if err != nil {
 		return Run{}, nil, err
 	}
-	st.mu.Lock()
-	st.started = true
-	st.mu.Unlock()
+	st.claim()
 	run, _ := st.snapshot()
 	letters, err := e.st.DeadLettersByKey(ctx, flow, keys)
 	if err != nil {

@@ -40,6 +40,9 @@ type Engine interface {
 	Execute(ctx context.Context, runID string) error
 	// FireDueSchedules starts the runs of the schedules that are due.
 	FireDueSchedules(ctx context.Context) error
+	// Running reports whether this engine is running the run (it may have ended while its job has
+	// not yet been marked completed).
+	Running(runID string) bool
 }
 
 // Config configures the job system.
@@ -60,6 +63,7 @@ type Config struct {
 type Jobs struct {
 	db     *sql.DB
 	client *river.Client[*sql.Tx]
+	eng    Engine
 	log    *slog.Logger
 	epoch  int64
 }
@@ -166,7 +170,7 @@ func Open(ctx context.Context, cfg Config, eng Engine) (*Jobs, error) {
 		db.Close()
 		return nil, fmt.Errorf("job client: %w", err)
 	}
-	return &Jobs{db: db, client: client, log: cfg.Logger, epoch: time.Now().UnixNano()}, nil
+	return &Jobs{db: db, client: client, eng: eng, log: cfg.Logger, epoch: time.Now().UnixNano()}, nil
 }
 
 // queueSchedules is the queue of the schedule ticks, so that they never wait behind runs.
@@ -182,20 +186,39 @@ func (j *Jobs) Start(ctx context.Context) error {
 
 // Dispatch queues a run job (engine.Dispatcher). A flow that already has a queued or running run job
 // is a *engine.RunInProgressError naming that run.
+//
+// River marks a job completed shortly after its work function returns (it batches completions), so
+// a run started the moment the previous one ended can meet the previous job still "running". When
+// the engine says that run has ended, the insert is retried for up to completeWait.
 func (j *Jobs) Dispatch(ctx context.Context, job engine.RunJob) error {
-	res, err := j.client.Insert(ctx, runArgs{RunID: job.RunID, Flow: job.Flow, Epoch: j.epoch}, nil)
-	if err != nil {
-		return fmt.Errorf("insert the run job: %w", err)
-	}
-	if res.UniqueSkippedAsDuplicate {
-		var other runArgs
-		if res.Job != nil {
-			other.RunID = runIDOf(res.Job)
+	wait := 5 * time.Millisecond
+	deadline := time.Now().Add(completeWait)
+	for {
+		res, err := j.client.Insert(ctx, runArgs{RunID: job.RunID, Flow: job.Flow, Epoch: j.epoch}, nil)
+		if err != nil {
+			return fmt.Errorf("insert the run job: %w", err)
 		}
-		return &engine.RunInProgressError{Flow: job.Flow, RunID: other.RunID}
+		if !res.UniqueSkippedAsDuplicate {
+			return nil
+		}
+		other := runIDOf(res.Job)
+		if j.eng.Running(other) || time.Now().After(deadline) {
+			return &engine.RunInProgressError{Flow: job.Flow, RunID: other}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
 	}
-	return nil
 }
+
+// completeWait bounds how long Dispatch waits for River to record the end of a run's job that the
+// engine has already ended.
+const completeWait = 5 * time.Second
 
 // Stop stops taking jobs and cancels the running ones' contexts (the engine ends their runs as
 // cancelled, with their committed pages kept), waiting until they have returned or ctx ends.
@@ -212,6 +235,9 @@ func (j *Jobs) Close() error { return j.db.Close() }
 
 // runIDOf reads the run id out of a run job's encoded arguments.
 func runIDOf(job *rivertype.JobRow) string {
+	if job == nil {
+		return ""
+	}
 	var a runArgs
 	if err := json.Unmarshal(job.EncodedArgs, &a); err != nil {
 		return ""

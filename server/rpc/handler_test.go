@@ -20,7 +20,7 @@ import (
 
 // fakeEngine answers from fixed data and records the options it was started with.
 type fakeEngine struct {
-	Engine // the methods a test does not use: calling one panics
+	Engine  // the methods a test does not use: calling one panics
 	mu      sync.Mutex
 	run     engine.Run
 	records []engine.RecordOutcome
