@@ -90,7 +90,9 @@ func (r readOnly) RecordHistory(ctx context.Context, flow, sourceKey, pageToken 
 	return r.s.RecordHistory(ctx, flow, sourceKey, pageToken, pageSize)
 }
 
-func (r readOnly) Schedules(ctx context.Context) ([]storage.Schedule, error) { return r.s.Schedules(ctx) }
+func (r readOnly) Schedules(ctx context.Context) ([]storage.Schedule, error) {
+	return r.s.Schedules(ctx)
+}
 
 func dsn(path string) string {
 	q := url.Values{}
