@@ -19,7 +19,11 @@ import (
 // with sequential keys, 31.8 µs and 2216 bytes per record with one INSERT per row and a separate
 // attempt row, 11-13 µs and 1209 bytes with multi-row INSERTs and the attempt merged into the
 // record's row; with scattered keys (this benchmark) that schema took 61 µs, migration 2 (mappings
-// as a rowid table, without the two indexes nothing read) 18-22 µs and 1397 bytes.
+// as a rowid table, without the two indexes nothing read) 18-22 µs and 1397 bytes. Migration 4's
+// history index (run_records_history) costs a random index insert per audit row again: measured with
+// two test binaries, schema 4 without and with the index, run alternately (-benchtime 150x, a slower
+// day of the same machine), plain 29-36 µs and 1397 bytes without it, 45-60 µs and 1515 bytes with
+// it (intents 35-39 against 52-56 µs); an index on (source_key) alone cost about the same (42-47 µs).
 //
 // The intents case adds what a page of Greatonce adds costs with create intents: each record's
 // distributor code recorded before delivery (RecordIntents, its own transaction) and cleared by the
@@ -88,4 +92,80 @@ func benchCommitPage(b *testing.B, intents bool) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*perPage), "µs/record")
 	b.ReportMetric(float64(size()-before)/float64(b.N*perPage), "bytes/record")
+}
+
+// BenchmarkRecordHistory times RecordHistory on a store holding a million audit rows: ten runs of
+// 100,000 records each (alternately customers and agents, so half of a key's rows belong to the
+// other flow and are filtered out by the join), every source key in every run, committed with
+// CommitPage in pages of 1000 with scattered keys, as a sync writes them. A key's customers history
+// is then 5 rows among its 10. "first page" reads a key's newest rows, "next page" the page after a
+// token; each iteration asks for another key. The store is built once (about a minute), so this
+// runs only with -bench:
+//
+//	go test -run XXX -bench RecordHistory -benchtime 2000x ./server/storage/sqlite
+func BenchmarkRecordHistory(b *testing.B) {
+	const (
+		runs    = 10
+		perRun  = 100_000
+		perPage = 1000
+		keys    = perRun
+	)
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(b.TempDir(), "history.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	key := func(i int) string { return fmt.Sprint(100000 + (i*7919)%keys) } // every key once per run, scattered
+	flow := func(run int) string { return []string{"customers", "agents"}[run%2] }
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	body := `{"distributorCode":"C%07d","distributorName":"植隆代理商%07d","address":"上海市徐汇区漕溪北路88号","actionType":"update"}`
+	start := time.Now()
+	for run := range runs {
+		id := fmt.Sprintf("run-%02d", run)
+		if err := st.CreateRun(ctx, storage.Run{ID: id, Flow: flow(run), Options: []byte("{}"), Status: "running", StartedAt: base}); err != nil {
+			b.Fatal(err)
+		}
+		for p := 0; p < perRun; p += perPage {
+			c := storage.PageCommit{Flow: flow(run), RunID: id}
+			for i := p; i < p+perPage; i++ {
+				n := run*perRun + i
+				c.Records = append(c.Records, storage.Record{SourceKey: key(i), TargetKey: fmt.Sprintf("C%07d", i), Action: "update", Attempt: 1,
+					Vendor: "greatonce", Operation: "greatonce.distributor.single.sync", Request: fmt.Sprintf(body, i, i),
+					Response: `{"success":true,"code":"0","message":"成功"}`, Outcome: "ok", At: base.Add(time.Duration(n) * time.Millisecond)})
+			}
+			if err := st.CommitPage(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var rows int64
+	if err := st.db.QueryRowContext(ctx, `SELECT count(*) FROM run_records`).Scan(&rows); err != nil || rows != runs*perRun {
+		b.Fatalf("%d audit rows, %v", rows, err)
+	}
+	b.Logf("built %d audit rows in %v", rows, time.Since(start).Round(time.Second))
+
+	b.Run("first page", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			recs, next, err := st.RecordHistory(ctx, "customers", key(i*31), "", 50)
+			if err != nil || len(recs) != runs/2 || next != "" {
+				b.Fatalf("history: %d rows, next %q, %v", len(recs), next, err)
+			}
+		}
+	})
+	b.Run("next page", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			k := key(i * 31)
+			_, tok, err := st.RecordHistory(ctx, "customers", k, "", 2)
+			if err != nil || tok == "" {
+				b.Fatalf("first page: %q, %v", tok, err)
+			}
+			b.StartTimer()
+			recs, _, err := st.RecordHistory(ctx, "customers", k, tok, 2)
+			if err != nil || len(recs) != 2 {
+				b.Fatalf("next page: %d rows, %v", len(recs), err)
+			}
+		}
+	})
 }

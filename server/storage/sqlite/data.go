@@ -307,16 +307,17 @@ func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int,
 
 // CreateRun inserts a new run.
 func (s *Store) CreateRun(ctx context.Context, r storage.Run) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (id, flow, options, window_start, window_end, status, started_at, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Flow, string(r.Options), nullNanos(r.WindowStart), nullNanos(r.WindowEnd),
-		r.Status, nanos(r.StartedAt), r.Error)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (id, flow, options, window_start, window_end, status, started_at, error, trigger, actor)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Flow, string(r.Options), nullNanos(r.WindowStart), nullNanos(r.WindowEnd),
+		r.Status, nanos(r.StartedAt), r.Error, r.Trigger, r.Actor)
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
 	return nil
 }
 
-// FinishRun records a run's final status, counts, end time and error.
+// FinishRun records a run's final status, counts, end time, window and error. The run's flow,
+// options, start, trigger and actor stay as CreateRun recorded them.
 func (s *Store) FinishRun(ctx context.Context, r storage.Run) error {
 	c := r.Counts
 	_, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, read = ?, added = ?, updated = ?, skipped = ?, failed = ?, retried = ?,
@@ -339,7 +340,7 @@ func (s *Store) FailInterrupted(ctx context.Context, at time.Time) (int64, error
 	return res.RowsAffected()
 }
 
-const runColumns = `id, flow, options, window_start, window_end, status, read, added, updated, skipped, failed, retried, started_at, finished_at, error`
+const runColumns = `id, flow, options, window_start, window_end, status, read, added, updated, skipped, failed, retried, started_at, finished_at, error, trigger, actor`
 
 func scanRun(sc interface{ Scan(...any) error }) (storage.Run, error) {
 	var r storage.Run
@@ -347,7 +348,7 @@ func scanRun(sc interface{ Scan(...any) error }) (storage.Run, error) {
 	var ws, we, fin sql.NullInt64
 	var st int64
 	c := &r.Counts
-	err := sc.Scan(&r.ID, &r.Flow, &opts, &ws, &we, &r.Status, &c.Read, &c.Added, &c.Updated, &c.Skipped, &c.Failed, &c.Retried, &st, &fin, &r.Error)
+	err := sc.Scan(&r.ID, &r.Flow, &opts, &ws, &we, &r.Status, &c.Read, &c.Added, &c.Updated, &c.Skipped, &c.Failed, &c.Retried, &st, &fin, &r.Error, &r.Trigger, &r.Actor)
 	if err != nil {
 		return storage.Run{}, err
 	}

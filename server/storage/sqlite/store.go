@@ -34,7 +34,10 @@ type Store struct {
 	db *sql.DB
 }
 
-var _ storage.Reader = (*Store)(nil)
+var (
+	_ storage.Store  = (*Store)(nil)
+	_ storage.Reader = readOnly{}
+)
 
 // ReadOnly returns a view of the store that has only the Reader methods. Unlike the *Store itself
 // (which also satisfies Reader), the view cannot be converted back into something that writes.
@@ -69,6 +72,26 @@ func (r readOnly) Intents(ctx context.Context, flow string, keys []string) (map[
 
 func (r readOnly) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]storage.Record, string, error) {
 	return r.s.RunRecords(ctx, runID, pageToken, pageSize)
+}
+
+func (r readOnly) DeadLetterPage(ctx context.Context, flow, after string, limit int) ([]storage.DeadLetter, error) {
+	return r.s.DeadLetterPage(ctx, flow, after, limit)
+}
+
+func (r readOnly) DeadLettersByKey(ctx context.Context, flow string, keys []string) ([]storage.DeadLetter, error) {
+	return r.s.DeadLettersByKey(ctx, flow, keys)
+}
+
+func (r readOnly) CountDeadLetters(ctx context.Context, flow string) (int64, error) {
+	return r.s.CountDeadLetters(ctx, flow)
+}
+
+func (r readOnly) RecordHistory(ctx context.Context, flow, sourceKey, pageToken string, pageSize int) ([]storage.Record, string, error) {
+	return r.s.RecordHistory(ctx, flow, sourceKey, pageToken, pageSize)
+}
+
+func (r readOnly) Schedules(ctx context.Context) ([]storage.Schedule, error) {
+	return r.s.Schedules(ctx)
 }
 
 func dsn(path string) string {

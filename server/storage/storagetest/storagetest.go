@@ -1,7 +1,9 @@
 // Package storagetest is the storage contract suite: the semantics the engine relies on, run against
 // every backend (each backend's tests call Run with a function that opens a fresh, empty store). It
 // covers atomic page commits, mappings, checkpoints, the read-only view, the run lifecycle and its
-// listing, dead-letter upserts and resolution, audit-trail paging and create intents.
+// listing, dead-letter upserts and resolution, audit-trail paging and create intents; and (operator.go)
+// dead letters by page and by key, a record's history across runs, schedules and their
+// compare-and-set firing, and a run's trigger and actor.
 package storagetest
 
 import (
@@ -28,6 +30,13 @@ func Run(t *testing.T, open Opener) {
 		{"ReadOnlyViewCannotWrite", testReadOnlyViewCannotWrite},
 		{"CommitPageTable", testCommitPageTable},
 		{"CreateIntents", testCreateIntents},
+		{"DeadLetterPagingAndLookup", testDeadLetterPagingAndLookup},
+		{"DeadLettersByManyKeys", testDeadLettersByManyKeys},
+		{"RecordHistory", testRecordHistory},
+		{"RecordHistoryPaging", testRecordHistoryPaging},
+		{"SchedulesPutAndList", testSchedulesPutAndList},
+		{"FireScheduleCompareAndSet", testFireScheduleCompareAndSet},
+		{"RunTriggerAndActor", testRunTriggerAndActor},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open) })
 	}
