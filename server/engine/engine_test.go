@@ -479,9 +479,11 @@ func TestConcurrentStartRefusedAndCancelIsConsistent(t *testing.T) {
 	}
 	bt.release <- struct{}{} // let exactly one page through
 	waitForAdded(t, ch, 2)   // that page is committed; the next one waits in the target
-	if err := b.eng.Cancel(r1.ID); err != nil {
+	if _, err := b.eng.Cancel(b.ctx, r1.ID); err != nil {
 		t.Fatal(err)
 	}
+	// The page in the target is still delivered and committed: the run stops at the boundary after it.
+	bt.release <- struct{}{}
 	var last Run
 	for r := range ch {
 		last = r
@@ -494,11 +496,11 @@ func TestConcurrentStartRefusedAndCancelIsConsistent(t *testing.T) {
 		t.Fatalf("stored run = %+v, %v", stored, err)
 	}
 	maps, _ := b.st.CountMappings(b.ctx, FlowAgents)
-	if maps != 2 || len(b.tgt.bodies) != 2 {
-		t.Fatalf("mappings %d vs delivered %d: store and target disagree", maps, len(b.tgt.bodies))
+	if maps != 4 || len(b.tgt.bodies) != 4 {
+		t.Fatalf("mappings %d vs delivered %d: store and target disagree (want the 2 pages delivered)", maps, len(b.tgt.bodies))
 	}
 	cp, _, _ := b.st.Checkpoint(b.ctx, FlowAgents)
-	if !sameCursor(cp, b.src.sorted()[1].Cursor) {
+	if !sameCursor(cp, b.src.sorted()[3].Cursor) {
 		t.Fatalf("checkpoint %+v", cp)
 	}
 	// A new run may start now and finishes the job.

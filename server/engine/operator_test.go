@@ -2,14 +2,12 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/syncgate/syncgate/server/storage"
 )
 
 // CancelRun stops a run at the next page boundary: the page being delivered is finished and
@@ -376,6 +374,3 @@ func TestWatchSeesProgressWithinAPage(t *testing.T) {
 		t.Fatalf("final %+v, %v", final, err)
 	}
 }
-
-var _ = errors.New
-var _ = storage.ErrNotFound
