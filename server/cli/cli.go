@@ -169,12 +169,12 @@ func (s *session) flags() (*pflag.FlagSet, *string) {
 	return fs, u
 }
 
-// parse parses args into fs; a parse error is a usage error, --help is pflag.ErrHelp.
+// parse parses args into fs; a parse error is a usage error, --help is pflag.ErrHelp (pflag has
+// printed the usage then).
 func parse(fs *pflag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard) // errors are reported once, by run
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
-		fs.Usage()
 		return err
 	}
 	if err != nil {

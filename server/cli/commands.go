@@ -308,8 +308,7 @@ func cmdDeadLetters(s *session, args []string) error {
 		if err != nil {
 			return usageErrorf("want customers, agents, retry or discard, got %q", fs.Arg(0))
 		}
-		flows = flows[:0]
-		flows = append(flows, f)
+		flows = []v1.Flow{f}
 	}
 	var all []*v1.DeadLetter
 	var totals bytes.Buffer

@@ -23,8 +23,16 @@ func (s *session) follow(run *v1.Run) error {
 	id := run.GetId()
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
+	// interrupted ends a watch its caller cancelled (Ctrl-C): the run itself goes on.
+	interrupted := func() error {
+		fmt.Fprintf(s.stderr, "the run goes on on the gateway; stop it with: syncgate cancel %s\n", id)
+		return s.ctx.Err()
+	}
 	stream, err := s.client.WatchRun(ctx, &v1.WatchRunRequest{RunId: id})
 	if err != nil {
+		if s.ctx.Err() != nil {
+			return interrupted()
+		}
 		return fmt.Errorf("watch run %s: %w", id, err)
 	}
 	// The receiving goroutine owns the stream; it ends when the stream does or ctx is cancelled.
@@ -45,7 +53,8 @@ func (s *session) follow(run *v1.Run) error {
 	}()
 	defer func() {
 		cancel()
-		for range snaps { //nolint:revive // drain so the goroutine ends
+		for range snaps {
+			// drain, so that the receiving goroutine ends
 		}
 	}()
 
@@ -68,8 +77,7 @@ func (s *session) follow(run *v1.Run) error {
 				err := <-done
 				show.abort()
 				if s.ctx.Err() != nil {
-					fmt.Fprintf(s.stderr, "the run goes on on the gateway; stop it with: syncgate cancel %s\n", id)
-					return s.ctx.Err()
+					return interrupted()
 				}
 				if err != nil {
 					return fmt.Errorf("watch run %s: %w", id, err)
