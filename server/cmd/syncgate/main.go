@@ -11,6 +11,9 @@
 //	syncgate migrate force N [flags]      record version N as --db's clean schema version (0: none)
 //	syncgate migrate status [flags]       print --db's schema version, dirty mark and pending migrations
 //	syncgate settings                     print the configuration reference
+//	syncgate sync|runs|run|cancel|dead-letters|record|schedules|schedule|preview …
+//	                                      the command-line client of a running gateway (server/cli;
+//	                                      SYNCGATE_URL, SYNCGATE_API_KEY; syncgate COMMAND --help)
 //
 // Flags may come before or after a subcommand's arguments; a bool flag alone means true
 // (--insecure), and takes an explicit value as --insecure=false.
@@ -38,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
 
+	"github.com/syncgate/syncgate/server/cli"
 	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/rpc"
 	"github.com/syncgate/syncgate/server/storage/sqlite"
@@ -46,6 +50,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && cli.IsCommand(os.Args[1]) {
+		code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+		stop()
+		os.Exit(code)
+	}
 	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "syncgate:", err)
