@@ -146,7 +146,9 @@ func TestDeadLettersAreListedRetriedDiscardedAndTold(t *testing.T) {
 		t.Fatalf("a retry moved the checkpoint to %+v", cp)
 	}
 
-	// Discard: the letter goes, an audit row with the reason stays.
+	// Discard: the letter goes, an audit row with the reason stays. (History is ordered by time; the
+	// test's clock moves as a real one would.)
+	b.advance(time.Second)
 	d, discarded, err := b.eng.DiscardDeadLetters(b.ctx, FlowAgents, []string{"A0011", "A0003"}, "agent closed in Zhilong", "ops")
 	if err != nil || strings.Join(discarded, ",") != "A0011" || d.Trigger != TriggerDiscard || d.Status != StatusSucceeded || d.Actor != "ops" {
 		t.Fatalf("discard: %+v %v %v", d, discarded, err)

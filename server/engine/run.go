@@ -100,7 +100,7 @@ func (ru *runner) run(ctx context.Context) error {
 	}
 	ru.vars = mapping.Vars{LastSyncTime: q.After.Time, CurrentTime: q.End}
 	ru.st.update(func(r *Run) {
-		if len(ru.opts.SourceKeys) == 0 {
+		if len(ru.opts.SourceKeys) == 0 && !ru.opts.retryOnly() {
 			r.WindowStart, r.WindowEnd = q.After.Time, q.End
 		}
 	})

@@ -149,7 +149,9 @@ func Open(ctx context.Context, cfg Config, eng Engine) (*Jobs, error) {
 	river.AddWorker(workers, &runWorker{eng: eng})
 	river.AddWorker(workers, &tickWorker{eng: eng})
 	client, err := river.NewClient(driver, &river.Config{
-		Logger: cfg.Logger.With("component", "river"),
+		// River reports its routine work (job counts every few seconds) at info: only its warnings
+		// and errors reach the gateway's log.
+		Logger: slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}).With("component", "river"),
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			queueSchedules:     {MaxWorkers: 1},
@@ -244,3 +246,19 @@ func runIDOf(job *rivertype.JobRow) string {
 	}
 	return a.RunID
 }
+
+// minLevel passes only records at or above its level to the handler it wraps.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler { return minLevel{h.Handler.WithGroup(name), h.min} }
