@@ -220,7 +220,7 @@ func TestSchedulesFireOncePerTickAndSkipWhileRunning(t *testing.T) {
 		go func() { defer wg.Done(); _ = e.FireDueSchedules(b.ctx) }()
 	}
 	wg.Wait()
-	runs := b.waitRuns(t, 1)
+	runs := b.waitRuns(t, 1, other)
 	if runs[0].Trigger != TriggerSchedule || runs[0].Actor != "schedule" {
 		t.Fatalf("scheduled run %+v", runs[0])
 	}
@@ -256,16 +256,24 @@ func TestSchedulesFireOncePerTickAndSkipWhileRunning(t *testing.T) {
 	}
 }
 
-// waitRuns waits until the store lists n runs, all ended, and returns them (newest first).
-func (b *tbundle) waitRuns(t *testing.T, n int) []Run {
+// waitRuns checks that the store lists n runs, waits for each to end on whichever engine (the
+// bundle's or others over the same store) runs it, and returns them as stored, newest first.
+func (b *tbundle) waitRuns(t *testing.T, n int, others ...*Engine) []Run {
 	t.Helper()
 	runs, _, err := b.eng.ListRuns(b.ctx, ListFilter{})
 	if err != nil || len(runs) != n {
 		t.Fatalf("%d runs (%v), want %d", len(runs), err, n)
 	}
 	for i, r := range runs {
-		if runs[i], err = b.eng.Wait(b.ctx, r.ID); err != nil {
-			t.Fatal(err)
+		for _, e := range append([]*Engine{b.eng}, others...) {
+			if e.Running(r.ID) {
+				if _, err := e.Wait(b.ctx, r.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if runs[i], err = b.eng.GetRun(b.ctx, r.ID); err != nil || !runs[i].Done() {
+			t.Fatalf("run %+v has not ended (%v)", runs[i], err)
 		}
 	}
 	return runs
