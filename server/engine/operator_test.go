@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 // CancelRun stops a run at the next page boundary: the page being delivered is finished and
