@@ -249,7 +249,17 @@ func compactJSON(v any) string {
 }
 
 // lastRunID returns the id of the last `run` object in a command's JSON output ("" if none).
+// runIDText is a run id in text output (the command-line client's).
+var runIDText = regexp.MustCompile(`\b\d{8}T\d{6}-[0-9a-f]{8}\b`)
+
 func lastRunID(out string) string {
+	if t := strings.TrimSpace(out); !strings.HasPrefix(t, "{") {
+		ids := runIDText.FindAllString(out, -1)
+		if len(ids) == 0 {
+			return ""
+		}
+		return ids[len(ids)-1]
+	}
 	id := ""
 	dec := json.NewDecoder(bytes.NewReader([]byte(strings.TrimSpace(out))))
 	for {
