@@ -1,11 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
+	"github.com/syncgate/syncgate/mocks/mockctl"
 )
 
 // scheduledSince returns flow's runs started by its schedule at or after since, oldest first.
@@ -107,5 +113,76 @@ func TestOperateSchedulesFireOnTheirOwnAndSurviveARestart(t *testing.T) {
 	sc = schedule(t, c2, syncgatev1.Flow_FLOW_AGENTS)
 	if sc.GetLastRunId() != first.GetId() || sc.GetLastResult() != "started" {
 		t.Fatalf("schedule after the restart's firing: %v (run %s)", sc, first.GetId())
+	}
+}
+
+// A scheduled run that meets a manual run of its flow is skipped and its schedule says so; a run
+// cancelled mid-way ends CANCELLED with exactly what it delivered committed, and the next run
+// delivers the rest, once.
+func TestOperateScheduledRunSkippedAndCancelCommitsWhatWasDelivered(t *testing.T) {
+	v := startVendors(t, 120, 0)
+	ctx := context.Background()
+	want := syncable(t, v)
+	// Slow Greatonce: 10-record pages, 4 calls at a time, 150 ms a call: the run lasts seconds.
+	if err := v.gc.SetFault(ctx, mockctl.Fault{Endpoint: "greatonce.distributor.single.sync", Kind: "latency", Rate: 1, LatencyMS: 150}); err != nil {
+		t.Fatal(err)
+	}
+	g := startGatewayEnv(t, v, filepath.Join(t.TempDir(), "cancel.db"), "", "SYNCGATE_SYNC_PAGE_SIZE=10", "SYNCGATE_SYNC_CONCURRENCY=4")
+	c := g.grpc(t)
+	manual, err := c.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := manual.GetRun().GetId()
+	if manual.GetRun().GetTrigger() != syncgatev1.Trigger_TRIGGER_API || manual.GetRun().GetActor() != "key-1" {
+		t.Fatalf("manual run: %v", manual.GetRun())
+	}
+	// Scheduled after the manual run started, so that the schedule's first firing meets it.
+	if _, err := c.UpdateSchedule(authCtx(), &syncgatev1.UpdateScheduleRequest{Flow: syncgatev1.Flow_FLOW_CUSTOMERS, Every: durationpb.New(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	skipped := "skipped: run " + id + " is in progress"
+	waitUntil(t, 15*time.Second, "the customers schedule to report "+skipped, func() bool {
+		return schedule(t, c, syncgatev1.Flow_FLOW_CUSTOMERS).GetLastResult() == skipped
+	})
+	if sc := allRuns(t, authCtx(), c, syncgatev1.Flow_FLOW_CUSTOMERS); len(sc) != 1 {
+		t.Fatalf("a skipped firing started a run: %v", sc)
+	}
+	// Paused before the cancel, so that no scheduled run follows the cancelled one.
+	if _, err := c.UpdateSchedule(authCtx(), &syncgatev1.UpdateScheduleRequest{Flow: syncgatev1.Flow_FLOW_CUSTOMERS, Paused: proto.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := mustCLI(t, 0, g.url, apiKey, "cancel", id)
+	if !strings.Contains(r.stdout, "cancel requested: run "+id) {
+		t.Fatalf("cancel output: %s", r)
+	}
+	run := waitRunEnded(t, c, id, 30*time.Second)
+	if run.GetStatus() != syncgatev1.RunStatus_RUN_STATUS_CANCELLED {
+		t.Fatalf("cancelled run: %v", run)
+	}
+	added := int(run.GetCounts().GetAdded())
+	n, codes := distributorCodes(t, v)
+	if n != added || added == 0 || added >= want {
+		t.Fatalf("after the cancel Greatonce has %d distributors; the run counted %d added (of %d syncable): %v", n, added, want, run)
+	}
+	t.Logf("cancelled after %d of %d customers", added, want)
+	if len(codes) != n {
+		t.Fatalf("duplicate distributors after the cancel: %d distributors, %d codes", n, len(codes))
+	}
+
+	if err := v.gc.ClearFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
+	if err != nil || again.GetRun().GetStatus() != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED {
+		t.Fatalf("run after the cancel: %v %v", again, err)
+	}
+	n, codes = distributorCodes(t, v)
+	if n != want || len(codes) != want {
+		t.Fatalf("after the rerun Greatonce has %d distributors (%d codes), want %d", n, len(codes), want)
+	}
+	if got := int(again.GetRun().GetCounts().GetAdded()); got != want-added {
+		t.Fatalf("the rerun added %d, want the %d the cancelled run did not deliver", got, want-added)
 	}
 }
