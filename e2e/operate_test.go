@@ -1,17 +1,24 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
+	"github.com/syncgate/syncgate/clients/kingdee"
+	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/mocks/mockctl"
+	"github.com/syncgate/syncgate/server/mapping"
 )
 
 // scheduledSince returns flow's runs started by its schedule at or after since, oldest first.
@@ -184,5 +191,146 @@ func TestOperateScheduledRunSkippedAndCancelCommitsWhatWasDelivered(t *testing.T
 	}
 	if got := int(again.GetRun().GetCounts().GetAdded()); got != want-added {
 		t.Fatalf("the rerun added %d, want the %d the cancelled run did not deliver", got, want-added)
+	}
+}
+
+// agentsNumberSpec is a mapping directory with the active-customers spec and the default agents spec
+// whose FNumber is the agent's id (the default leaves it to Kingdee's coding rule).
+func agentsNumberSpec(t *testing.T) string {
+	t.Helper()
+	dir := activeCustomersSpec(t)
+	text, err := mapping.Default("agents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const blank = "    - name: FNumber\n      template: \"\"\n"
+	if !bytes.Contains(text, []byte(blank)) {
+		t.Fatal("the default agents spec has no blank FNumber template")
+	}
+	writeFile(t, dir, "agents.yaml", bytes.Replace(text, []byte(blank), []byte("    - name: FNumber\n      template: \"{{agentId}}\"\n"), 1))
+	return dir
+}
+
+// kingdeeClient is a Kingdee client with the mock's credentials, for changing Kingdee behind the
+// gateway's back.
+func kingdeeClient(t *testing.T, v *vendors) *kingdee.Client {
+	t.Helper()
+	kd, err := kingdee.New(kingdee.Config{BaseURL: v.info.KingdeeURL, AcctID: v.info.KingdeeAcct, Username: v.info.KingdeeUser, Password: v.info.KingdeePass,
+		Transport: vendor.Transport{Timeout: 10 * time.Second, MaxAttempts: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kd
+}
+
+// Two agents whose customer number Kingdee already uses fail permanently and become dead letters;
+// the CLI lists them, retries one after the conflict is fixed at Kingdee (delivered, letter gone),
+// discards the other (letter gone, an audit row with the reason), and tells both records' stories.
+func TestOperateDeadLettersRetriedAndDiscardedThroughTheCLI(t *testing.T) {
+	v := startVendors(t, 0, 8)
+	ctx := context.Background()
+	agents, err := v.zl.ZhilongAgents(ctx)
+	if err != nil || len(agents) != 8 {
+		t.Fatalf("agents: %v %v", agents, err)
+	}
+	key, other := agents[2].AgentID, agents[5].AgentID
+	// Two Kingdee customers already carry those agents' ids as their numbers.
+	kd := kingdeeClient(t, v)
+	save := kingdee.SaveRequest{FormID: "BD_Customer"}
+	for _, id := range []string{key, other} {
+		save.Model = append(save.Model, map[string]any{"FCUSTID": 0, "FName": "号码冲突客户" + id, "FNumber": id,
+			"FCreateOrgId": map[string]any{"FNumber": "100"}, "FUseOrgId": map[string]any{"FNumber": "100"}})
+	}
+	res, err := kd.BatchSave(ctx, save)
+	if err != nil || len(res.Failed()) > 0 {
+		t.Fatalf("create the conflicting customers: %v %v", res, err)
+	}
+	conflict := res.Items[0].ID
+
+	g := startGatewayEnv(t, v, filepath.Join(t.TempDir(), "dl.db"), agentsNumberSpec(t))
+	c := g.grpc(t)
+	sync, err := c.SyncAgents(authCtx(), &syncgatev1.SyncAgentsRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := sync.GetRun(); r.GetStatus() != syncgatev1.RunStatus_RUN_STATUS_PARTIAL || r.GetCounts().GetFailed() != 2 || r.GetCounts().GetAdded() != 6 {
+		t.Fatalf("agents run: want PARTIAL with 6 added and 2 failed: %v", r)
+	}
+
+	// Listed as JSON, with attempts and the last error.
+	out := mustCLI(t, 0, g.url, apiKey, "dead-letters", "agents", "--json")
+	var list syncgatev1.ListDeadLettersResponse
+	if err := protojson.Unmarshal([]byte(strings.TrimSpace(out.stdout)), &list); err != nil {
+		t.Fatalf("dead-letters --json is not one ListDeadLettersResponse: %v\n%s", err, out)
+	}
+	if list.GetTotal() != 2 || len(list.GetDeadLetters()) != 2 {
+		t.Fatalf("dead letters: %v", &list)
+	}
+	for i, want := range []string{min(key, other), max(key, other)} {
+		d := list.GetDeadLetters()[i]
+		if d.GetSourceKey() != want || d.GetAttempts() != 1 || !strings.Contains(d.GetLastError(), "编码唯一") || d.GetFlow() != syncgatev1.Flow_FLOW_AGENTS {
+			t.Fatalf("dead letter %d: want %s, 1 attempt, the 编码唯一 error: %v", i, want, d)
+		}
+	}
+
+	// The conflict fixed at Kingdee (the other customer renumbered), the retry delivers the agent.
+	if res, err := kd.BatchSave(ctx, kingdee.SaveRequest{FormID: "BD_Customer", NeedUpDateFields: []string{"FNumber"},
+		Model: []map[string]any{{"FCUSTID": conflict, "FNumber": "OLD-" + key}}}); err != nil || len(res.Failed()) > 0 {
+		t.Fatalf("renumber the conflicting customer: %v %v", res, err)
+	}
+	out = mustCLI(t, 0, g.url, apiKey, "dead-letters", "retry", "agents", key, "--wait")
+	m := regexp.MustCompile(`(?m)^run\s+(\S+)$`).FindStringSubmatch(out.stdout)
+	if m == nil || !regexp.MustCompile(`(?m)^status\s+SUCCEEDED$`).MatchString(out.stdout) || !regexp.MustCompile(`(?m)^trigger\s+retry by key-1$`).MatchString(out.stdout) {
+		t.Fatalf("retry output: %s", out)
+	}
+	retry, err := c.GetRun(authCtx(), &syncgatev1.GetRunRequest{RunId: m[1]})
+	if r := retry.GetRun(); err != nil || r.GetTrigger() != syncgatev1.Trigger_TRIGGER_RETRY || r.GetCounts().GetAdded() != 1 || r.GetCounts().GetFailed() != 0 {
+		t.Fatalf("retry run: %v %v", retry, err)
+	}
+	delivered, ok := kingdeeCustomer(t, v, func(c mockctl.KingdeeCustomer) string { return c.F_out_id }, key)
+	if !ok || delivered.FNumber != key {
+		t.Fatalf("Kingdee has no customer for agent %s numbered %s: %v", key, key, delivered)
+	}
+	left, err := c.ListDeadLetters(authCtx(), &syncgatev1.ListDeadLettersRequest{Flow: syncgatev1.Flow_FLOW_AGENTS})
+	if err != nil || left.GetTotal() != 1 || left.GetDeadLetters()[0].GetSourceKey() != other {
+		t.Fatalf("dead letters after the retry: %v %v", left, err)
+	}
+
+	// The other one is discarded, with a reason.
+	out = mustCLI(t, 0, g.url, apiKey, "dead-letters", "discard", "agents", other, "--reason", "重复客户")
+	if !strings.Contains(out.stdout, "discarded 1 of 1") || !strings.Contains(out.stdout, other) {
+		t.Fatalf("discard output: %s", out)
+	}
+	left, err = c.ListDeadLetters(authCtx(), &syncgatev1.ListDeadLettersRequest{Flow: syncgatev1.Flow_FLOW_AGENTS})
+	if err != nil || left.GetTotal() != 0 {
+		t.Fatalf("dead letters after the discard: %v %v", left, err)
+	}
+	if _, ok := kingdeeCustomer(t, v, func(c mockctl.KingdeeCustomer) string { return c.F_out_id }, other); ok {
+		t.Fatalf("the discarded agent %s reached Kingdee", other)
+	}
+
+	// The discarded record's story: the discard (with its reason) newest, then the permanent failure.
+	out = mustCLI(t, 0, g.url, apiKey, "record", "agents", other, "--json")
+	var story syncgatev1.GetRecordResponse
+	if err := protojson.Unmarshal([]byte(strings.TrimSpace(out.stdout)), &story); err != nil {
+		t.Fatalf("record --json: %v\n%s", err, out)
+	}
+	h := story.GetHistory()
+	if story.GetSourceKey() != other || story.GetMapping() != nil || story.GetDeadLetter() != nil || len(h) < 2 {
+		t.Fatalf("story of %s: %v", other, &story)
+	}
+	if h[0].GetOutcome() != "discarded" || !strings.Contains(h[0].GetError(), "重复客户") || h[1].GetOutcome() != "permanent" || !strings.Contains(h[1].GetError(), "编码唯一") {
+		t.Fatalf("history of %s: want the discard with its reason, then the permanent failure: %v", other, h)
+	}
+	// The retried record's story: its mapping (the Kingdee customer) and its history, ok newest.
+	out = mustCLI(t, 0, g.url, apiKey, "record", "agents", key)
+	for _, re := range []string{`(?m)^record\s+agents ` + key + `$`, fmt.Sprintf(`(?m)^target\s+%d$`, delivered.FCUSTID), `(?m)^dead letter\s+none$`, `payload last delivered:`} {
+		if !regexp.MustCompile(re).MatchString(out.stdout) {
+			t.Fatalf("record agents %s: no %s in\n%s", key, re, out)
+		}
+	}
+	rows := strings.Split(out.stdout[strings.Index(out.stdout, "history (newest first"):], "\n")
+	if len(rows) < 4 || !strings.HasPrefix(rows[1], "AT") || !strings.Contains(rows[2], " ok ") || !strings.Contains(out.stdout, " permanent ") {
+		t.Fatalf("record agents %s: want the history ok newest, the permanent failure below:\n%s", key, out)
 	}
 }
