@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -332,5 +333,191 @@ func TestOperateDeadLettersRetriedAndDiscardedThroughTheCLI(t *testing.T) {
 	rows := strings.Split(out.stdout[strings.Index(out.stdout, "history (newest first"):], "\n")
 	if len(rows) < 4 || !strings.HasPrefix(rows[1], "AT") || !strings.Contains(rows[2], " ok ") || !strings.Contains(out.stdout, " permanent ") {
 		t.Fatalf("record agents %s: want the history ok newest, the permanent failure below:\n%s", key, out)
+	}
+}
+
+// Every command of the README's "Command-line client" section, run as the gateway binary against a
+// gateway: exit codes and what each prints.
+func TestOperateEveryCLICommand(t *testing.T) {
+	v := startVendors(t, 30, 10)
+	ctx := context.Background()
+	want := syncable(t, v)
+	cust, ok := kingdeeCustomer(t, v, func(c mockctl.KingdeeCustomer) string { return c.FNumber }, "CUST0000001")
+	if !ok || cust.FDocumentStatus != "C" || cust.FForbidStatus != "A" {
+		t.Fatalf("CUST0000001 is not a syncable customer of the seed: %+v", cust)
+	}
+	fcustid := fmt.Sprint(cust.FCUSTID)
+	g := startGateway(t, v, filepath.Join(t.TempDir(), "cli.db"))
+	c := g.grpc(t)
+	run := func(code int, args ...string) cliResult { t.Helper(); return mustCLI(t, code, g.url, apiKey, args...) }
+	has := func(r cliResult, re string) {
+		t.Helper()
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Fatalf("no %q in the output of\n%s", re, r)
+		}
+	}
+
+	// Schedules: none configured.
+	out := run(0, "schedules")
+	has(out, `(?m)^FLOW\s+PLAN\s+STATE\s+NEXT RUN`)
+	has(out, `(?m)^customers\s+none\s+active\s+-`)
+	has(out, `(?m)^agents\s+none\s+active\s+-`)
+
+	// Preview, before any run: the pending window holds every syncable customer.
+	out = run(0, "preview", "customers", "--pending", "2")
+	if n := len(regexp.MustCompile(`(?m)^== \S+: add via greatonce.distributor.single.sync$`).FindAllString(out.stdout, -1)); n != 2 {
+		t.Fatalf("preview --pending 2 shows %d adds:\n%s", n, out)
+	}
+	out = run(0, "preview", "customers", "--keys", "CUST0000001")
+	has(out, `(?m)^== `+fcustid+`: add via greatonce.distributor.single.sync$`)
+	has(out, `(?m)^request body:$`)
+	has(out, `"distributorCode": ".*CUST0000001"`)
+	has(out, `"distributorName": "`+regexp.QuoteMeta(cust.FName)+`"`)
+	// An edited spec: its change shows in the body.
+	specDir := t.TempDir()
+	if err := WriteActiveCustomersSpec(specDir); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := os.ReadFile(filepath.Join(specDir, "customers.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "    - name: distributorName\n      template: \"{{Name}}\"\n"
+	if !bytes.Contains(spec, []byte(name)) {
+		t.Fatal("the customers spec has no distributorName template {{Name}}")
+	}
+	specFile := writeFile(t, "", "edited.yaml", bytes.Replace(spec, []byte(name), []byte("    - name: distributorName\n      template: \"{{Name}}（试）\"\n"), 1))
+	out = run(0, "preview", "customers", "--keys", "CUST0000001", "--spec", specFile)
+	has(out, `"distributorName": "`+regexp.QuoteMeta(cust.FName+"（试）")+`"`)
+	if d, _ := distributorCodes(t, v); d != 0 {
+		t.Fatalf("preview wrote %d distributors", d)
+	}
+
+	// sync: prints the run id and returns.
+	out = run(0, "sync", "customers")
+	id := strings.TrimSpace(out.stdout)
+	if !regexp.MustCompile(`^\S+$`).MatchString(id) || !strings.Contains(out.stderr, "started customers run "+id) {
+		t.Fatalf("sync customers: want the run id alone on stdout:\n%s", out)
+	}
+	first := waitRunEnded(t, c, id, 30*time.Second)
+	if first.GetStatus() != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED || int(first.GetCounts().GetAdded()) != want {
+		t.Fatalf("the run sync started: %v", first)
+	}
+	// sync --wait: the run's summary, exit 0.
+	out = run(0, "sync", "customers", "--wait")
+	has(out, `(?m)^run\s+\S+$`)
+	waited := regexp.MustCompile(`(?m)^run\s+(\S+)$`).FindStringSubmatch(out.stdout)[1]
+	has(out, `(?m)^status\s+SUCCEEDED$`)
+	has(out, `(?m)^trigger\s+api by key-1$`)
+	has(out, `(?m)^counts\s+read (\d+)  added 0  updated 0  skipped (\d+)  failed 0`) // the rerun reads the overlap only
+	// sync --watch, stdout not a terminal: progress lines with counts, then the SUCCEEDED summary.
+	out = run(0, "sync", "agents", "--watch")
+	lines := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  agents (\S+)  (\S+)  read (\d+) \(\d+ records/s\)  added (\d+)  updated \d+  skipped \d+  failed \d+  elapsed \S+$`).FindAllStringSubmatch(out.stdout, -1)
+	if len(lines) == 0 {
+		t.Fatalf("sync --watch printed no progress line:\n%s", out)
+	}
+	last := lines[len(lines)-1]
+	if last[2] != "SUCCEEDED" || last[3] != "10" || last[4] != "10" {
+		t.Fatalf("sync --watch: the last progress line is %q, want SUCCEEDED with 10 read and added", last[0])
+	}
+	agentsRun := last[1]
+	has(out, `(?m)^run\s+`+agentsRun+`$`)
+	has(out, `(?m)^status\s+SUCCEEDED$`)
+	has(out, `(?m)^counts\s+read 10  added 10`)
+
+	// runs, with its filters.
+	out = run(0, "runs", "--flow", "customers", "--status", "succeeded", "--limit", "1")
+	rows := strings.Split(strings.TrimSpace(out.stdout), "\n")
+	if len(rows) != 2 || !strings.HasPrefix(rows[0], "ID") || !regexp.MustCompile(`^`+waited+`\s+customers\s+SUCCEEDED\s+api\s`).MatchString(rows[1]) {
+		t.Fatalf("runs --flow customers --status succeeded --limit 1: want a header and one run:\n%s", out)
+	}
+	out = run(0, "runs", "--flow", "agents")
+	rows = strings.Split(strings.TrimSpace(out.stdout), "\n")
+	if len(rows) != 2 || !regexp.MustCompile(`^`+agentsRun+`\s+agents\s+SUCCEEDED\s+api\s`).MatchString(rows[1]) {
+		t.Fatalf("runs --flow agents:\n%s", out)
+	}
+	if out = run(0, "runs", "--status", "failed"); len(strings.Split(strings.TrimSpace(out.stdout), "\n")) != 1 {
+		t.Fatalf("runs --status failed lists runs:\n%s", out)
+	}
+	// --json of a list command: one ListRunsResponse per line.
+	out = run(0, "runs", "--json")
+	var list syncgatev1.ListRunsResponse
+	if err := protojson.Unmarshal([]byte(strings.TrimSpace(out.stdout)), &list); err != nil || len(list.GetRuns()) != 3 {
+		t.Fatalf("runs --json: %v\n%s", err, out)
+	}
+
+	// run ID --records: the run and its audit rows; --json of a run command.
+	out = run(0, "run", id, "--records")
+	has(out, `(?m)^run\s+`+id+`$`)
+	has(out, `(?m)^status\s+SUCCEEDED$`)
+	has(out, `(?m)^AT\s+KEY\s+TARGET\s+ACTION\s+ATTEMPT\s+OUTCOME`)
+	has(out, `(?m)^\S+ \S+\s+`+fcustid+`\s+\S*CUST0000001\s+add\s+1\s+ok\s+greatonce\s`)
+	if n := len(regexp.MustCompile(`(?m)\s+add\s+\d+\s+ok\s+greatonce\s`).FindAllString(out.stdout, -1)); n != want {
+		t.Fatalf("run --records shows %d delivered records, want %d:\n%s", n, want, out)
+	}
+	out = run(0, "run", id, "--json")
+	var got syncgatev1.GetRunResponse
+	if err := protojson.Unmarshal([]byte(strings.TrimSpace(out.stdout)), &got); err != nil || got.GetRun().GetId() != id || got.GetRun().GetCounts().GetAdded() != int64(want) {
+		t.Fatalf("run --json: %v\n%s", err, out)
+	}
+
+	// cancel of an ended run: the gateway refuses (exit 4).
+	out = run(4, "cancel", id)
+	if !strings.Contains(out.stderr, "failed_precondition") {
+		t.Fatalf("cancel of an ended run: %s", out)
+	}
+
+	// dead-letters, both flows.
+	out = run(0, "dead-letters")
+	has(out, `(?m)^customers: 0 dead letter\(s\)$`)
+	has(out, `(?m)^agents: 0 dead letter\(s\)$`)
+
+	// record: a customer number names its FCUSTID's story.
+	out = run(0, "record", "customers", "CUST0000001")
+	has(out, `(?m)^record\s+customers `+fcustid+`$`)
+	has(out, `(?m)^target\s+\S*CUST0000001$`)
+	has(out, `(?m)^dead letter\s+none$`)
+	has(out, `(?m)^\S+ \S+\s+`+id+`\s+\S*CUST0000001\s+add\s+1\s+ok\s+greatonce\s`)
+
+	// schedule: each change shows in ListSchedules.
+	before := time.Now()
+	run(0, "schedule", "agents", "--every", "5m", "--jitter", "10s")
+	sc := schedule(t, c, syncgatev1.Flow_FLOW_AGENTS)
+	if next := sc.GetNextRunAt().AsTime(); sc.GetEvery().AsDuration() != 5*time.Minute || sc.GetJitter().AsDuration() != 10*time.Second || sc.GetCron() != "" || sc.GetPaused() ||
+		next.Before(before.Add(5*time.Minute)) || next.After(time.Now().Add(5*time.Minute+10*time.Second)) {
+		t.Fatalf("after schedule agents --every 5m --jitter 10s: %v", sc)
+	}
+	run(0, "schedule", "agents", "--cron", "*/15 * * * *")
+	sc = schedule(t, c, syncgatev1.Flow_FLOW_AGENTS)
+	if next := sc.GetNextRunAt().AsTime(); sc.GetCron() != "*/15 * * * *" || sc.GetEvery() != nil || next.Minute()%15 != 0 || next.Second() != 0 || time.Until(next) > 15*time.Minute {
+		t.Fatalf("after schedule agents --cron: %v", sc)
+	}
+	out = run(0, "schedule", "agents", "--pause")
+	has(out, `(?m)^agents\s+cron \*/15 \* \* \* \*\s+paused\s`)
+	if sc = schedule(t, c, syncgatev1.Flow_FLOW_AGENTS); !sc.GetPaused() || sc.GetNextRunAt() != nil || sc.GetCron() != "*/15 * * * *" {
+		t.Fatalf("after schedule agents --pause: %v", sc)
+	}
+	run(0, "schedule", "agents", "--resume")
+	if sc = schedule(t, c, syncgatev1.Flow_FLOW_AGENTS); sc.GetPaused() || sc.GetNextRunAt() == nil || sc.GetCron() != "*/15 * * * *" {
+		t.Fatalf("after schedule agents --resume: %v", sc)
+	}
+	if cs := schedule(t, c, syncgatev1.Flow_FLOW_CUSTOMERS); cs.GetEvery() != nil || cs.GetCron() != "" {
+		t.Fatalf("changing the agents schedule changed the customers one: %v", cs)
+	}
+	out = run(0, "schedules")
+	has(out, `(?m)^agents\s+cron \*/15 \* \* \* \*\s+active\s+\d{4}-`)
+
+	// A wrong key: the gateway answers Unauthenticated (exit 4). A closed port: unreachable (exit 5).
+	out = mustCLI(t, 4, g.url, "wrong-key", "runs")
+	if !strings.Contains(out.stderr, "unauthenticated") {
+		t.Fatalf("wrong key: %s", out)
+	}
+	closed, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, 5, "http://"+closed, apiKey, "runs")
+	if _, err := c.ListRuns(ctx, &syncgatev1.ListRunsRequest{}); err == nil {
+		t.Fatal("ListRuns without a key answered")
 	}
 }
