@@ -521,3 +521,71 @@ func TestOperateEveryCLICommand(t *testing.T) {
 		t.Fatal("ListRuns without a key answered")
 	}
 }
+
+// Runs record what started them and who: the name of the API key ("ops" for a NAME:KEY entry, key-N
+// for an unnamed one), never the key, which appears in no response, run, CLI output or log line.
+func TestOperateRunsRecordTriggerAndActorNeverTheKey(t *testing.T) {
+	const key1, key2 = "ops-secret-8c1f27d9", "plain-secret-3e90b6a4"
+	v := startVendors(t, 20, 10)
+	g := startGatewayEnv(t, v, filepath.Join(t.TempDir(), "actor.db"), "", "SYNCGATE_API_KEYS=ops:"+key1+","+key2)
+	c := g.grpc(t)
+	var seen []string // everything the API and the CLI answered
+
+	out := mustCLI(t, 0, g.url, key1, "sync", "agents", "--wait", "--json")
+	seen = append(seen, out.stdout, out.stderr)
+	var ar syncgatev1.SyncAgentsResponse
+	if err := protojson.Unmarshal([]byte(strings.TrimSpace(out.stdout)), &ar); err != nil {
+		t.Fatalf("sync --wait --json: %v\n%s", err, out)
+	}
+	if r := ar.GetRun(); r.GetActor() != "ops" || r.GetTrigger() != syncgatev1.Trigger_TRIGGER_API || r.GetStatus() != syncgatev1.RunStatus_RUN_STATUS_SUCCEEDED {
+		t.Fatalf("run started with the ops key: %v", r)
+	}
+	out = mustCLI(t, 0, g.url, key2, "sync", "customers", "--wait")
+	seen = append(seen, out.stdout, out.stderr)
+	if !regexp.MustCompile(`(?m)^trigger\s+api by key-2$`).MatchString(out.stdout) {
+		t.Fatalf("run started with the second, unnamed key:\n%s", out)
+	}
+	cr, err := c.SyncCustomers(keyCtx(key2), &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
+	if err != nil || cr.GetRun().GetActor() != "key-2" {
+		t.Fatalf("gRPC run with the second key: %v %v", cr, err)
+	}
+	runs, err := c.ListRuns(keyCtx(key1), &syncgatev1.ListRunsRequest{})
+	if err != nil || len(runs.GetRuns()) != 3 {
+		t.Fatalf("ListRuns: %v %v", runs, err)
+	}
+	actors := map[string]int{}
+	for _, r := range runs.GetRuns() {
+		actors[r.GetActor()]++
+		got, err := c.GetRun(keyCtx(key1), &syncgatev1.GetRunRequest{RunId: r.GetId(), IncludeRecords: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := protojson.Marshal(got)
+		seen = append(seen, string(b))
+	}
+	if actors["ops"] != 1 || actors["key-2"] != 2 {
+		t.Fatalf("actors of the runs: %v", actors)
+	}
+	b, _ := protojson.Marshal(runs)
+	seen = append(seen, string(b))
+	for _, args := range [][]string{{"runs", "--json"}, {"runs"}, {"run", ar.GetRun().GetId(), "--records"}, {"record", "agents", "AG0000001"}, {"schedules", "--json"}} {
+		r := mustCLI(t, 0, g.url, key1, args...)
+		seen = append(seen, r.stdout, r.stderr)
+	}
+	if out := cli(t, g.url, key1, "run", ar.GetRun().GetId()); !regexp.MustCompile(`(?m)^trigger\s+api by ops$`).MatchString(out.stdout) {
+		t.Fatalf("run %s:\n%s", ar.GetRun().GetId(), out)
+	}
+	// A wrong key's refusal names no key either.
+	wrong := cli(t, g.url, key1+"x", "runs")
+	if wrong.code != 4 {
+		t.Fatalf("a wrong key: %s", wrong)
+	}
+	seen = append(seen, wrong.stdout, wrong.stderr, g.proc.Output())
+	for _, s := range seen {
+		for _, k := range []string{key1, key2} {
+			if strings.Contains(s, k) {
+				t.Fatalf("an answer, CLI output or the log holds an API key (%d chars):\n%s", len(k), s)
+			}
+		}
+	}
+}
