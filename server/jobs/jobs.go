@@ -52,7 +52,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Workers is how many run jobs execute at once (default 4; each flow runs one at a time).
 	Workers int
-	// PollInterval is how often an idle worker looks for new jobs (default 100ms): the delay
+	// PollInterval is how often an idle worker looks for new jobs (default 20ms): the delay
 	// between queueing a run and its start. SQLite has no LISTEN/NOTIFY, so River polls.
 	PollInterval time.Duration
 	// TickInterval is how often due schedules are fired (default 1s, River's minimum period).
@@ -91,13 +91,33 @@ func (runArgs) InsertOpts() river.InsertOpts {
 type runWorker struct {
 	river.WorkerDefaults[runArgs]
 	eng Engine
+	db  *sql.DB
+	log *slog.Logger
 }
 
 // Timeout: a run takes as long as its records do; it is bounded by cancellation, not by River.
 func (w *runWorker) Timeout(*river.Job[runArgs]) time.Duration { return -1 }
 
 func (w *runWorker) Work(ctx context.Context, job *river.Job[runArgs]) error {
-	return w.eng.Execute(ctx, job.Args.RunID)
+	err := w.eng.Execute(ctx, job.Args.RunID)
+	// The job's end is recorded at once, not in River's next completion batch: until it is, the
+	// flow's unique job holds the next run back (see Dispatch).
+	if cerr := w.complete(context.WithoutCancel(ctx), job); cerr != nil {
+		w.log.Warn("record the run job's end (River records it later)", "run_id", job.Args.RunID, "error", cerr)
+	}
+	return err
+}
+
+func (w *runWorker) complete(ctx context.Context, job *river.Job[runArgs]) error {
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // tickArgs is the periodic job that fires due schedules.
@@ -125,7 +145,7 @@ func Open(ctx context.Context, cfg Config, eng Engine) (*Jobs, error) {
 		cfg.Workers = 4
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 100 * time.Millisecond
+		cfg.PollInterval = 20 * time.Millisecond
 	}
 	if cfg.TickInterval < time.Second {
 		cfg.TickInterval = time.Second
@@ -146,7 +166,7 @@ func Open(ctx context.Context, cfg Config, eng Engine) (*Jobs, error) {
 		return nil, fmt.Errorf("migrate the job database %s: %w", cfg.DB, err)
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &runWorker{eng: eng})
+	river.AddWorker(workers, &runWorker{eng: eng, db: db, log: cfg.Logger})
 	river.AddWorker(workers, &tickWorker{eng: eng})
 	client, err := river.NewClient(driver, &river.Config{
 		// River reports its routine work (job counts every few seconds) at info: only its warnings
