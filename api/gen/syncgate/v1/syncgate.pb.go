@@ -882,9 +882,12 @@ type RecordOutcome struct {
 	TargetKey string `protobuf:"bytes,2,opt,name=target_key,json=targetKey,proto3" json:"target_key,omitempty"`
 	// action is what the run did with the record.
 	Action Action `protobuf:"varint,3,opt,name=action,proto3,enum=syncgate.v1.Action" json:"action,omitempty"`
-	// attempt numbers the vendor attempts for this record, from 1.
+	// attempt numbers the vendor attempts for this record, from 1. It is 0 (and vendor empty) on a
+	// record's outcome row that no call of its own produced: a record delivered in a batch call (Kingdee
+	// BatchSave), whose call attempts are rows of their own with an empty source_key, or a record planned
+	// as a skip or failure.
 	Attempt int32 `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	// vendor is the vendor called (kingdee, greatonce, zhilong), if any.
+	// vendor is the vendor called (kingdee, greatonce, zhilong), if any (see attempt).
 	Vendor string `protobuf:"bytes,5,opt,name=vendor,proto3" json:"vendor,omitempty"`
 	// operation is the vendor operation called.
 	Operation string `protobuf:"bytes,6,opt,name=operation,proto3" json:"operation,omitempty"`
