@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -487,4 +488,9 @@ func jsonText(v any) string {
 		return ""
 	}
 	return string(b)
+}
+
+// GetOverview is not served yet (the overview issue #14 builds it).
+func (h *Handler) GetOverview(context.Context, *syncgatev1.GetOverviewRequest) (*syncgatev1.GetOverviewResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("GetOverview is not implemented yet"))
 }

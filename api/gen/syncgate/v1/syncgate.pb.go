@@ -3046,6 +3046,375 @@ func (x *UpdateScheduleResponse) GetSchedule() *Schedule {
 	return nil
 }
 
+// GetOverviewRequest asks for the overview.
+type GetOverviewRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// last_runs is how many of each flow's latest runs to return (0: 5; at most 50).
+	LastRuns      int32 `protobuf:"varint,1,opt,name=last_runs,json=lastRuns,proto3" json:"last_runs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOverviewRequest) Reset() {
+	*x = GetOverviewRequest{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOverviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOverviewRequest) ProtoMessage() {}
+
+func (x *GetOverviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOverviewRequest.ProtoReflect.Descriptor instead.
+func (*GetOverviewRequest) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetOverviewRequest) GetLastRuns() int32 {
+	if x != nil {
+		return x.LastRuns
+	}
+	return 0
+}
+
+// GetOverviewResponse is every flow's state and every vendor's health.
+type GetOverviewResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flows has one entry per flow, by flow.
+	Flows []*FlowOverview `protobuf:"bytes,1,rep,name=flows,proto3" json:"flows,omitempty"`
+	// vendors has one entry per vendor (greatonce, kingdee, zhilong), by name.
+	Vendors       []*VendorHealth `protobuf:"bytes,2,rep,name=vendors,proto3" json:"vendors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOverviewResponse) Reset() {
+	*x = GetOverviewResponse{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOverviewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOverviewResponse) ProtoMessage() {}
+
+func (x *GetOverviewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOverviewResponse.ProtoReflect.Descriptor instead.
+func (*GetOverviewResponse) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetOverviewResponse) GetFlows() []*FlowOverview {
+	if x != nil {
+		return x.Flows
+	}
+	return nil
+}
+
+func (x *GetOverviewResponse) GetVendors() []*VendorHealth {
+	if x != nil {
+		return x.Vendors
+	}
+	return nil
+}
+
+// FlowOverview is one flow's state.
+type FlowOverview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow is the flow described.
+	Flow Flow `protobuf:"varint,1,opt,name=flow,proto3,enum=syncgate.v1.Flow" json:"flow,omitempty"`
+	// schedule is the flow's schedule.
+	Schedule *Schedule `protobuf:"bytes,2,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// last_runs are the flow's latest runs, newest first.
+	LastRuns []*Run `protobuf:"bytes,3,rep,name=last_runs,json=lastRuns,proto3" json:"last_runs,omitempty"`
+	// checkpoint is how far incremental runs have read the source (absent before the first committed
+	// page).
+	Checkpoint *Checkpoint `protobuf:"bytes,4,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// dead_letters is the number of the flow's dead letters.
+	DeadLetters int64 `protobuf:"varint,5,opt,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	// running_run_id is the flow's run in progress, empty when none is.
+	RunningRunId  string `protobuf:"bytes,6,opt,name=running_run_id,json=runningRunId,proto3" json:"running_run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlowOverview) Reset() {
+	*x = FlowOverview{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowOverview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowOverview) ProtoMessage() {}
+
+func (x *FlowOverview) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowOverview.ProtoReflect.Descriptor instead.
+func (*FlowOverview) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *FlowOverview) GetFlow() Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return Flow_FLOW_UNSPECIFIED
+}
+
+func (x *FlowOverview) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *FlowOverview) GetLastRuns() []*Run {
+	if x != nil {
+		return x.LastRuns
+	}
+	return nil
+}
+
+func (x *FlowOverview) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *FlowOverview) GetDeadLetters() int64 {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return 0
+}
+
+func (x *FlowOverview) GetRunningRunId() string {
+	if x != nil {
+		return x.RunningRunId
+	}
+	return ""
+}
+
+// Checkpoint is a position in a flow's source: the source modification time of the last record read,
+// and its key (ties on the time are ordered by key).
+type Checkpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// modified_at is the source modification time.
+	ModifiedAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=modified_at,json=modifiedAt,proto3" json:"modified_at,omitempty"`
+	// source_key is the source key of the last record at that time.
+	SourceKey     string `protobuf:"bytes,2,opt,name=source_key,json=sourceKey,proto3" json:"source_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Checkpoint) Reset() {
+	*x = Checkpoint{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Checkpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Checkpoint) ProtoMessage() {}
+
+func (x *Checkpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
+func (*Checkpoint) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *Checkpoint) GetModifiedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ModifiedAt
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetSourceKey() string {
+	if x != nil {
+		return x.SourceKey
+	}
+	return ""
+}
+
+// VendorHealth is what this gateway process has seen of one vendor since it started (each replica
+// reports its own calls).
+type VendorHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// vendor is the vendor's name: greatonce, kingdee or zhilong.
+	Vendor string `protobuf:"bytes,1,opt,name=vendor,proto3" json:"vendor,omitempty"`
+	// last_call_at is when the last HTTP attempt to the vendor was sent (absent: none yet).
+	LastCallAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_call_at,json=lastCallAt,proto3" json:"last_call_at,omitempty"`
+	// last_operation is that attempt's operation (for example BatchSave).
+	LastOperation string `protobuf:"bytes,3,opt,name=last_operation,json=lastOperation,proto3" json:"last_operation,omitempty"`
+	// last_ok is true when that attempt succeeded.
+	LastOk bool `protobuf:"varint,4,opt,name=last_ok,json=lastOk,proto3" json:"last_ok,omitempty"`
+	// last_error is that attempt's error, when it failed (credentials and signatures never appear).
+	LastError string `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// attempts counts the HTTP attempts sent, retries included.
+	Attempts int64 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// failures counts the attempts that failed.
+	Failures int64 `protobuf:"varint,7,opt,name=failures,proto3" json:"failures,omitempty"`
+	// throttled counts the attempts the vendor answered with its throttling reply (HTTP 429 or its
+	// "too frequent" answer).
+	Throttled int64 `protobuf:"varint,8,opt,name=throttled,proto3" json:"throttled,omitempty"`
+	// last_throttled_at is when the vendor last throttled a call (absent: never).
+	LastThrottledAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_throttled_at,json=lastThrottledAt,proto3" json:"last_throttled_at,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *VendorHealth) Reset() {
+	*x = VendorHealth{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VendorHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VendorHealth) ProtoMessage() {}
+
+func (x *VendorHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VendorHealth.ProtoReflect.Descriptor instead.
+func (*VendorHealth) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *VendorHealth) GetVendor() string {
+	if x != nil {
+		return x.Vendor
+	}
+	return ""
+}
+
+func (x *VendorHealth) GetLastCallAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastCallAt
+	}
+	return nil
+}
+
+func (x *VendorHealth) GetLastOperation() string {
+	if x != nil {
+		return x.LastOperation
+	}
+	return ""
+}
+
+func (x *VendorHealth) GetLastOk() bool {
+	if x != nil {
+		return x.LastOk
+	}
+	return false
+}
+
+func (x *VendorHealth) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *VendorHealth) GetAttempts() int64 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *VendorHealth) GetFailures() int64 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *VendorHealth) GetThrottled() int64 {
+	if x != nil {
+		return x.Throttled
+	}
+	return 0
+}
+
+func (x *VendorHealth) GetLastThrottledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastThrottledAt
+	}
+	return nil
+}
+
 var File_syncgate_v1_syncgate_proto protoreflect.FileDescriptor
 
 const file_syncgate_v1_syncgate_proto_rawDesc = "" +
@@ -3276,7 +3645,39 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\x19update_schedule.something\x12\x1agive every, cron or paused\x1a6has(this.every) || this.cron != '' || has(this.paused)B\t\n" +
 	"\a_paused\"K\n" +
 	"\x16UpdateScheduleResponse\x121\n" +
-	"\bschedule\x18\x01 \x01(\v2\x15.syncgate.v1.ScheduleR\bschedule*A\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.syncgate.v1.ScheduleR\bschedule\"<\n" +
+	"\x12GetOverviewRequest\x12&\n" +
+	"\tlast_runs\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\blastRuns\"{\n" +
+	"\x13GetOverviewResponse\x12/\n" +
+	"\x05flows\x18\x01 \x03(\v2\x19.syncgate.v1.FlowOverviewR\x05flows\x123\n" +
+	"\avendors\x18\x02 \x03(\v2\x19.syncgate.v1.VendorHealthR\avendors\"\x99\x02\n" +
+	"\fFlowOverview\x12%\n" +
+	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowR\x04flow\x121\n" +
+	"\bschedule\x18\x02 \x01(\v2\x15.syncgate.v1.ScheduleR\bschedule\x12-\n" +
+	"\tlast_runs\x18\x03 \x03(\v2\x10.syncgate.v1.RunR\blastRuns\x127\n" +
+	"\n" +
+	"checkpoint\x18\x04 \x01(\v2\x17.syncgate.v1.CheckpointR\n" +
+	"checkpoint\x12!\n" +
+	"\fdead_letters\x18\x05 \x01(\x03R\vdeadLetters\x12$\n" +
+	"\x0erunning_run_id\x18\x06 \x01(\tR\frunningRunId\"h\n" +
+	"\n" +
+	"Checkpoint\x12;\n" +
+	"\vmodified_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"modifiedAt\x12\x1d\n" +
+	"\n" +
+	"source_key\x18\x02 \x01(\tR\tsourceKey\"\xe1\x02\n" +
+	"\fVendorHealth\x12\x16\n" +
+	"\x06vendor\x18\x01 \x01(\tR\x06vendor\x12<\n" +
+	"\flast_call_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastCallAt\x12%\n" +
+	"\x0elast_operation\x18\x03 \x01(\tR\rlastOperation\x12\x17\n" +
+	"\alast_ok\x18\x04 \x01(\bR\x06lastOk\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x12\x1a\n" +
+	"\battempts\x18\x06 \x01(\x03R\battempts\x12\x1a\n" +
+	"\bfailures\x18\a \x01(\x03R\bfailures\x12\x1c\n" +
+	"\tthrottled\x18\b \x01(\x03R\tthrottled\x12F\n" +
+	"\x11last_throttled_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0flastThrottledAt*A\n" +
 	"\x04Flow\x12\x14\n" +
 	"\x10FLOW_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFLOW_CUSTOMERS\x10\x01\x12\x0f\n" +
@@ -3300,7 +3701,7 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"ACTION_ADD\x10\x01\x12\x11\n" +
 	"\rACTION_UPDATE\x10\x02\x12\x0f\n" +
 	"\vACTION_SKIP\x10\x03\x12\x0f\n" +
-	"\vACTION_FAIL\x10\x042\xe0\b\n" +
+	"\vACTION_FAIL\x10\x042\xb7\t\n" +
 	"\vSyncService\x12V\n" +
 	"\rSyncCustomers\x12!.syncgate.v1.SyncCustomersRequest\x1a\".syncgate.v1.SyncCustomersResponse\x12M\n" +
 	"\n" +
@@ -3315,7 +3716,8 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\x12DiscardDeadLetters\x12&.syncgate.v1.DiscardDeadLettersRequest\x1a'.syncgate.v1.DiscardDeadLettersResponse\x12O\n" +
 	"\tGetRecord\x12\x1d.syncgate.v1.GetRecordRequest\x1a\x1e.syncgate.v1.GetRecordResponse\"\x03\x90\x02\x01\x12[\n" +
 	"\rListSchedules\x12!.syncgate.v1.ListSchedulesRequest\x1a\".syncgate.v1.ListSchedulesResponse\"\x03\x90\x02\x01\x12Y\n" +
-	"\x0eUpdateSchedule\x12\".syncgate.v1.UpdateScheduleRequest\x1a#.syncgate.v1.UpdateScheduleResponseB\xaa\x01\n" +
+	"\x0eUpdateSchedule\x12\".syncgate.v1.UpdateScheduleRequest\x1a#.syncgate.v1.UpdateScheduleResponse\x12U\n" +
+	"\vGetOverview\x12\x1f.syncgate.v1.GetOverviewRequest\x1a .syncgate.v1.GetOverviewResponse\"\x03\x90\x02\x01B\xaa\x01\n" +
 	"\x0fcom.syncgate.v1B\rSyncgateProtoP\x01Z;github.com/syncgate/syncgate/api/gen/syncgate/v1;syncgatev1\xa2\x02\x03SXX\xaa\x02\vSyncgate.V1\xca\x02\vSyncgate\\V1\xe2\x02\x17Syncgate\\V1\\GPBMetadata\xea\x02\fSyncgate::V1b\x06proto3"
 
 var (
@@ -3331,7 +3733,7 @@ func file_syncgate_v1_syncgate_proto_rawDescGZIP() []byte {
 }
 
 var file_syncgate_v1_syncgate_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_syncgate_v1_syncgate_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_syncgate_v1_syncgate_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_syncgate_v1_syncgate_proto_goTypes = []any{
 	(Flow)(0),                          // 0: syncgate.v1.Flow
 	(RunStatus)(0),                     // 1: syncgate.v1.RunStatus
@@ -3377,13 +3779,18 @@ var file_syncgate_v1_syncgate_proto_goTypes = []any{
 	(*ListSchedulesResponse)(nil),      // 41: syncgate.v1.ListSchedulesResponse
 	(*UpdateScheduleRequest)(nil),      // 42: syncgate.v1.UpdateScheduleRequest
 	(*UpdateScheduleResponse)(nil),     // 43: syncgate.v1.UpdateScheduleResponse
-	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 45: google.protobuf.Struct
-	(*durationpb.Duration)(nil),        // 46: google.protobuf.Duration
+	(*GetOverviewRequest)(nil),         // 44: syncgate.v1.GetOverviewRequest
+	(*GetOverviewResponse)(nil),        // 45: syncgate.v1.GetOverviewResponse
+	(*FlowOverview)(nil),               // 46: syncgate.v1.FlowOverview
+	(*Checkpoint)(nil),                 // 47: syncgate.v1.Checkpoint
+	(*VendorHealth)(nil),               // 48: syncgate.v1.VendorHealth
+	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 50: google.protobuf.Struct
+	(*durationpb.Duration)(nil),        // 51: google.protobuf.Duration
 }
 var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
-	44, // 0: syncgate.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	44, // 1: syncgate.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	49, // 0: syncgate.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	49, // 1: syncgate.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	4,  // 2: syncgate.v1.SyncOptions.window:type_name -> syncgate.v1.TimeWindow
 	5,  // 3: syncgate.v1.SyncCustomersRequest.options:type_name -> syncgate.v1.SyncOptions
 	11, // 4: syncgate.v1.SyncCustomersResponse.run:type_name -> syncgate.v1.Run
@@ -3393,11 +3800,11 @@ var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
 	1,  // 8: syncgate.v1.Run.status:type_name -> syncgate.v1.RunStatus
 	4,  // 9: syncgate.v1.Run.window:type_name -> syncgate.v1.TimeWindow
 	10, // 10: syncgate.v1.Run.counts:type_name -> syncgate.v1.RunCounts
-	44, // 11: syncgate.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	44, // 12: syncgate.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
+	49, // 11: syncgate.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	49, // 12: syncgate.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
 	2,  // 13: syncgate.v1.Run.trigger:type_name -> syncgate.v1.Trigger
 	3,  // 14: syncgate.v1.RecordOutcome.action:type_name -> syncgate.v1.Action
-	44, // 15: syncgate.v1.RecordOutcome.at:type_name -> google.protobuf.Timestamp
+	49, // 15: syncgate.v1.RecordOutcome.at:type_name -> google.protobuf.Timestamp
 	11, // 16: syncgate.v1.GetRunResponse.run:type_name -> syncgate.v1.Run
 	12, // 17: syncgate.v1.GetRunResponse.records:type_name -> syncgate.v1.RecordOutcome
 	0,  // 18: syncgate.v1.ListRunsRequest.flow:type_name -> syncgate.v1.Flow
@@ -3408,18 +3815,18 @@ var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
 	20, // 23: syncgate.v1.PreviewRequest.inline:type_name -> syncgate.v1.InlineRecords
 	21, // 24: syncgate.v1.PreviewRequest.keys:type_name -> syncgate.v1.SourceKeys
 	22, // 25: syncgate.v1.PreviewRequest.pending:type_name -> syncgate.v1.PendingRecords
-	45, // 26: syncgate.v1.InlineRecords.records:type_name -> google.protobuf.Struct
+	50, // 26: syncgate.v1.InlineRecords.records:type_name -> google.protobuf.Struct
 	24, // 27: syncgate.v1.PreviewResponse.records:type_name -> syncgate.v1.PreviewRecord
-	45, // 28: syncgate.v1.PreviewRecord.source:type_name -> google.protobuf.Struct
-	45, // 29: syncgate.v1.PreviewRecord.call_options:type_name -> google.protobuf.Struct
+	50, // 28: syncgate.v1.PreviewRecord.source:type_name -> google.protobuf.Struct
+	50, // 29: syncgate.v1.PreviewRecord.call_options:type_name -> google.protobuf.Struct
 	3,  // 30: syncgate.v1.PreviewRecord.action:type_name -> syncgate.v1.Action
 	25, // 31: syncgate.v1.PreviewRecord.diff:type_name -> syncgate.v1.FieldChange
 	26, // 32: syncgate.v1.PreviewRecord.warnings:type_name -> syncgate.v1.Issue
 	26, // 33: syncgate.v1.PreviewRecord.errors:type_name -> syncgate.v1.Issue
 	11, // 34: syncgate.v1.CancelRunResponse.run:type_name -> syncgate.v1.Run
 	0,  // 35: syncgate.v1.DeadLetter.flow:type_name -> syncgate.v1.Flow
-	44, // 36: syncgate.v1.DeadLetter.first_failed_at:type_name -> google.protobuf.Timestamp
-	44, // 37: syncgate.v1.DeadLetter.last_failed_at:type_name -> google.protobuf.Timestamp
+	49, // 36: syncgate.v1.DeadLetter.first_failed_at:type_name -> google.protobuf.Timestamp
+	49, // 37: syncgate.v1.DeadLetter.last_failed_at:type_name -> google.protobuf.Timestamp
 	0,  // 38: syncgate.v1.ListDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
 	29, // 39: syncgate.v1.ListDeadLettersResponse.dead_letters:type_name -> syncgate.v1.DeadLetter
 	0,  // 40: syncgate.v1.RetryDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
@@ -3427,52 +3834,63 @@ var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
 	0,  // 42: syncgate.v1.DiscardDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
 	11, // 43: syncgate.v1.DiscardDeadLettersResponse.run:type_name -> syncgate.v1.Run
 	0,  // 44: syncgate.v1.GetRecordRequest.flow:type_name -> syncgate.v1.Flow
-	44, // 45: syncgate.v1.RecordMapping.created_at:type_name -> google.protobuf.Timestamp
-	44, // 46: syncgate.v1.RecordMapping.delivered_at:type_name -> google.protobuf.Timestamp
+	49, // 45: syncgate.v1.RecordMapping.created_at:type_name -> google.protobuf.Timestamp
+	49, // 46: syncgate.v1.RecordMapping.delivered_at:type_name -> google.protobuf.Timestamp
 	37, // 47: syncgate.v1.GetRecordResponse.mapping:type_name -> syncgate.v1.RecordMapping
 	29, // 48: syncgate.v1.GetRecordResponse.dead_letter:type_name -> syncgate.v1.DeadLetter
 	12, // 49: syncgate.v1.GetRecordResponse.history:type_name -> syncgate.v1.RecordOutcome
 	0,  // 50: syncgate.v1.Schedule.flow:type_name -> syncgate.v1.Flow
-	46, // 51: syncgate.v1.Schedule.every:type_name -> google.protobuf.Duration
-	46, // 52: syncgate.v1.Schedule.jitter:type_name -> google.protobuf.Duration
-	44, // 53: syncgate.v1.Schedule.next_run_at:type_name -> google.protobuf.Timestamp
-	44, // 54: syncgate.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	51, // 51: syncgate.v1.Schedule.every:type_name -> google.protobuf.Duration
+	51, // 52: syncgate.v1.Schedule.jitter:type_name -> google.protobuf.Duration
+	49, // 53: syncgate.v1.Schedule.next_run_at:type_name -> google.protobuf.Timestamp
+	49, // 54: syncgate.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
 	39, // 55: syncgate.v1.ListSchedulesResponse.schedules:type_name -> syncgate.v1.Schedule
 	0,  // 56: syncgate.v1.UpdateScheduleRequest.flow:type_name -> syncgate.v1.Flow
-	46, // 57: syncgate.v1.UpdateScheduleRequest.every:type_name -> google.protobuf.Duration
-	46, // 58: syncgate.v1.UpdateScheduleRequest.jitter:type_name -> google.protobuf.Duration
+	51, // 57: syncgate.v1.UpdateScheduleRequest.every:type_name -> google.protobuf.Duration
+	51, // 58: syncgate.v1.UpdateScheduleRequest.jitter:type_name -> google.protobuf.Duration
 	39, // 59: syncgate.v1.UpdateScheduleResponse.schedule:type_name -> syncgate.v1.Schedule
-	6,  // 60: syncgate.v1.SyncService.SyncCustomers:input_type -> syncgate.v1.SyncCustomersRequest
-	8,  // 61: syncgate.v1.SyncService.SyncAgents:input_type -> syncgate.v1.SyncAgentsRequest
-	19, // 62: syncgate.v1.SyncService.Preview:input_type -> syncgate.v1.PreviewRequest
-	13, // 63: syncgate.v1.SyncService.GetRun:input_type -> syncgate.v1.GetRunRequest
-	15, // 64: syncgate.v1.SyncService.ListRuns:input_type -> syncgate.v1.ListRunsRequest
-	17, // 65: syncgate.v1.SyncService.WatchRun:input_type -> syncgate.v1.WatchRunRequest
-	27, // 66: syncgate.v1.SyncService.CancelRun:input_type -> syncgate.v1.CancelRunRequest
-	30, // 67: syncgate.v1.SyncService.ListDeadLetters:input_type -> syncgate.v1.ListDeadLettersRequest
-	32, // 68: syncgate.v1.SyncService.RetryDeadLetters:input_type -> syncgate.v1.RetryDeadLettersRequest
-	34, // 69: syncgate.v1.SyncService.DiscardDeadLetters:input_type -> syncgate.v1.DiscardDeadLettersRequest
-	36, // 70: syncgate.v1.SyncService.GetRecord:input_type -> syncgate.v1.GetRecordRequest
-	40, // 71: syncgate.v1.SyncService.ListSchedules:input_type -> syncgate.v1.ListSchedulesRequest
-	42, // 72: syncgate.v1.SyncService.UpdateSchedule:input_type -> syncgate.v1.UpdateScheduleRequest
-	7,  // 73: syncgate.v1.SyncService.SyncCustomers:output_type -> syncgate.v1.SyncCustomersResponse
-	9,  // 74: syncgate.v1.SyncService.SyncAgents:output_type -> syncgate.v1.SyncAgentsResponse
-	23, // 75: syncgate.v1.SyncService.Preview:output_type -> syncgate.v1.PreviewResponse
-	14, // 76: syncgate.v1.SyncService.GetRun:output_type -> syncgate.v1.GetRunResponse
-	16, // 77: syncgate.v1.SyncService.ListRuns:output_type -> syncgate.v1.ListRunsResponse
-	18, // 78: syncgate.v1.SyncService.WatchRun:output_type -> syncgate.v1.WatchRunResponse
-	28, // 79: syncgate.v1.SyncService.CancelRun:output_type -> syncgate.v1.CancelRunResponse
-	31, // 80: syncgate.v1.SyncService.ListDeadLetters:output_type -> syncgate.v1.ListDeadLettersResponse
-	33, // 81: syncgate.v1.SyncService.RetryDeadLetters:output_type -> syncgate.v1.RetryDeadLettersResponse
-	35, // 82: syncgate.v1.SyncService.DiscardDeadLetters:output_type -> syncgate.v1.DiscardDeadLettersResponse
-	38, // 83: syncgate.v1.SyncService.GetRecord:output_type -> syncgate.v1.GetRecordResponse
-	41, // 84: syncgate.v1.SyncService.ListSchedules:output_type -> syncgate.v1.ListSchedulesResponse
-	43, // 85: syncgate.v1.SyncService.UpdateSchedule:output_type -> syncgate.v1.UpdateScheduleResponse
-	73, // [73:86] is the sub-list for method output_type
-	60, // [60:73] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	46, // 60: syncgate.v1.GetOverviewResponse.flows:type_name -> syncgate.v1.FlowOverview
+	48, // 61: syncgate.v1.GetOverviewResponse.vendors:type_name -> syncgate.v1.VendorHealth
+	0,  // 62: syncgate.v1.FlowOverview.flow:type_name -> syncgate.v1.Flow
+	39, // 63: syncgate.v1.FlowOverview.schedule:type_name -> syncgate.v1.Schedule
+	11, // 64: syncgate.v1.FlowOverview.last_runs:type_name -> syncgate.v1.Run
+	47, // 65: syncgate.v1.FlowOverview.checkpoint:type_name -> syncgate.v1.Checkpoint
+	49, // 66: syncgate.v1.Checkpoint.modified_at:type_name -> google.protobuf.Timestamp
+	49, // 67: syncgate.v1.VendorHealth.last_call_at:type_name -> google.protobuf.Timestamp
+	49, // 68: syncgate.v1.VendorHealth.last_throttled_at:type_name -> google.protobuf.Timestamp
+	6,  // 69: syncgate.v1.SyncService.SyncCustomers:input_type -> syncgate.v1.SyncCustomersRequest
+	8,  // 70: syncgate.v1.SyncService.SyncAgents:input_type -> syncgate.v1.SyncAgentsRequest
+	19, // 71: syncgate.v1.SyncService.Preview:input_type -> syncgate.v1.PreviewRequest
+	13, // 72: syncgate.v1.SyncService.GetRun:input_type -> syncgate.v1.GetRunRequest
+	15, // 73: syncgate.v1.SyncService.ListRuns:input_type -> syncgate.v1.ListRunsRequest
+	17, // 74: syncgate.v1.SyncService.WatchRun:input_type -> syncgate.v1.WatchRunRequest
+	27, // 75: syncgate.v1.SyncService.CancelRun:input_type -> syncgate.v1.CancelRunRequest
+	30, // 76: syncgate.v1.SyncService.ListDeadLetters:input_type -> syncgate.v1.ListDeadLettersRequest
+	32, // 77: syncgate.v1.SyncService.RetryDeadLetters:input_type -> syncgate.v1.RetryDeadLettersRequest
+	34, // 78: syncgate.v1.SyncService.DiscardDeadLetters:input_type -> syncgate.v1.DiscardDeadLettersRequest
+	36, // 79: syncgate.v1.SyncService.GetRecord:input_type -> syncgate.v1.GetRecordRequest
+	40, // 80: syncgate.v1.SyncService.ListSchedules:input_type -> syncgate.v1.ListSchedulesRequest
+	42, // 81: syncgate.v1.SyncService.UpdateSchedule:input_type -> syncgate.v1.UpdateScheduleRequest
+	44, // 82: syncgate.v1.SyncService.GetOverview:input_type -> syncgate.v1.GetOverviewRequest
+	7,  // 83: syncgate.v1.SyncService.SyncCustomers:output_type -> syncgate.v1.SyncCustomersResponse
+	9,  // 84: syncgate.v1.SyncService.SyncAgents:output_type -> syncgate.v1.SyncAgentsResponse
+	23, // 85: syncgate.v1.SyncService.Preview:output_type -> syncgate.v1.PreviewResponse
+	14, // 86: syncgate.v1.SyncService.GetRun:output_type -> syncgate.v1.GetRunResponse
+	16, // 87: syncgate.v1.SyncService.ListRuns:output_type -> syncgate.v1.ListRunsResponse
+	18, // 88: syncgate.v1.SyncService.WatchRun:output_type -> syncgate.v1.WatchRunResponse
+	28, // 89: syncgate.v1.SyncService.CancelRun:output_type -> syncgate.v1.CancelRunResponse
+	31, // 90: syncgate.v1.SyncService.ListDeadLetters:output_type -> syncgate.v1.ListDeadLettersResponse
+	33, // 91: syncgate.v1.SyncService.RetryDeadLetters:output_type -> syncgate.v1.RetryDeadLettersResponse
+	35, // 92: syncgate.v1.SyncService.DiscardDeadLetters:output_type -> syncgate.v1.DiscardDeadLettersResponse
+	38, // 93: syncgate.v1.SyncService.GetRecord:output_type -> syncgate.v1.GetRecordResponse
+	41, // 94: syncgate.v1.SyncService.ListSchedules:output_type -> syncgate.v1.ListSchedulesResponse
+	43, // 95: syncgate.v1.SyncService.UpdateSchedule:output_type -> syncgate.v1.UpdateScheduleResponse
+	45, // 96: syncgate.v1.SyncService.GetOverview:output_type -> syncgate.v1.GetOverviewResponse
+	83, // [83:97] is the sub-list for method output_type
+	69, // [69:83] is the sub-list for method input_type
+	69, // [69:69] is the sub-list for extension type_name
+	69, // [69:69] is the sub-list for extension extendee
+	0,  // [0:69] is the sub-list for field type_name
 }
 
 func init() { file_syncgate_v1_syncgate_proto_init() }
@@ -3492,7 +3910,7 @@ func file_syncgate_v1_syncgate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_syncgate_v1_syncgate_proto_rawDesc), len(file_syncgate_v1_syncgate_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   40,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,7 @@ const (
 	SyncService_GetRecord_FullMethodName          = "/syncgate.v1.SyncService/GetRecord"
 	SyncService_ListSchedules_FullMethodName      = "/syncgate.v1.SyncService/ListSchedules"
 	SyncService_UpdateSchedule_FullMethodName     = "/syncgate.v1.SyncService/UpdateSchedule"
+	SyncService_GetOverview_FullMethodName        = "/syncgate.v1.SyncService/GetOverview"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -44,7 +45,8 @@ const (
 // sync would send without writing anything. GetRun, ListRuns and WatchRun read the run history;
 // CancelRun stops a run. ListDeadLetters, RetryDeadLetters and DiscardDeadLetters let an operator see
 // and act on the records that failed permanently; GetRecord tells one record's story. ListSchedules
-// and UpdateSchedule show and change when each flow runs by itself.
+// and UpdateSchedule show and change when each flow runs by itself. GetOverview is the operator's first
+// look: every flow's state and every vendor's health in one call.
 type SyncServiceClient interface {
 	// SyncCustomers turns Kingdee customers (BD_Customer) into Greatonce distributors.
 	SyncCustomers(ctx context.Context, in *SyncCustomersRequest, opts ...grpc.CallOption) (*SyncCustomersResponse, error)
@@ -88,6 +90,10 @@ type SyncServiceClient interface {
 	// pauses or resumes it. The change is durable and takes effect at once (the next run time is
 	// computed from now).
 	UpdateSchedule(ctx context.Context, in *UpdateScheduleRequest, opts ...grpc.CallOption) (*UpdateScheduleResponse, error)
+	// GetOverview returns, for each flow, its schedule, its latest runs, its checkpoint and its
+	// dead-letter count, and for each vendor the health this gateway has seen (last call, failures,
+	// throttling). Callable as an HTTP GET (Connect protocol).
+	GetOverview(ctx context.Context, in *GetOverviewRequest, opts ...grpc.CallOption) (*GetOverviewResponse, error)
 }
 
 type syncServiceClient struct {
@@ -237,6 +243,16 @@ func (c *syncServiceClient) UpdateSchedule(ctx context.Context, in *UpdateSchedu
 	return out, nil
 }
 
+func (c *syncServiceClient) GetOverview(ctx context.Context, in *GetOverviewRequest, opts ...grpc.CallOption) (*GetOverviewResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetOverviewResponse)
+	err := c.cc.Invoke(ctx, SyncService_GetOverview_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -247,7 +263,8 @@ func (c *syncServiceClient) UpdateSchedule(ctx context.Context, in *UpdateSchedu
 // sync would send without writing anything. GetRun, ListRuns and WatchRun read the run history;
 // CancelRun stops a run. ListDeadLetters, RetryDeadLetters and DiscardDeadLetters let an operator see
 // and act on the records that failed permanently; GetRecord tells one record's story. ListSchedules
-// and UpdateSchedule show and change when each flow runs by itself.
+// and UpdateSchedule show and change when each flow runs by itself. GetOverview is the operator's first
+// look: every flow's state and every vendor's health in one call.
 type SyncServiceServer interface {
 	// SyncCustomers turns Kingdee customers (BD_Customer) into Greatonce distributors.
 	SyncCustomers(context.Context, *SyncCustomersRequest) (*SyncCustomersResponse, error)
@@ -291,6 +308,10 @@ type SyncServiceServer interface {
 	// pauses or resumes it. The change is durable and takes effect at once (the next run time is
 	// computed from now).
 	UpdateSchedule(context.Context, *UpdateScheduleRequest) (*UpdateScheduleResponse, error)
+	// GetOverview returns, for each flow, its schedule, its latest runs, its checkpoint and its
+	// dead-letter count, and for each vendor the health this gateway has seen (last call, failures,
+	// throttling). Callable as an HTTP GET (Connect protocol).
+	GetOverview(context.Context, *GetOverviewRequest) (*GetOverviewResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -339,6 +360,9 @@ func (UnimplementedSyncServiceServer) ListSchedules(context.Context, *ListSchedu
 }
 func (UnimplementedSyncServiceServer) UpdateSchedule(context.Context, *UpdateScheduleRequest) (*UpdateScheduleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateSchedule not implemented")
+}
+func (UnimplementedSyncServiceServer) GetOverview(context.Context, *GetOverviewRequest) (*GetOverviewResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOverview not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -588,6 +612,24 @@ func _SyncService_UpdateSchedule_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_GetOverview_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOverviewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).GetOverview(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_GetOverview_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).GetOverview(ctx, req.(*GetOverviewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -642,6 +684,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateSchedule",
 			Handler:    _SyncService_UpdateSchedule_Handler,
+		},
+		{
+			MethodName: "GetOverview",
+			Handler:    _SyncService_GetOverview_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -65,6 +65,8 @@ const (
 	// SyncServiceUpdateScheduleProcedure is the fully-qualified name of the SyncService's
 	// UpdateSchedule RPC.
 	SyncServiceUpdateScheduleProcedure = "/syncgate.v1.SyncService/UpdateSchedule"
+	// SyncServiceGetOverviewProcedure is the fully-qualified name of the SyncService's GetOverview RPC.
+	SyncServiceGetOverviewProcedure = "/syncgate.v1.SyncService/GetOverview"
 )
 
 // SyncServiceClient is a client for the syncgate.v1.SyncService service.
@@ -111,6 +113,10 @@ type SyncServiceClient interface {
 	// pauses or resumes it. The change is durable and takes effect at once (the next run time is
 	// computed from now).
 	UpdateSchedule(context.Context, *v1.UpdateScheduleRequest) (*v1.UpdateScheduleResponse, error)
+	// GetOverview returns, for each flow, its schedule, its latest runs, its checkpoint and its
+	// dead-letter count, and for each vendor the health this gateway has seen (last call, failures,
+	// throttling). Callable as an HTTP GET (Connect protocol).
+	GetOverview(context.Context, *v1.GetOverviewRequest) (*v1.GetOverviewResponse, error)
 }
 
 // NewSyncServiceClient constructs a client for the syncgate.v1.SyncService service. By default, it
@@ -208,6 +214,13 @@ func NewSyncServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(syncServiceMethods.ByName("UpdateSchedule")),
 			connect.WithClientOptions(opts...),
 		),
+		getOverview: connect.NewClient[v1.GetOverviewRequest, v1.GetOverviewResponse](
+			httpClient,
+			baseURL+SyncServiceGetOverviewProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("GetOverview")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -226,6 +239,7 @@ type syncServiceClient struct {
 	getRecord          *connect.Client[v1.GetRecordRequest, v1.GetRecordResponse]
 	listSchedules      *connect.Client[v1.ListSchedulesRequest, v1.ListSchedulesResponse]
 	updateSchedule     *connect.Client[v1.UpdateScheduleRequest, v1.UpdateScheduleResponse]
+	getOverview        *connect.Client[v1.GetOverviewRequest, v1.GetOverviewResponse]
 }
 
 // SyncCustomers calls syncgate.v1.SyncService.SyncCustomers.
@@ -341,6 +355,15 @@ func (c *syncServiceClient) UpdateSchedule(ctx context.Context, req *v1.UpdateSc
 	return nil, err
 }
 
+// GetOverview calls syncgate.v1.SyncService.GetOverview.
+func (c *syncServiceClient) GetOverview(ctx context.Context, req *v1.GetOverviewRequest) (*v1.GetOverviewResponse, error) {
+	response, err := c.getOverview.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // SyncServiceHandler is an implementation of the syncgate.v1.SyncService service.
 type SyncServiceHandler interface {
 	// SyncCustomers turns Kingdee customers (BD_Customer) into Greatonce distributors.
@@ -385,6 +408,10 @@ type SyncServiceHandler interface {
 	// pauses or resumes it. The change is durable and takes effect at once (the next run time is
 	// computed from now).
 	UpdateSchedule(context.Context, *v1.UpdateScheduleRequest) (*v1.UpdateScheduleResponse, error)
+	// GetOverview returns, for each flow, its schedule, its latest runs, its checkpoint and its
+	// dead-letter count, and for each vendor the health this gateway has seen (last call, failures,
+	// throttling). Callable as an HTTP GET (Connect protocol).
+	GetOverview(context.Context, *v1.GetOverviewRequest) (*v1.GetOverviewResponse, error)
 }
 
 // NewSyncServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -478,6 +505,13 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(syncServiceMethods.ByName("UpdateSchedule")),
 		connect.WithHandlerOptions(opts...),
 	)
+	syncServiceGetOverviewHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceGetOverviewProcedure,
+		svc.GetOverview,
+		connect.WithSchema(syncServiceMethods.ByName("GetOverview")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/syncgate.v1.SyncService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SyncServiceSyncCustomersProcedure:
@@ -506,6 +540,8 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 			syncServiceListSchedulesHandler.ServeHTTP(w, r)
 		case SyncServiceUpdateScheduleProcedure:
 			syncServiceUpdateScheduleHandler.ServeHTTP(w, r)
+		case SyncServiceGetOverviewProcedure:
+			syncServiceGetOverviewHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -565,4 +601,8 @@ func (UnimplementedSyncServiceHandler) ListSchedules(context.Context, *v1.ListSc
 
 func (UnimplementedSyncServiceHandler) UpdateSchedule(context.Context, *v1.UpdateScheduleRequest) (*v1.UpdateScheduleResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.UpdateSchedule is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) GetOverview(context.Context, *v1.GetOverviewRequest) (*v1.GetOverviewResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("syncgate.v1.SyncService.GetOverview is not implemented"))
 }
