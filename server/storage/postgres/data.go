@@ -562,12 +562,17 @@ func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSiz
 }
 
 // historyQuery reads a record's history newest first. It is one backward range scan of the index
-// run_records_history (source_key, at, run_id, seq) from the page token, no sort, joined to runs for
-// the flow (TestRecordHistoryUsesTheIndex checks the plan).
+// run_records_history (source_key, at, run_id, seq) from the page token, with no sort, that stops
+// after the page's rows (TestRecordHistoryUsesTheIndex checks the plan). The flow is checked per row
+// by a scalar subquery (a primary-key probe of runs), which PostgreSQL cannot turn into a join: as a
+// join, the planner may drive the query from the flow's runs instead, probing the index once per run
+// and sorting, which grows with the number of runs rather than with the page (the role of the CROSS
+// JOIN in the SQLite backend).
 const historyQuery = `SELECT rr.run_id, rr.seq, rr.source_key, rr.target_key, rr.action, rr.attempt, rr.vendor, rr.operation,
 		rr.request, rr.response, rr.outcome, rr.error, rr.at
-	FROM run_records AS rr JOIN runs AS r ON r.id = rr.run_id
-	WHERE rr.source_key = $1 AND r.flow = $2 AND (rr.at, rr.run_id, rr.seq) < ($3, $4, $5)
+	FROM run_records AS rr
+	WHERE rr.source_key = $1 AND (rr.at, rr.run_id, rr.seq) < ($3, $4, $5)
+		AND (SELECT r.flow FROM runs AS r WHERE r.id = rr.run_id) = $2
 	ORDER BY rr.at DESC, rr.run_id DESC, rr.seq DESC LIMIT $6`
 
 // RecordHistory pages through one record's audit rows across the flow's runs, newest first (by time,
