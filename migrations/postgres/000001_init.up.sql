@@ -3,7 +3,8 @@
 -- keeps only microseconds, and the store round-trips nanoseconds); optional times are NULL when there
 -- is none. Keys and ids are COLLATE "C" so that their order is byte order, as in SQLite, whatever the
 -- database's default collation, and the indexes serve the ordered listings. Payloads ([]byte in Go)
--- are bytea, kept byte for byte.
+-- and the audit rows' vendor bodies are bytea, kept byte for byte (text refuses U+0000, which a valid
+-- UTF-8 body may hold).
 
 -- id mappings: which target record a source record became, and what was last delivered to it.
 CREATE TABLE mappings (
@@ -61,8 +62,8 @@ CREATE TABLE run_records (
     attempt    INTEGER NOT NULL DEFAULT 0,
     vendor     TEXT NOT NULL DEFAULT '',
     operation  TEXT NOT NULL DEFAULT '',
-    request    TEXT NOT NULL DEFAULT '',
-    response   TEXT NOT NULL DEFAULT '',
+    request    BYTEA NOT NULL DEFAULT '',
+    response   BYTEA NOT NULL DEFAULT '',
     outcome    TEXT NOT NULL,
     error      TEXT NOT NULL DEFAULT '',
     at         BIGINT NOT NULL,

@@ -228,7 +228,7 @@ const (
 		SELECT $1, last.seq + u.ord, u.source_key, u.target_key, u.action, u.attempt, u.vendor, u.operation,
 			u.request, u.response, u.outcome, u.error, u.at
 		FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM run_records WHERE run_id = $1) AS last,
-			unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[],
+			unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[], $9::bytea[],
 				$10::text[], $11::text[], $12::bigint[]) WITH ORDINALITY
 			AS u(source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at, ord)`
 	upsertDeadLetter = `INSERT INTO dead_letters (flow, source_key, attempts, last_error, payload, first_failed_at, last_failed_at)
@@ -259,12 +259,13 @@ func commitBatch(p storage.PageCommit, now int64) *pgx.Batch {
 	}
 	if n := len(p.Records); n > 0 {
 		cols := struct {
-			key, target, action, vendor, op, req, resp, outcome, err []string
-			attempt                                                  []int32
-			at                                                       []int64
+			key, target, action, vendor, op, outcome, err []string
+			req, resp                                     [][]byte
+			attempt                                       []int32
+			at                                            []int64
 		}{
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]int32, n), make([]int64, n),
+			make([]string, n), make([]string, n), make([][]byte, n), make([][]byte, n), make([]int32, n), make([]int64, n),
 		}
 		for i, r := range p.Records {
 			at := now
@@ -272,7 +273,7 @@ func commitBatch(p storage.PageCommit, now int64) *pgx.Batch {
 				at = r.At.UnixNano()
 			}
 			cols.key[i], cols.target[i], cols.action[i], cols.attempt[i] = r.SourceKey, r.TargetKey, r.Action, int32(r.Attempt)
-			cols.vendor[i], cols.op[i], cols.req[i], cols.resp[i] = r.Vendor, r.Operation, r.Request, r.Response
+			cols.vendor[i], cols.op[i], cols.req[i], cols.resp[i] = r.Vendor, r.Operation, []byte(r.Request), []byte(r.Response)
 			cols.outcome[i], cols.err[i], cols.at[i] = r.Outcome, r.Error, at
 		}
 		b.Queue(lockRun, p.RunID)
@@ -513,11 +514,12 @@ const recordColumns = `seq, source_key, target_key, action, attempt, vendor, ope
 
 func scanRecord(rows pgx.Rows, r *storage.Record) error {
 	var at int64
+	var req, resp []byte
 	if err := rows.Scan(&r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
-		&r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {
+		&req, &resp, &r.Outcome, &r.Error, &at); err != nil {
 		return err
 	}
-	r.At = fromNanos(at)
+	r.Request, r.Response, r.At = string(req), string(resp), fromNanos(at)
 	return nil
 }
 
@@ -605,11 +607,12 @@ func (s *Store) RecordHistory(ctx context.Context, flow, sourceKey, pageToken st
 	for rows.Next() {
 		var r storage.Record
 		var at int64
+		var req, resp []byte
 		if err := rows.Scan(&r.RunID, &r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
-			&r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {
+			&req, &resp, &r.Outcome, &r.Error, &at); err != nil {
 			return nil, "", fmt.Errorf("read record history: %w", err)
 		}
-		r.At = fromNanos(at)
+		r.Request, r.Response, r.At = string(req), string(resp), fromNanos(at)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

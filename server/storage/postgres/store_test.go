@@ -256,3 +256,26 @@ func TestRecordHistoryUsesTheIndex(t *testing.T) {
 		}
 	}
 }
+
+// Audit bodies are vendor bytes (made valid UTF-8 by the engine, which leaves U+0000 in place):
+// PostgreSQL's text type refuses U+0000, so a body holding one must still commit, and read back as
+// it was, as SQLite keeps it.
+func TestAuditBodiesKeepNULs(t *testing.T) {
+	ctx := context.Background()
+	st, _ := open(t)
+	if err := st.CreateRun(ctx, storage.Run{ID: "r1", Flow: "agents", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	rec := storage.Record{SourceKey: "K", Action: "call", Outcome: "ok", Request: "req\x00body", Response: "resp\x00\x00", At: time.Unix(1, 0)}
+	if err := st.CommitPage(ctx, storage.PageCommit{Flow: "agents", RunID: "r1", Records: []storage.Record{rec}}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := st.RunRecords(ctx, "r1", "", 10)
+	if err != nil || len(recs) != 1 || recs[0].Request != rec.Request || recs[0].Response != rec.Response {
+		t.Fatalf("records = %+v, %v", recs, err)
+	}
+	hist, _, err := st.RecordHistory(ctx, "agents", "K", "", 10)
+	if err != nil || len(hist) != 1 || hist[0].Request != rec.Request || hist[0].Response != rec.Response {
+		t.Fatalf("history = %+v, %v", hist, err)
+	}
+}
