@@ -127,10 +127,17 @@ func TestPingFailsAfterClose(t *testing.T) {
 }
 
 // A page commit's mappings may name a key twice (one statement cannot upsert a row twice): the last
-// one stays, as the SQLite backend's row-by-row upserts leave it. Dead letters named twice add up.
+// one stays, as the SQLite backend's row-by-row upserts leave it. Dead letters named twice add up;
+// of create intents named twice in one call, the first stays.
 func TestCommitPageRepeatedKeys(t *testing.T) {
 	ctx := context.Background()
 	st, _ := open(t)
+	if err := st.RecordIntents(ctx, "agents", []storage.Intent{{SourceKey: "I", TargetKey: "first"}, {SourceKey: "I", TargetKey: "second"}}); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := st.Intents(ctx, "agents", []string{"I"}); err != nil || in["I"] != "first" {
+		t.Fatalf("intents = %v, %v", in, err)
+	}
 	err := st.CommitPage(ctx, storage.PageCommit{Flow: "agents",
 		Mappings: []storage.Mapping{
 			{SourceKey: "A", TargetKey: "T1", PayloadHash: "h1", Payload: []byte(`{"v":1}`)},
