@@ -1,4 +1,4 @@
--- The PostgreSQL schema: the same tables as the SQLite schema after its migration 4 (see ../*.sql for
+-- The PostgreSQL schema: the same tables as the SQLite schema after its migration 5 (see ../*.sql for
 -- why each table and index is there). Times are Unix nanoseconds in BIGINT, as in SQLite (timestamptz
 -- keeps only microseconds, and the store round-trips nanoseconds); optional times are NULL when there
 -- is none. Keys and ids are COLLATE "C" so that their order is byte order, as in SQLite, whatever the
@@ -26,7 +26,10 @@ CREATE TABLE checkpoints (
     updated_at  BIGINT NOT NULL
 );
 
--- runs: one execution of a flow, with what started it (trigger) and who (actor).
+-- runs: one execution of a flow, with what started it (trigger) and who (actor); and what another
+-- gateway needs to take it over or follow it (SQLite's migration 5): how far it has read its window
+-- (cursor_time/cursor_key, NULL time before its first page that set one), whether CancelRun asked it
+-- to stop (cancel_requested), and the live counts its gateway publishes (live, JSON; '' when none).
 CREATE TABLE runs (
     id           TEXT COLLATE "C" PRIMARY KEY,
     flow         TEXT COLLATE "C" NOT NULL,
@@ -44,7 +47,11 @@ CREATE TABLE runs (
     finished_at  BIGINT,
     error        TEXT NOT NULL DEFAULT '',
     trigger      TEXT NOT NULL DEFAULT '',
-    actor        TEXT NOT NULL DEFAULT ''
+    actor        TEXT NOT NULL DEFAULT '',
+    cursor_time      BIGINT,
+    cursor_key       TEXT NOT NULL DEFAULT '',
+    cancel_requested BOOLEAN NOT NULL DEFAULT false,
+    live             TEXT NOT NULL DEFAULT ''
 );
 -- ListRuns: newest first, by (started_at, id), optionally of one flow.
 CREATE INDEX runs_flow_started ON runs (flow, started_at DESC, id DESC);

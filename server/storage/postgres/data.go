@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -241,6 +242,8 @@ const (
 		ON CONFLICT (flow) DO UPDATE SET cursor_time = excluded.cursor_time, cursor_key = excluded.cursor_key,
 			updated_at = excluded.updated_at`
 	updateCounts = `UPDATE runs SET read = $1, added = $2, updated = $3, skipped = $4, failed = $5, retried = $6 WHERE id = $7`
+	updateWindow = `UPDATE runs SET window_start = $1, window_end = $2 WHERE id = $3`
+	updateCursor = `UPDATE runs SET cursor_time = $1, cursor_key = $2 WHERE id = $3`
 )
 
 // commitBatch is the statements of one page commit, in the SQLite backend's order.
@@ -294,6 +297,12 @@ func commitBatch(p storage.PageCommit, now int64) *pgx.Batch {
 	}
 	if c := p.Counts; c != nil {
 		b.Queue(updateCounts, c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, p.RunID)
+	}
+	if w := p.Window; w != nil {
+		b.Queue(updateWindow, nullNanos(w.Start), nullNanos(w.End), p.RunID)
+	}
+	if c := p.RunCursor; c != nil {
+		b.Queue(updateCursor, nanos(c.Time), c.Key, p.RunID)
 	}
 	return b
 }
@@ -397,17 +406,63 @@ func (s *Store) FailInterrupted(ctx context.Context, at time.Time) (int64, error
 	return tag.RowsAffected(), nil
 }
 
-const runColumns = `id, flow, options, window_start, window_end, status, read, added, updated, skipped, failed, retried, started_at, finished_at, error, trigger, actor`
+// RequestCancel marks a running run as asked to stop; false when it is not running, ErrNotFound when
+// it does not exist.
+func (s *Store) RequestCancel(ctx context.Context, runID string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE runs SET cancel_requested = true WHERE id = $1 AND status = 'running'`, runID)
+	if err != nil {
+		return false, fmt.Errorf("request cancel: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return true, nil
+	}
+	if _, err := s.GetRun(ctx, runID); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// PublishProgress records a running run's live counts and returns whether it was asked to stop; a run
+// that is no longer running is left unchanged.
+func (s *Store) PublishProgress(ctx context.Context, runID string, live storage.Counts) (bool, error) {
+	b, err := json.Marshal(live)
+	if err != nil {
+		return false, fmt.Errorf("publish progress: %w", err)
+	}
+	var cancel bool
+	err = s.pool.QueryRow(ctx, `UPDATE runs SET live = $1 WHERE id = $2 AND status = 'running' RETURNING cancel_requested`, string(b), runID).Scan(&cancel)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("publish progress: %w", err)
+	}
+	return cancel, nil
+}
+
+const runColumns = `id, flow, options, window_start, window_end, status, read, added, updated, skipped, failed, retried, started_at, finished_at, error, trigger, actor,
+	cursor_time, cursor_key, cancel_requested, live`
 
 func scanRun(row pgx.Row) (storage.Run, error) {
 	var r storage.Run
-	var ws, we, fin *int64
+	var ws, we, fin, ct *int64
 	var st int64
+	var ck, live string
 	c := &r.Counts
 	err := row.Scan(&r.ID, &r.Flow, &r.Options, &ws, &we, &r.Status, &c.Read, &c.Added, &c.Updated, &c.Skipped, &c.Failed, &c.Retried,
-		&st, &fin, &r.Error, &r.Trigger, &r.Actor)
+		&st, &fin, &r.Error, &r.Trigger, &r.Actor, &ct, &ck, &r.CancelRequested, &live)
 	if err != nil {
 		return storage.Run{}, err
+	}
+	if ct != nil {
+		r.Cursor = &storage.Cursor{Time: fromNanos(*ct), Key: ck}
+	}
+	if live != "" {
+		var lc storage.Counts
+		if err := json.Unmarshal([]byte(live), &lc); err != nil {
+			return storage.Run{}, fmt.Errorf("run %s live counts: %w", r.ID, err)
+		}
+		r.Live = &lc
 	}
 	r.StartedAt = fromNanos(st)
 	r.WindowStart, r.WindowEnd, r.FinishedAt = fromNullNanos(ws), fromNullNanos(we), fromNullNanos(fin)
