@@ -15,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -29,6 +31,9 @@ import (
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// connConfig makes the connections that hold flow locks (LockFlow), outside the pool.
+	connConfig *pgx.ConnConfig
+	lockCheck  time.Duration
 }
 
 var (
@@ -37,12 +42,18 @@ var (
 )
 
 // Option changes how Open connects.
-type Option func(*pgxpool.Config)
+type Option func(*options)
+
+type options struct {
+	pool      *pgxpool.Config
+	lockCheck time.Duration
+}
 
 // WithMaxConns sets the most connections the store's pool opens (pgxpool's default: the larger of 4
-// and the number of CPUs; a DSN's pool_max_conns parameter also sets it).
+// and the number of CPUs; a DSN's pool_max_conns parameter also sets it). Flow locks use connections
+// of their own, outside the pool.
 func WithMaxConns(n int32) Option {
-	return func(c *pgxpool.Config) { c.MaxConns = n }
+	return func(o *options) { o.pool.MaxConns = n }
 }
 
 // errBadDSN is returned for a DSN that is not a postgres:// URL or does not parse. Its text is fixed:
@@ -59,8 +70,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, errBadDSN
 	}
-	for _, o := range opts {
-		o(cfg)
+	o := options{pool: cfg, lockCheck: defaultLockCheck}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -74,7 +86,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, connConfig: cfg.ConnConfig, lockCheck: o.lockCheck}, nil
 }
 
 // migrateUp applies the pending migrations with golang-migrate's pgx driver, which holds a PostgreSQL
