@@ -88,6 +88,13 @@ func TestOverviewAfterASync(t *testing.T) {
 			}
 		}
 	}
+	// The command-line client shows the same.
+	out := mustCLI(t, 0, g.url, apiKey, "status")
+	for _, want := range []string{cust.GetRun().GetId(), ag.GetRun().GetId(), "PARTIAL", "greatonce", "kingdee", "zhilong"} {
+		if !strings.Contains(out.stdout, want) {
+			t.Fatalf("status lacks %q:\n%s", want, out)
+		}
+	}
 	if ov, err := cc.GetOverview(connectCtx(), &syncgatev1.GetOverviewRequest{LastRuns: 51}); connect.CodeOf(err) != connect.CodeInvalidArgument {
 		t.Fatalf("last_runs 51: %v %v", ov, err)
 	}
