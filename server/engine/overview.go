@@ -24,7 +24,8 @@ type FlowOverview struct {
 	Checkpoint *storage.Cursor
 	// DeadLetters is the number of the flow's dead letters.
 	DeadLetters int64
-	// RunningRunID is the flow's run in progress in this engine, empty when none is.
+	// RunningRunID is the flow's run in progress (held by this engine, or its newest stored run when
+	// that is running), empty when none is.
 	RunningRunID string
 }
 
@@ -59,6 +60,11 @@ func (e *Engine) Overview(ctx context.Context, lastRuns int) ([]FlowOverview, er
 			return nil, fmt.Errorf("overview of %s: dead letters: %w", s.Flow, err)
 		}
 		o.RunningRunID = e.runningRun(s.Flow)
+		if o.RunningRunID == "" && len(o.LastRuns) > 0 && o.LastRuns[0].Status == StatusRunning {
+			// Held by no one here but stored as running (a gateway sharing the store runs it): a
+			// flow's run in progress is its newest stored run.
+			o.RunningRunID = o.LastRuns[0].ID
+		}
 		out = append(out, o)
 	}
 	return out, nil
