@@ -33,20 +33,8 @@ func startReplica(t *testing.T, v *vendors, db string, env ...string) *gateway {
 	return startGatewayEnv(t, v, db, "", all...)
 }
 
-// executing reports whether g's log shows it executing a slice of the run now: its last line about
-// the run is "run started" (a slice began), not "run handed over …" or "run ended".
-func executing(g *gateway, runID string) bool {
-	open := false
-	for _, l := range g.proc.Lines("run_id=" + runID) {
-		switch {
-		case strings.Contains(l, `msg="run started"`):
-			open = true
-		case strings.Contains(l, `msg="run handed over`), strings.Contains(l, `msg="run ended"`):
-			open = false
-		}
-	}
-	return open
-}
+// executing reports whether g's log shows it executing a slice of the run now ([Process.ExecutingRun]).
+func executing(g *gateway, runID string) bool { return g.proc.ExecutingRun(runID) }
 
 // sliceCount counts the slices of the run that g's log shows begun.
 func sliceCount(g *gateway, runID string) int {

@@ -25,7 +25,7 @@ func TestReplicasKill9TakeoverLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	v := startVendors(t, 400, 300)
 	for _, f := range []mockctl.Fault{
-		{Endpoint: "greatonce.distributor.single.sync", Kind: "latency", Rate: 1, LatencyMS: 120},
+		{Endpoint: "greatonce.distributor.single.sync", Kind: "latency", Rate: 1, LatencyMS: 40},
 		{Endpoint: "greatonce.distributor.single.sync", Kind: "http502", Rate: 0.03},
 	} {
 		if err := v.gc.SetFault(ctx, f); err != nil {
@@ -33,7 +33,7 @@ func TestReplicasKill9TakeoverLosesNothing(t *testing.T) {
 		}
 	}
 	for _, f := range []mockctl.Fault{
-		{Endpoint: "BatchSave", Kind: "latency", Rate: 1, LatencyMS: 1200},
+		{Endpoint: "BatchSave", Kind: "latency", Rate: 1, LatencyMS: 400},
 		{Endpoint: "BatchSave", Kind: "http502", Rate: 0.05},
 	} {
 		if err := v.kd.SetFault(ctx, f); err != nil {
@@ -124,7 +124,7 @@ func TestReplicasKill9TakeoverLosesNothing(t *testing.T) {
 		waitUntil(t, 90*time.Second, "both runs executing", func() bool {
 			return executor(current[flows[0]]) != nil && executor(current[flows[1]]) != nil
 		})
-		time.Sleep(time.Duration(200+rng.IntN(1600)) * time.Millisecond) // the random point of the kill
+		time.Sleep(time.Duration(200+rng.IntN(2800)) * time.Millisecond) // the random point of the kill
 		victims := map[*gateway]bool{}
 		for _, f := range flows {
 			if g := executor(current[f]); g != nil {
@@ -282,7 +282,11 @@ func TestReplicasScheduleFiresOncePerTick(t *testing.T) {
 		fired += n
 		per = append(per, n)
 	}
-	t.Logf("%d scheduled runs in %s (fired per replica: %v)", len(starts), elapsed.Round(time.Millisecond), per)
+	var gaps []string
+	for i := 1; i < len(starts); i++ {
+		gaps = append(gaps, starts[i].Sub(starts[i-1]).Round(time.Millisecond).String())
+	}
+	t.Logf("%d scheduled runs in %s, %v apart (fired per replica: %v)", len(starts), elapsed.Round(time.Millisecond), gaps, per)
 	// Each firing sets the next due time two seconds after it, and the ticker looks about once a
 	// second: two to three seconds between runs.
 	if lo, hi := int(elapsed.Seconds()/3)-1, int(elapsed.Seconds()/2)+1; len(starts) < lo || len(starts) > hi {
