@@ -121,8 +121,13 @@ func TestReplicasKill9TakeoverLosesNothing(t *testing.T) {
 		}
 		// Wait for a replica to execute each run, let it go on for a random while, then kill -9
 		// whichever replica is executing each run at that moment.
-		waitUntil(t, 90*time.Second, "both runs executing", func() bool {
-			return executor(current[flows[0]]) != nil && executor(current[flows[1]]) != nil
+		waitUntil(t, 90*time.Second, "each run executing (or ended)", func() bool {
+			for _, f := range flows {
+				if executor(current[f]) == nil && getRun(t, client(), current[f]).GetStatus() == syncgatev1.RunStatus_RUN_STATUS_RUNNING {
+					return false
+				}
+			}
+			return true
 		})
 		time.Sleep(time.Duration(200+rng.IntN(2800)) * time.Millisecond) // the random point of the kill
 		victims := map[*gateway]bool{}

@@ -148,6 +148,9 @@ func run(scales, backends string, conc, pageSize, batchSize int) error {
 			r.n, r.backend, r.agentRecords, r.agentTime.Round(time.Millisecond), float64(r.agentRecords)/r.agentTime.Seconds(),
 			float64(r.agentCalls)/r.agentTime.Seconds(), r.agentRerun.Round(time.Millisecond), 100*r.agentRerun.Seconds()/r.agentTime.Seconds())
 	}
+	if slices.Contains(bes, "postgres") {
+		fmt.Printf("\nWith postgres: the database size is pg_database_size (River's tables included); the peak RSS is the gateway's alone, not PostgreSQL's processes.\n")
+	}
 	fmt.Printf("\nCPU time during the full runs (2 cores in all; the mocks serve both vendors of a flow):\n\n")
 	fmt.Printf("| N | backend | flow | wall | gateway CPU | mocks CPU | gateway CPU per record | mocks CPU per record |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
