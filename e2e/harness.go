@@ -201,6 +201,23 @@ func (p *Process) Lines(substr string) []string {
 	return out
 }
 
+// ExecutingRun reports whether the gateway's log (at info level) shows it executing a slice of the
+// run now: its last line about the run is "run started" (an execution of the run began here), not
+// "run handed over at a page boundary" or "run ended". Once the process has exited its output is
+// complete, so after a kill -9 this tells whether the kill interrupted an execution of the run.
+func (p *Process) ExecutingRun(runID string) bool {
+	open := false
+	for _, l := range p.Lines("run_id=" + runID) {
+		switch {
+		case strings.Contains(l, `msg="run started"`):
+			open = true
+		case strings.Contains(l, `msg="run handed over`), strings.Contains(l, `msg="run ended"`):
+			open = false
+		}
+	}
+	return open
+}
+
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

@@ -2,9 +2,13 @@
 //
 //	go run ./e2e/bench -n 10000,100000
 //
-// Per scale it seeds N Kingdee customers and N Zhilong agents and reports, per flow: records per
-// second, vendor calls per second, the no-change rerun time, the gateway's peak RSS and the SQLite
-// size. It also measures the limit: the raw rate (median of six rounds around the SyncCustomers run) at which the Greatonce mock serves signed calls at
+// Per scale and per storage backend (-backends: SQLite, and PostgreSQL on a throw-away database it
+// creates and drops on the server of SYNCGATE_TEST_POSTGRES, by default the local socket) it seeds N
+// Kingdee customers and N Zhilong agents and reports, per flow: records per second, vendor calls per
+// second, the no-change rerun time, the gateway's peak RSS and the database's size. With PostgreSQL it
+// also measures a takeover: two replicas on a fresh database, the one executing a SyncCustomers run
+// killed (kill -9) mid-run, and the seconds from the kill until the run moves again on the other and
+// until it ends. It also measures the limit: the raw rate (median of six rounds around the SyncCustomers run) at which the Greatonce mock serves signed calls at
 // the gateway's concurrency, so SyncCustomers' throughput is reported as a share of it.
 package main
 
@@ -33,6 +37,7 @@ import (
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/e2e"
 	"github.com/syncgate/syncgate/mocks/mockctl"
+	"github.com/syncgate/syncgate/server/storage/pgtest"
 )
 
 const key = "bench-key"
@@ -46,6 +51,12 @@ var profileDir string
 // profileSeconds is the length of each profile.
 var profileSeconds int
 
+// takeoverAfter is the replicas' takeover_after in the PostgreSQL takeover measurement.
+var takeoverAfter time.Duration
+
+// adminDSN is the PostgreSQL server (a role that may create databases) for the PostgreSQL backend.
+var adminDSN string
+
 func main() {
 	scales := flag.String("n", "10000,100000", "comma-separated record counts")
 	concurrency := flag.Int("concurrency", 16, "concurrent Greatonce calls (gateway and raw measurement)")
@@ -54,8 +65,11 @@ func main() {
 	flag.DurationVar(&overlap, "overlap", 5*time.Second, "checkpoint overlap: a rerun re-reads (and skips) what changed this long before the checkpoint")
 	flag.StringVar(&profileDir, "profile", "", "write the gateway's CPU profile of each full run (agents-N.pprof, customers-N.pprof) and its allocations (allocs-N.pprof) to this directory")
 	flag.IntVar(&profileSeconds, "profile-seconds", 20, "length of each profile (from the start of the run)")
+	backends := flag.String("backends", "sqlite,postgres", "comma-separated storage backends to measure: sqlite, postgres")
+	flag.DurationVar(&takeoverAfter, "takeover-after", 4*time.Second, "PostgreSQL: the replicas' takeover_after in the kill -9 takeover measurement")
+	flag.StringVar(&adminDSN, "postgres", pgtest.AdminDSN(), "PostgreSQL: admin DSN of the server on which the throw-away databases are made (default: $"+pgtest.EnvAdminDSN+", or the local socket)")
 	flag.Parse()
-	if err := run(*scales, *concurrency, *pageSize, *batchSize); err != nil {
+	if err := run(*scales, *backends, *concurrency, *pageSize, *batchSize); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -63,6 +77,7 @@ func main() {
 
 type result struct {
 	n                        int
+	backend                  string
 	rawRate                  float64
 	custTime, custRerun      time.Duration
 	custRecords, custCalls   int64
@@ -74,9 +89,20 @@ type result struct {
 	agentGwCPU, agentMockCPU time.Duration
 	// CPU per call of the raw measurement: the client (this process) and the Greatonce mock.
 	rawClientCPU, rawMockCPU time.Duration
+	// takeover is the PostgreSQL takeover measurement (nil for SQLite).
+	takeover *takeoverResult
 }
 
-func run(scales string, conc, pageSize, batchSize int) error {
+func run(scales, backends string, conc, pageSize, batchSize int) error {
+	var bes []string
+	for _, b := range strings.Split(backends, ",") {
+		switch b = strings.TrimSpace(b); b {
+		case "sqlite", "postgres":
+			bes = append(bes, b)
+		default:
+			return fmt.Errorf("-backends: unknown backend %q (sqlite, postgres)", b)
+		}
+	}
 	root, err := e2e.ModuleRoot()
 	if err != nil {
 		return err
@@ -101,41 +127,53 @@ func run(scales string, conc, pageSize, batchSize int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "== N=%d\n", n)
-		r, err := measure(ctx, gw, mk, dir, n, conc, pageSize, batchSize)
-		if err != nil {
-			return err
+		for _, be := range bes {
+			fmt.Fprintf(os.Stderr, "== N=%d %s\n", n, be)
+			r, err := measure(ctx, gw, mk, dir, n, conc, pageSize, batchSize, be)
+			if err != nil {
+				return fmt.Errorf("%s: %w", be, err)
+			}
+			results = append(results, r)
 		}
-		results = append(results, r)
 	}
-	fmt.Printf("\n| N | flow | records | time | records/s | vendor calls/s | no-change rerun | rerun/full | raw mock rate | share of raw | gateway peak RSS | SQLite size |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\n| N | backend | flow | records | time | records/s | vendor calls/s | no-change rerun | rerun/full | raw mock rate | share of raw | gateway peak RSS | database size |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		cr := float64(r.custRecords) / r.custTime.Seconds()
-		fmt.Printf("| %d | SyncCustomers | %d | %s | %.0f | %.0f | %s | %.1f%% | %.0f calls/s | %.0f%% | %.0f MiB | %.0f MiB |\n",
-			r.n, r.custRecords, r.custTime.Round(time.Millisecond), cr, float64(r.custCalls)/r.custTime.Seconds(),
+		fmt.Printf("| %d | %s | SyncCustomers | %d | %s | %.0f | %.0f | %s | %.1f%% | %.0f calls/s | %.0f%% | %.0f MiB | %.0f MiB |\n",
+			r.n, r.backend, r.custRecords, r.custTime.Round(time.Millisecond), cr, float64(r.custCalls)/r.custTime.Seconds(),
 			r.custRerun.Round(time.Millisecond), 100*r.custRerun.Seconds()/r.custTime.Seconds(), r.rawRate, 100*cr/r.rawRate,
 			float64(r.peakRSS)/(1<<20), float64(r.dbSize)/(1<<20))
-		fmt.Printf("| %d | SyncAgents | %d | %s | %.0f | %.0f | %s | %.1f%% | | | | |\n",
-			r.n, r.agentRecords, r.agentTime.Round(time.Millisecond), float64(r.agentRecords)/r.agentTime.Seconds(),
+		fmt.Printf("| %d | %s | SyncAgents | %d | %s | %.0f | %.0f | %s | %.1f%% | | | | |\n",
+			r.n, r.backend, r.agentRecords, r.agentTime.Round(time.Millisecond), float64(r.agentRecords)/r.agentTime.Seconds(),
 			float64(r.agentCalls)/r.agentTime.Seconds(), r.agentRerun.Round(time.Millisecond), 100*r.agentRerun.Seconds()/r.agentTime.Seconds())
 	}
+	if slices.Contains(bes, "postgres") {
+		fmt.Printf("\nWith postgres: the database size is pg_database_size (River's tables included); the peak RSS is the gateway's alone, not PostgreSQL's processes.\n")
+	}
 	fmt.Printf("\nCPU time during the full runs (2 cores in all; the mocks serve both vendors of a flow):\n\n")
-	fmt.Printf("| N | flow | wall | gateway CPU | mocks CPU | gateway CPU per record | mocks CPU per record |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| N | backend | flow | wall | gateway CPU | mocks CPU | gateway CPU per record | mocks CPU per record |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		perRec := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
-		fmt.Printf("| %d | raw Greatonce calls | | | | %.0f µs (client) | %.0f µs |\n", r.n,
+		fmt.Printf("| %d | %s | raw Greatonce calls | | | | %.0f µs (client) | %.0f µs |\n", r.n, r.backend,
 			float64(r.rawClientCPU.Nanoseconds())/1000, float64(r.rawMockCPU.Nanoseconds())/1000)
-		fmt.Printf("| %d | SyncCustomers | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.custTime.Round(time.Millisecond), r.custGwCPU.Round(10*time.Millisecond),
+		fmt.Printf("| %d | %s | SyncCustomers | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.backend, r.custTime.Round(time.Millisecond), r.custGwCPU.Round(10*time.Millisecond),
 			r.custMockCPU.Round(10*time.Millisecond), perRec(r.custGwCPU, r.custRecords), perRec(r.custMockCPU, r.custRecords))
-		fmt.Printf("| %d | SyncAgents | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.agentTime.Round(time.Millisecond), r.agentGwCPU.Round(10*time.Millisecond),
+		fmt.Printf("| %d | %s | SyncAgents | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.backend, r.agentTime.Round(time.Millisecond), r.agentGwCPU.Round(10*time.Millisecond),
 			r.agentMockCPU.Round(10*time.Millisecond), perRec(r.agentGwCPU, r.agentRecords), perRec(r.agentMockCPU, r.agentRecords))
+	}
+	for _, r := range results {
+		if to := r.takeover; to != nil {
+			fmt.Printf("\nTakeover (PostgreSQL, N=%d, two replicas, takeover_after %s): the replica executing a SyncCustomers run of %d records killed (kill -9) at %d read;"+
+				" the run moved again on the other replica %.1f s after the kill and ended %.1f s after it (%s, %d added, %d updated; %d distributors for %d records)\n",
+				r.n, takeoverAfter, to.want, to.readAtKill, to.moving.Seconds(), to.ended.Seconds(), to.status, to.added, to.updated, to.distributors, to.want)
+		}
 	}
 	return nil
 }
 
-func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, batchSize int) (result, error) {
-	r := result{n: n}
+func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, batchSize int, backend string) (result, error) {
+	r := result{n: n, backend: backend}
 	mocks, err := e2e.StartProcess("mocks", mkBin, []string{"-seed-customers", fmt.Sprint(n), "-seed-agents", fmt.Sprint(n)}, nil)
 	if err != nil {
 		return r, err
@@ -184,8 +222,15 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 		return r, err
 	}
 	db := filepath.Join(dir, fmt.Sprintf("bench-%d.db", n))
+	if backend == "postgres" {
+		var drop func()
+		if db, drop, err = createDatabase(ctx); err != nil {
+			return r, err
+		}
+		defer drop()
+	}
 	// Customers restricted to audited, active ones (90% of the seed), as in the README's figures.
-	specDir := filepath.Join(dir, fmt.Sprintf("mapping-%d", n))
+	specDir := filepath.Join(dir, fmt.Sprintf("mapping-%d-%s", n, backend))
 	if err := os.MkdirAll(specDir, 0o755); err != nil {
 		return r, err
 	}
@@ -289,6 +334,20 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	}
 	if r.peakRSS, err = gw.PeakRSS(); err != nil {
 		return r, err
+	}
+	if backend == "postgres" {
+		if r.dbSize, err = databaseSize(ctx, db); err != nil {
+			return r, err
+		}
+		gw.Kill()
+		conn.Close()
+		fmt.Fprintf(os.Stderr, "takeover: two replicas, takeover_after %s\n", takeoverAfter)
+		to, err := measureTakeover(ctx, gwBin, gc, kd, env)
+		if err != nil {
+			return r, fmt.Errorf("takeover: %w", err)
+		}
+		r.takeover = &to
+		return r, nil
 	}
 	for _, f := range []string{db, db + "-wal"} {
 		if st, err := os.Stat(f); err == nil {
