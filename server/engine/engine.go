@@ -79,6 +79,9 @@ type Engine struct {
 	closing bool
 	active  map[string]*runState // by flow
 	live    map[string]*runState // by run id: running runs and recent dry runs
+	// ended is closed (and replaced) whenever a run ends or is handed over here, so that whoever
+	// follows a run in the store (shared mode) looks again at once rather than at its next poll.
+	ended chan struct{}
 	dryIDs  []string             // finished dry runs kept in memory, oldest first
 }
 
@@ -108,7 +111,7 @@ func New(cfg Config, st storage.Store, flows ...*Flow) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, log: cfg.Logger, st: st, flows: map[string]*Flow{},
 		metrics: newMetrics(cfg.Registerer),
-		active:  map[string]*runState{}, live: map[string]*runState{},
+		active:  map[string]*runState{}, live: map[string]*runState{}, ended: make(chan struct{}),
 	}
 	for _, f := range flows {
 		if f == nil || f.Name == "" || f.Source == nil || f.Target == nil || f.Spec == nil {
@@ -413,6 +416,8 @@ func (e *Engine) finish(st *runState, status Status, runErr error) {
 		"updated", r.Counts.Updated, "skipped", r.Counts.Skipped, "failed", r.Counts.Failed, "retried", r.Counts.Retried,
 		"took", r.FinishedAt.Sub(r.StartedAt), "error", r.Error)
 	e.mu.Lock()
+	close(e.ended)
+	e.ended = make(chan struct{})
 	delete(e.active, r.Flow)
 	if r.DryRun {
 		e.dryIDs = append(e.dryIDs, r.ID)

@@ -93,6 +93,8 @@ func (e *Engine) executeShared(ctx context.Context, runID string, until time.Tim
 func (e *Engine) handOver(st *runState) {
 	r, _ := st.snapshot()
 	e.mu.Lock()
+	close(e.ended)
+	e.ended = make(chan struct{})
 	delete(e.active, r.Flow)
 	delete(e.live, r.ID)
 	e.mu.Unlock()
@@ -149,8 +151,9 @@ func (e *Engine) runningElsewhere(ctx context.Context, flow string) error {
 	return nil
 }
 
-// follow yields a stored run each time it changes (every progress interval at most), until it has
-// ended or ctx ends; an error ends it.
+// follow yields a stored run each time it changes, until it has ended or ctx ends; an error ends it.
+// It reads the store every progress interval, and at once when a run ends on this gateway (so a run
+// executed here is seen to end without waiting for the next poll).
 func (e *Engine) follow(ctx context.Context, runID string) iter.Seq2[Run, error] {
 	return func(yield func(Run, error) bool) {
 		var last Run
@@ -158,6 +161,9 @@ func (e *Engine) follow(ctx context.Context, runID string) iter.Seq2[Run, error]
 		t := time.NewTicker(e.cfg.ProgressInterval)
 		defer t.Stop()
 		for {
+			e.mu.Lock()
+			ended := e.ended
+			e.mu.Unlock()
 			r, err := e.GetRun(ctx, runID)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -178,6 +184,7 @@ func (e *Engine) follow(ctx context.Context, runID string) iter.Seq2[Run, error]
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			case <-ended: // a run ended here: perhaps this one
 			}
 		}
 	}

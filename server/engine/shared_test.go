@@ -230,3 +230,25 @@ func TestFailStrandedRuns(t *testing.T) {
 	}
 	var _ storage.Run
 }
+
+// Waiting for a run that ends on this replica returns when it ends, not at the next poll of the store
+// (here an hour away).
+func TestSharedWaitSeesALocalEndAtOnce(t *testing.T) {
+	b := newTestBundle(t, 30, 7, 0)
+	e, err := New(Config{Now: b.clock, Shared: true, ProgressInterval: time.Hour}, b.st,
+		&Flow{Name: FlowAgents, Source: b.src, Target: b.tgt, Spec: b.spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	r, err := e.Start(b.ctx, FlowAgents, Options{}) // no job system: executed here
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	final, err := e.Wait(ctx, r.ID)
+	if err != nil || final.Status != StatusSucceeded || final.Counts.Added != 30 {
+		t.Fatalf("wait = %+v, %v", final, err)
+	}
+}
