@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
 
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
 	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
@@ -103,5 +105,62 @@ func TestPreviewSpecProblemsAreAnErrorDetail(t *testing.T) {
 	if int(p.GetLine()) != want.Line || int(p.GetColumn()) != want.Col || p.GetField() != want.Field || p.GetSection() != want.Section ||
 		p.GetMessage() != want.Msg || p.GetLine() == 0 {
 		t.Fatalf("problem = %v, want %+v", p, want)
+	}
+}
+
+// The console mounted at "/" gets the paths nothing else serves and shadows none of the API, health,
+// reflection or /metrics paths.
+func TestConsoleDoesNotShadowTheAPI(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var consoleHits []string
+	console := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		consoleHits = append(consoleHits, r.URL.Path)
+		_, _ = w.Write([]byte("console"))
+	})
+	e := &fakeEngine{run: engine.Run{ID: "r1", Flow: engine.FlowAgents, Status: engine.StatusRunning}}
+	url := serveHandler(t, NewMux(NewHandler(e, nil), MuxOptions{Auth: NewKeyAuth([]string{testKey}), Registerer: reg, Gatherer: reg, Console: console}))
+
+	c := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, url)
+	if _, err := c.GetRun(withAuth(context.Background(), "Bearer "+testKey), &syncgatev1.GetRunRequest{RunId: "r1"}); err != nil {
+		t.Fatalf("GetRun with the console mounted: %v", err)
+	}
+	if _, err := c.GetRun(context.Background(), &syncgatev1.GetRunRequest{RunId: "r1"}); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("GetRun without a key: %v", err)
+	}
+	res, err := http.Post(url+"/grpc.health.v1.Health/Check", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), "SERVING") {
+		t.Fatalf("health: %d %s", res.StatusCode, body)
+	}
+	for path, want := range map[string]int{
+		"/metrics": http.StatusUnauthorized, // guarded by the key, not the console's page
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      http.StatusHTTPVersionNotSupported, // a bidi stream: HTTP/2 only, but answered by reflection
+		"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": http.StatusHTTPVersionNotSupported, // a bidi stream: HTTP/2 only, but answered by reflection
+	} {
+		res, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, res.StatusCode, want)
+		}
+	}
+	for _, path := range []string{"/", "/index.html", "/anything/else"} {
+		res, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("GET %s: %d", path, res.StatusCode)
+		}
+	}
+	if strings.Join(consoleHits, " ") != "/ /index.html /anything/else" {
+		t.Fatalf("console saw %q, want only its own paths", consoleHits)
 	}
 }
