@@ -1,5 +1,5 @@
 import { forwardRef, useRef, type UIEvent } from "react";
-import { problemsByLine, describe, type Problem } from "../specErrors";
+import { offsetOf, problemsByLine, describe, type Problem } from "../specErrors";
 import { useI18n } from "../ui";
 
 /**
@@ -32,3 +32,12 @@ export const SpecEditor = forwardRef<HTMLTextAreaElement, { value: string; onCha
     );
   },
 );
+
+/** placeCursor puts the editor's cursor on a problem's line and column and scrolls that line into view. */
+export function placeCursor(ta: HTMLTextAreaElement, line: number, column: number) {
+  const at = offsetOf(ta.value, line, column);
+  ta.focus();
+  ta.setSelectionRange(at, at);
+  const lh = parseFloat(getComputedStyle(ta).lineHeight) || 20;
+  ta.scrollTop = Math.max(0, (line - 1) * lh - ta.clientHeight / 3);
+}

@@ -4,10 +4,10 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Flow, SyncService, type PreviewRecord } from "../gen/syncgate/v1/syncgate_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { PreviewRequestSchema } from "../gen/syncgate/v1/syncgate_pb";
-import { describe, offsetOf, specProblems, type Problem } from "../specErrors";
+import { describe, specProblems, type Problem } from "../specErrors";
 import { parseKeys } from "../format";
 import { ErrorBox, FlowSelect, Json, actionName, useI18n } from "../ui";
-import { SpecEditor } from "./Editor";
+import { SpecEditor, placeCursor } from "./Editor";
 import customersSpec from "../../../server/mapping/specs/customers.yaml?raw";
 import agentsSpec from "../../../server/mapping/specs/agents.yaml?raw";
 
@@ -41,12 +41,7 @@ export function Preview() {
       const ps = specProblems(err);
       setProblems(ps);
       const first = ps.find((p) => p.line > 0);
-      const ta = editor.current;
-      if (first && ta) {
-        const at = offsetOf(ta.value, first.line, first.column);
-        ta.focus();
-        ta.setSelectionRange(at, at);
-      }
+      if (first && editor.current) placeCursor(editor.current, first.line, first.column);
     },
   });
   const submit = () => {
@@ -130,13 +125,7 @@ export function Preview() {
                   <button
                     type="button"
                     className="link"
-                    onClick={() => {
-                      const ta = editor.current;
-                      if (!ta) return;
-                      const at = offsetOf(ta.value, p.line, p.column);
-                      ta.focus();
-                      ta.setSelectionRange(at, at);
-                    }}
+                    onClick={() => editor.current && placeCursor(editor.current, p.line, p.column)}
                   >
                     {describe(p, t)}
                   </button>
