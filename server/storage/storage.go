@@ -68,6 +68,24 @@ type Store interface {
 	// NextRunAt to next and LastFiredAt, LastRunID and LastResult from fired, and reports true;
 	// otherwise it changes nothing and reports false.
 	FireSchedule(ctx context.Context, flow string, due, next time.Time, fired ScheduleFiring) (bool, error)
+	// RequestCancel records that a running run is to stop at its next page boundary, wherever it
+	// runs; it reports false (changing nothing) when the run is not running, and ErrNotFound when it
+	// does not exist.
+	RequestCancel(ctx context.Context, runID string) (bool, error)
+	// PublishProgress records a running run's live counts (Run.Live) and reports whether the run was
+	// asked to stop (Run.CancelRequested). A run that is no longer running is left unchanged.
+	PublishProgress(ctx context.Context, runID string, live Counts) (cancelRequested bool, err error)
+	// Ping checks that the store can be reached.
+	Ping(ctx context.Context) error
+}
+
+// FlowLocker is implemented by stores that several gateways share (PostgreSQL): LockFlow takes the
+// flow's run lock if it is free, so that a run executes on one gateway at a time, also while a run
+// taken over from a replica thought dead is in fact still finishing its page. The lock is held until
+// unlock is called or the holder's connection to the database ends (its process died), whichever
+// comes first; lost is closed if the connection ends before unlock (the holder must stop).
+type FlowLocker interface {
+	LockFlow(ctx context.Context, flow string) (unlock func(), lost <-chan struct{}, ok bool, err error)
 }
 
 // Schedule is when a flow runs by itself. Exactly one of Every (> 0) and Cron is set, or neither
@@ -133,6 +151,18 @@ type Run struct {
 	// Trigger is what started the run (api, schedule, retry, discard; empty for runs stored before
 	// triggers were kept) and Actor who: an API key's name, "schedule", or empty.
 	Trigger, Actor string
+	// Cursor is how far the run has read its window: the last cursor of its last committed page that
+	// set one (PageCommit.RunCursor); nil before that.
+	Cursor *Cursor
+	// CancelRequested is set by RequestCancel.
+	CancelRequested bool
+	// Live are the live counts last published (PublishProgress) while the run runs; nil when none.
+	Live *Counts
+}
+
+// Window is an interval of source modification times.
+type Window struct {
+	Start, End time.Time
 }
 
 // Record is one audit row: one attempt at one record.
@@ -187,6 +217,10 @@ type PageCommit struct {
 	Checkpoint *Cursor
 	// Counts, when set, become the run's counts.
 	Counts *Counts
+	// Window, when set, becomes the run's window (WindowStart, WindowEnd), and RunCursor its cursor
+	// (Run.Cursor): what a gateway taking the run over resumes from.
+	Window    *Window
+	RunCursor *Cursor
 	// ClearIntents removes the create intents of these source keys (their creates are settled: the
 	// page records their mappings or dead letters).
 	ClearIntents []string

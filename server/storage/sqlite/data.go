@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/syncgate/syncgate/server/storage"
@@ -197,6 +198,17 @@ func commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit) error {
 			return fmt.Errorf("run counts: %w", err)
 		}
 	}
+	if w := p.Window; w != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET window_start = ?, window_end = ? WHERE id = ?`,
+			nullNanos(w.Start), nullNanos(w.End), p.RunID); err != nil {
+			return fmt.Errorf("run window: %w", err)
+		}
+	}
+	if c := p.RunCursor; c != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET cursor_time = ?, cursor_key = ? WHERE id = ?`, nanos(c.Time), c.Key, p.RunID); err != nil {
+			return fmt.Errorf("run cursor: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -340,17 +352,60 @@ func (s *Store) FailInterrupted(ctx context.Context, at time.Time) (int64, error
 	return res.RowsAffected()
 }
 
-const runColumns = `id, flow, options, window_start, window_end, status, read, added, updated, skipped, failed, retried, started_at, finished_at, error, trigger, actor`
+// RequestCancel marks a running run as asked to stop; false when it is not running.
+func (s *Store) RequestCancel(ctx context.Context, runID string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'`, runID)
+	if err != nil {
+		return false, fmt.Errorf("request cancel: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return n > 0, err
+	}
+	if _, err := s.GetRun(ctx, runID); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// PublishProgress records a running run's live counts and returns whether it was asked to stop.
+func (s *Store) PublishProgress(ctx context.Context, runID string, live storage.Counts) (bool, error) {
+	b, _ := json.Marshal(live)
+	var cancel bool
+	err := s.db.QueryRowContext(ctx, `UPDATE runs SET live = ? WHERE id = ? AND status = 'running' RETURNING cancel_requested`, string(b), runID).Scan(&cancel)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("publish progress: %w", err)
+	}
+	return cancel, nil
+}
+
+const runColumns = `id, flow, options, window_start, window_end, status, read, added, updated, skipped, failed, retried, started_at, finished_at, error, trigger, actor,
+	cursor_time, cursor_key, cancel_requested, live`
 
 func scanRun(sc interface{ Scan(...any) error }) (storage.Run, error) {
 	var r storage.Run
 	var opts string
 	var ws, we, fin sql.NullInt64
 	var st int64
+	var ct sql.NullInt64
+	var ck, live string
 	c := &r.Counts
-	err := sc.Scan(&r.ID, &r.Flow, &opts, &ws, &we, &r.Status, &c.Read, &c.Added, &c.Updated, &c.Skipped, &c.Failed, &c.Retried, &st, &fin, &r.Error, &r.Trigger, &r.Actor)
+	err := sc.Scan(&r.ID, &r.Flow, &opts, &ws, &we, &r.Status, &c.Read, &c.Added, &c.Updated, &c.Skipped, &c.Failed, &c.Retried, &st, &fin, &r.Error, &r.Trigger, &r.Actor,
+		&ct, &ck, &r.CancelRequested, &live)
 	if err != nil {
 		return storage.Run{}, err
+	}
+	if ct.Valid {
+		r.Cursor = &storage.Cursor{Time: fromNanos(ct.Int64), Key: ck}
+	}
+	if live != "" {
+		var lc storage.Counts
+		if err := json.Unmarshal([]byte(live), &lc); err != nil {
+			return storage.Run{}, fmt.Errorf("run %s live counts: %w", r.ID, err)
+		}
+		r.Live = &lc
 	}
 	r.Options, r.StartedAt = []byte(opts), fromNanos(st)
 	r.WindowStart, r.WindowEnd, r.FinishedAt = fromNanos(ws.Int64), fromNanos(we.Int64), fromNanos(fin.Int64)

@@ -677,6 +677,15 @@ func writeVersion(ctx context.Context, tx *sql.Tx, version int) error {
 	return nil
 }
 
+// Ping checks that the database file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM runs LIMIT 1`).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("ping the store: %w", err)
+	}
+	return nil
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 

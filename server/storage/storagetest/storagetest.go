@@ -37,6 +37,8 @@ func Run(t *testing.T, open Opener) {
 		{"SchedulesPutAndList", testSchedulesPutAndList},
 		{"FireScheduleCompareAndSet", testFireScheduleCompareAndSet},
 		{"RunTriggerAndActor", testRunTriggerAndActor},
+		{"RunWindowAndCursorCommitWithThePage", testRunWindowAndCursorCommitWithThePage},
+		{"CancelRequestAndLiveProgress", testCancelRequestAndLiveProgress},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open) })
 	}
