@@ -1,7 +1,6 @@
 import { useEffect, useState } from "react";
 import { createClient } from "@connectrpc/connect";
-import { useTransport } from "@connectrpc/connect-query";
-import { useMutation } from "@connectrpc/connect-query";
+import { useMutation, useTransport } from "@connectrpc/connect-query";
 import { RunStatus, SyncService, type Run } from "../gen/syncgate/v1/syncgate_pb";
 import { formatDuration, formatRate, rate } from "../format";
 import { CountsLine, ErrorBox, StatusBadge, date, useI18n } from "../ui";
