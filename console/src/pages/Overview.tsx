@@ -50,7 +50,7 @@ export function Overview() {
                 {f.lastRuns.map((r) => (
                   <tr key={r.id}>
                     <td>
-                      <a href={href("runs", r.id)}>{r.id.slice(0, 12)}</a>
+                      <a href={href("runs", r.id)}><code>{r.id}</code></a>
                     </td>
                     <td>
                       <StatusBadge status={r.status} />

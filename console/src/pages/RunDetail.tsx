@@ -146,7 +146,7 @@ export function RecordsTable({ rows, flow, showRun }: { rows: RecordOutcome[]; f
           <tr key={i} data-source-key={r.sourceKey} data-outcome={r.outcome}>
             {showRun && (
               <td>
-                <a href={href("runs", r.runId)}>{r.runId.slice(0, 12)}</a>
+                <a href={href("runs", r.runId)}>{r.runId}</a>
               </td>
             )}
             <td>{r.sourceKey ? <a href={href("record", "", { flow, key: r.sourceKey })}>{r.sourceKey}</a> : <span className="muted">–</span>}</td>
