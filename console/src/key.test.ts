@@ -77,4 +77,26 @@ describe("auth interceptor", () => {
     const { signedOut } = await call("k", new ConnectError("no such run", Code.NotFound));
     expect(signedOut).toBe(0);
   });
+
+  it("signs out when a stream is refused after its headers", async () => {
+    const keys = sessionKeyStore(memoryStorage());
+    keys.set("k");
+    let signedOut = 0;
+    async function* refused() {
+      yield { n: 1 };
+      throw new ConnectError("bad key", Code.Unauthenticated);
+    }
+    const next = async () => ({ stream: true, message: refused() });
+    const res = (await authInterceptor(keys, () => signedOut++)(next as never)({ header: new Headers() } as never)) as unknown as {
+      message: AsyncIterable<unknown>;
+    };
+    const got: unknown[] = [];
+    await expect(
+      (async () => {
+        for await (const m of res.message) got.push(m);
+      })(),
+    ).rejects.toThrow("bad key");
+    expect(got).toEqual([{ n: 1 }]);
+    expect(signedOut).toBe(1);
+  });
 });

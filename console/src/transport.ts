@@ -10,12 +10,24 @@ export function authInterceptor(keys: KeyStore, onUnauthenticated: () => void): 
     const h = authHeader(keys.get());
     if (h !== "") req.header.set("Authorization", h);
     try {
-      return await next(req);
+      const res = await next(req);
+      if (!res.stream) return res;
+      // A stream (WatchRun) may be refused after its headers: watch its messages too.
+      return { ...res, message: guard(res.message, onUnauthenticated) } as typeof res;
     } catch (err) {
       if (isUnauthenticated(err)) onUnauthenticated();
       throw err;
     }
   };
+}
+
+async function* guard<T>(messages: AsyncIterable<T>, onUnauthenticated: () => void): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    if (isUnauthenticated(err)) onUnauthenticated();
+    throw err;
+  }
 }
 
 /** isUnauthenticated reports whether err is the gateway refusing the key. */
