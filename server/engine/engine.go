@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,13 @@ type Config struct {
 	// ProgressInterval is how often a running run's live counts are published to watchers while they
 	// change (default 250ms; WatchRun promises at least one snapshot a second).
 	ProgressInterval time.Duration
+	// Shared says that several gateways share the store (replicas on PostgreSQL). A run then executes
+	// wherever the job system hands it, and may be handed on (at the end of a slice, at a shutdown, or
+	// when its gateway dies) to another gateway, which resumes it after its last committed page. Runs
+	// left running are not failed at start-up (the job system takes them over); one run per flow is
+	// checked in the store; live progress and cancel requests go through the store; and Watch follows
+	// a run by reading the store. See shared.go.
+	Shared bool
 }
 
 // Dispatcher hands runs to the job system that executes them (River, in the gateway), which calls
@@ -62,6 +70,10 @@ type Engine struct {
 	wg     sync.WaitGroup
 
 	dispatcher Dispatcher
+
+	// handingOver is set by a shutdown in shared mode: running runs stop at their next page boundary
+	// and are handed over to another gateway rather than cancelled.
+	handingOver atomic.Bool
 
 	mu      sync.Mutex
 	closing bool
@@ -107,12 +119,15 @@ func New(cfg Config, st storage.Store, flows ...*Flow) (*Engine, error) {
 		}
 		e.flows[f.Name] = f
 	}
-	n, err := st.FailInterrupted(context.Background(), cfg.Now())
-	if err != nil {
-		return nil, err
-	}
-	if n > 0 {
-		e.log.Warn("marked interrupted runs as failed", "runs", n)
+	if !cfg.Shared {
+		// One gateway per store: a run still "running" was left by this gateway's previous process.
+		n, err := st.FailInterrupted(context.Background(), cfg.Now())
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			e.log.Warn("marked interrupted runs as failed", "runs", n)
+		}
 	}
 	e.base, e.cancel = context.WithCancel(context.Background())
 	return e, nil
@@ -139,6 +154,14 @@ type runState struct {
 	stopOnce sync.Once
 	// started is set once the run executes (a dispatched run may wait in the queue).
 	started bool
+	// Shared mode (see Config.Shared): resume is the stored run this execution resumes; until ends
+	// the execution's slice at the first page boundary after it (zero: none); lost is closed when
+	// the flow's lock is lost; handedOver is set when the execution stopped with the run still
+	// running, for another execution to resume.
+	resume     *storage.Run
+	until      time.Time
+	lost       <-chan struct{}
+	handedOver bool
 }
 
 // claim marks the run as started and reports whether it was not yet: whoever claims it runs it (or,
@@ -236,6 +259,20 @@ func (e *Engine) Start(ctx context.Context, flow string, opts Options) (Run, err
 		}
 		return run, nil
 	}
+	if e.cfg.Shared && !opts.DryRun {
+		// No job system (tests): execute here, slice after slice, as the job system would.
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			for {
+				ended, err := e.Execute(e.base, run.ID, time.Time{})
+				if ended || err != nil || e.base.Err() != nil {
+					return
+				}
+			}
+		}()
+		return run, nil
+	}
 	st.claim()
 	e.wg.Add(1)
 	go func() {
@@ -254,6 +291,14 @@ func (e *Engine) register(ctx context.Context, f *Flow, opts Options) (*runState
 		ID: newRunID(now), Flow: flow, Status: StatusRunning, DryRun: opts.DryRun, FullResync: opts.FullResync,
 		StartedAt: now, Limit: opts.Limit, SourceKeys: opts.SourceKeys, Trigger: opts.Trigger, Actor: opts.Actor,
 	}
+	// In shared mode a run that writes is held in memory only by the gateway executing it (Execute),
+	// and the store says whether the flow has a run in progress anywhere.
+	keep := !e.cfg.Shared || opts.DryRun
+	if !keep {
+		if err := e.runningElsewhere(ctx, flow); err != nil {
+			return nil, err
+		}
+	}
 	e.mu.Lock()
 	if e.closing {
 		e.mu.Unlock()
@@ -267,8 +312,10 @@ func (e *Engine) register(ctx context.Context, f *Flow, opts Options) (*runState
 	rctx, cancel := context.WithCancel(e.base)
 	st := &runState{run: run, changed: make(chan struct{}), done: make(chan struct{}), cancel: cancel,
 		ctx: rctx, f: f, opts: opts, stop: make(chan struct{})}
-	e.active[flow] = st
-	e.live[run.ID] = st
+	if keep {
+		e.active[flow] = st
+		e.live[run.ID] = st
+	}
 	e.mu.Unlock()
 
 	forget := func() {
@@ -289,25 +336,33 @@ func (e *Engine) register(ctx context.Context, f *Flow, opts Options) (*runState
 	return st, nil
 }
 
-// Execute runs a run registered by Start and dispatched to the job system, and returns when it has
-// ended (or at once, when the run is unknown to this engine or already ran: its process restarted, and
-// the run was marked failed at start-up). ctx ending (the job system stopping) cancels the run as a
-// shutdown does.
-func (e *Engine) Execute(ctx context.Context, runID string) error {
+// Execute runs a run registered by Start and dispatched to the job system, and reports whether the
+// run has ended. With one gateway per store it runs the run to its end (or returns at once, when the
+// run is unknown to this engine or already ran: its process restarted, and the run was marked failed
+// at start-up); ctx ending (the job system stopping) cancels the run as a shutdown does, and until is
+// ignored. In shared mode (Config.Shared) it executes the stored run, resuming it after its last
+// committed page, until the run ends or, at the first page boundary after until (when not zero) or
+// at a shutdown, hands it back with ended false: the job system then executes it again, here or on
+// another gateway. It also returns ended false, at once, when the flow's lock is held by another
+// gateway (a run it is still finishing). An error means the run could not be read: try again later.
+func (e *Engine) Execute(ctx context.Context, runID string, until time.Time) (ended bool, err error) {
+	if e.cfg.Shared {
+		return e.executeShared(ctx, runID, until)
+	}
 	st := e.state(runID)
 	if st == nil {
 		e.log.Warn("run job for a run this process does not hold; skipped", "run_id", runID)
-		return nil
+		return true, nil
 	}
 	if !st.claim() || st.isDone() {
-		return nil
+		return true, nil
 	}
 	e.wg.Add(1)
 	defer e.wg.Done()
 	stopWatch := context.AfterFunc(ctx, st.cancel)
 	defer stopWatch()
 	e.run(st)
-	return nil
+	return true, nil
 }
 
 // Running reports whether the run is registered here and has not ended.
@@ -384,11 +439,26 @@ func (e *Engine) Wait(ctx context.Context, runID string) (Run, error) {
 	if st := e.state(runID); st != nil {
 		select {
 		case <-st.done:
-			r, _ := st.snapshot()
-			return r, nil
+			if r, _ := st.snapshot(); r.Done() || !e.cfg.Shared {
+				return r, nil
+			}
+			// Handed over to another execution: follow it in the store.
 		case <-ctx.Done():
 			return Run{}, ctx.Err()
 		}
+	}
+	if e.cfg.Shared {
+		var last Run
+		for r, err := range e.follow(ctx, runID) {
+			if err != nil {
+				return Run{}, err
+			}
+			last = r
+		}
+		if !last.Done() {
+			return Run{}, ctx.Err()
+		}
+		return last, nil
 	}
 	return e.GetRun(ctx, runID)
 }
@@ -397,6 +467,10 @@ func (e *Engine) Wait(ctx context.Context, runID string) (Run, error) {
 // when ctx ends). A finished run yields one snapshot.
 func (e *Engine) Watch(ctx context.Context, runID string) (<-chan Run, error) {
 	st := e.state(runID)
+	if e.cfg.Shared && (st == nil || !st.opts.DryRun) {
+		// Wherever the run executes, its state is in the store (dry runs stay in memory).
+		return e.watchStore(ctx, runID)
+	}
 	if st == nil {
 		r, err := e.GetRun(ctx, runID)
 		if err != nil {
@@ -457,10 +531,15 @@ func (e *Engine) GetRun(ctx context.Context, id string) (Run, error) {
 	return fromStoreRun(sr), nil
 }
 
+// fromStoreRun is the engine's view of a stored run. A running run's counts include the live counts
+// its executing gateway last published (shared mode), which run ahead of the committed ones.
 func fromStoreRun(sr storage.Run) Run {
 	r := Run{ID: sr.ID, Flow: sr.Flow, Status: Status(sr.Status), WindowStart: sr.WindowStart, WindowEnd: sr.WindowEnd,
 		Counts: sr.Counts, StartedAt: sr.StartedAt, FinishedAt: sr.FinishedAt, Error: sr.Error,
 		Trigger: Trigger(sr.Trigger), Actor: sr.Actor}
+	if sr.Live != nil && sr.Status == string(StatusRunning) {
+		r.Counts = maxCounts(r.Counts, *sr.Live)
+	}
 	var o Options
 	if json.Unmarshal(sr.Options, &o) == nil {
 		r.DryRun, r.FullResync, r.Limit, r.SourceKeys = o.DryRun, o.FullResync, o.Limit, o.SourceKeys
@@ -567,6 +646,9 @@ func (e *Engine) FilterRunRecords(ctx context.Context, runID string, f RecordFil
 // anything. It returns the run as it is now (still running); ErrRunEnded for a run that has ended,
 // ErrNotFound for one that does not exist.
 func (e *Engine) Cancel(ctx context.Context, runID string) (Run, error) {
+	if e.cfg.Shared {
+		return e.cancelShared(ctx, runID)
+	}
 	st := e.state(runID)
 	if st == nil || st.isDone() {
 		r, err := e.GetRun(ctx, runID)
@@ -587,6 +669,9 @@ func (e *Engine) Cancel(ctx context.Context, runID string) (Run, error) {
 // Shutdown stops starting runs, cancels the running ones and waits (at most until ctx ends) until
 // their state is committed.
 func (e *Engine) Shutdown(ctx context.Context) error {
+	if e.cfg.Shared {
+		return e.shutdownShared(ctx)
+	}
 	e.mu.Lock()
 	e.closing = true
 	var queued []*runState

@@ -107,6 +107,11 @@ func (e *callerError) Error() string { return e.msg }
 // errRunCancelled ends a run that was cancelled (by the caller or a shutdown).
 var errRunCancelled error = &callerError{kind: KindCanceled, msg: "run cancelled; pages delivered before the cancel are committed"}
 
+// errSliceEnded stops an execution of a run at a page boundary, the run still running, to be
+// resumed by another execution (shared mode: the slice's time is up, the gateway shuts down, or the
+// flow's lock was lost). It never ends a run.
+var errSliceEnded = errors.New("execution handed over at a page boundary")
+
 // errStopRequested ends a run that CancelRun stopped at a page boundary.
 var errStopRequested error = &callerError{kind: KindCanceled, msg: "run cancelled by request; every page delivered before it is committed"}
 

@@ -87,9 +87,28 @@ func (ru *runner) publishProgress() (stop func()) {
 				c := ru.progress.counts()
 				ru.st.update(func(r *Run) { r.Counts = maxCounts(r.Counts, c) })
 			}
+			if ru.e.cfg.Shared && !ru.opts.DryRun {
+				ru.publishShared()
+			}
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// publishShared puts the run's live counts in the store, for whoever follows the run from another
+// gateway, and stops the run when a cancel request has been stored (it may come from any gateway).
+func (ru *runner) publishShared() {
+	r, _ := ru.st.snapshot()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	stop, err := ru.e.st.PublishProgress(ctx, r.ID, r.Counts)
+	if err != nil {
+		ru.log.Warn("publish run progress", "error", err)
+		return
+	}
+	if stop {
+		ru.st.requestStop()
+	}
 }
 
 // maxCounts is the field-wise maximum: counts only grow within a run, and the live counts of a page

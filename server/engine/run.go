@@ -42,6 +42,13 @@ type runner struct {
 	// checkpoint is the flow's checkpoint as committed so far; it only moves forward.
 	checkpoint     storage.Cursor
 	moveCheckpoint bool
+	// retriedBefore is the retried count of the executions of this run before this one (a run taken
+	// over); saveWindow is the run's window, recorded with its first commit so that a gateway taking
+	// the run over reads the same window; windowed is set when the run reads a window (then each page
+	// commit records the run's cursor).
+	retriedBefore int64
+	saveWindow    *storage.Window
+	windowed      bool
 }
 
 func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Options) {
@@ -50,6 +57,11 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	ru := &runner{e: e, f: f, st: st, opts: opts, log: log, audit: &audit{dry: opts.DryRun}, reader: &pipelineReader{Reader: e.st.ReadOnly()}}
 	if !opts.DryRun {
 		ru.writer = e.st
+	}
+	if rs := st.resume; rs != nil {
+		// Taken over: the counts go on from what the previous executions committed.
+		ru.counts, ru.retriedBefore = rs.Counts, rs.Counts.Retried
+		st.update(func(r *Run) { r.Counts = rs.Counts })
 	}
 	ctx = withAudit(ctx, ru.audit)
 	ctx = withProgress(ctx, &ru.progress)
@@ -63,7 +75,7 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	if werr := ru.wait(); werr != nil {
 		err = errors.Join(err, werr)
 	}
-	ru.counts.Retried = ru.audit.retried.Load()
+	ru.counts.Retried = ru.retried()
 	// Attempts made after the last page commit (the read that found no more records, or the failed
 	// calls that ended the run) still belong in the audit trail.
 	counts := ru.counts
@@ -72,6 +84,9 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 	}
 	st.update(func(r *Run) { r.Counts = ru.counts })
 	switch {
+	case errors.Is(err, errSliceEnded):
+		log.Info("run handed over at a page boundary", "read", ru.counts.Read)
+		e.handOver(st)
 	case errors.Is(err, errStopRequested):
 		e.finish(st, StatusCancelled, errStopRequested)
 	case err == nil && ru.counts.Failed > 0:
@@ -98,10 +113,25 @@ func (ru *runner) run(ctx context.Context) error {
 	if ru.opts.DryRun {
 		ru.moveCheckpoint = false
 	}
-	ru.vars = mapping.Vars{LastSyncTime: q.After.Time, CurrentTime: q.End}
+	windowStart := q.After.Time
+	resumed := false
+	ru.windowed = len(ru.opts.SourceKeys) == 0 && !ru.opts.retryOnly()
+	if rs := ru.st.resume; rs != nil && !rs.WindowEnd.IsZero() {
+		// A run taken over reads the window it began with, after its last committed page.
+		windowStart, q.End = rs.WindowStart, rs.WindowEnd
+		if c := rs.Cursor; c != nil {
+			q.After, resumed = *c, true
+			if ru.f.TimeOnlyCursor {
+				q.After = storage.Cursor{Time: c.Time}
+			}
+		}
+	} else if ru.windowed && !ru.opts.DryRun {
+		ru.saveWindow = &storage.Window{Start: windowStart, End: q.End}
+	}
+	ru.vars = mapping.Vars{LastSyncTime: windowStart, CurrentTime: q.End}
 	ru.st.update(func(r *Run) {
-		if len(ru.opts.SourceKeys) == 0 && !ru.opts.retryOnly() {
-			r.WindowStart, r.WindowEnd = q.After.Time, q.End
+		if ru.windowed {
+			r.WindowStart, r.WindowEnd = windowStart, q.End
 		}
 	})
 	ru.log.Info("run started", "window_start", q.After.Time, "window_end", q.End, "dry_run", ru.opts.DryRun,
@@ -121,6 +151,10 @@ func (ru *runner) run(ctx context.Context) error {
 		return ru.page(ctx, recs)
 	}
 
+	if resumed {
+		ru.log.Info("run resumed after its last committed page", "after", q.After.Time, "after_key", q.After.Key, "read", ru.counts.Read)
+		return ru.readWindow(ctx, q)
+	}
 	// Dead letters first: they are the oldest undelivered records.
 	dls, err := ru.reader.DeadLetters(ctx, ru.f.Name, ru.e.cfg.DeadLetterBatch)
 	if err != nil {
@@ -135,13 +169,20 @@ func (ru *runner) run(ctx context.Context) error {
 		}
 		ru.moveCheckpoint = move
 	}
+	return ru.readWindow(ctx, q)
+}
 
-	err = ru.f.Source.Read(ctx, q, func(recs []SourceRecord) error { return ru.page(ctx, recs) })
-	if err != nil && !errors.Is(err, errLimitReached) {
+// readWindow reads the run's window page by page.
+func (ru *runner) readWindow(ctx context.Context, q ReadQuery) error {
+	err := ru.f.Source.Read(ctx, q, func(recs []SourceRecord) error { return ru.page(ctx, recs) })
+	if err != nil && !errors.Is(err, errLimitReached) && !errors.Is(err, errSliceEnded) && !errors.Is(err, errStopRequested) {
 		return fmt.Errorf("read source: %w", err)
 	}
-	return err // nil, or errLimitReached
+	return err // nil, errLimitReached, or a stop at a page boundary
 }
+
+// retried is the run's count of vendor retries, over all its executions.
+func (ru *runner) retried() int64 { return ru.retriedBefore + ru.audit.retried.Load() }
 
 // retryDeadLetters delivers the dead letters again, as one page that does not move the checkpoint.
 // Flows whose source reads by key retry the record as it is now (a letter whose record is gone or no
@@ -282,6 +323,9 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	if ru.st.stopping() {
 		return errStopRequested
 	}
+	if ru.sliceOver() {
+		return errSliceEnded
+	}
 	// The checkpoint candidate is the page's last cursor, taken before de-duplication.
 	var lastCursor storage.Cursor
 	if len(recs) > 0 {
@@ -406,7 +450,11 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	if pageErr == nil && ru.moveCheckpoint && cursorAfter(lastCursor, ru.checkpoint) {
 		commit.Checkpoint = &lastCursor
 	}
-	ru.counts.Retried = ru.audit.retried.Load()
+	if pageErr == nil && ru.windowed && !lastCursor.Time.IsZero() {
+		// How far the run has read: where a gateway taking it over resumes.
+		commit.RunCursor = &lastCursor
+	}
+	ru.counts.Retried = ru.retried()
 	counts := ru.counts
 	commit.Counts = &counts
 	// The page commits in the background while the next page is read, planned and delivered. The
@@ -468,6 +516,7 @@ func (ru *runner) commit(ctx context.Context, c storage.PageCommit) error {
 		return nil
 	}
 	c.Records = mergeAttempts(ru.audit.drain(), c.Records)
+	c.Window, ru.saveWindow = ru.saveWindow, nil
 	return ru.write(ctx, c)
 }
 
@@ -486,6 +535,7 @@ func (ru *runner) commitAsync(ctx context.Context, c storage.PageCommit, done fu
 		return nil
 	}
 	c.Records = mergeAttempts(ru.audit.drain(), c.Records)
+	c.Window, ru.saveWindow = ru.saveWindow, nil
 	p := &pendingCommit{done: make(chan struct{})}
 	if len(c.Mappings) > 0 {
 		p.mappings = make(map[string]storage.Mapping, len(c.Mappings))

@@ -22,7 +22,7 @@ type fakeEngine struct {
 	running   map[string]bool
 }
 
-func (f *fakeEngine) Execute(ctx context.Context, runID string) error {
+func (f *fakeEngine) Execute(ctx context.Context, runID string, _ time.Time) (bool, error) {
 	f.mu.Lock()
 	f.running[runID] = true
 	f.mu.Unlock()
@@ -38,8 +38,10 @@ func (f *fakeEngine) Execute(ctx context.Context, runID string) error {
 	case <-ctx.Done():
 		f.stopped <- runID
 	}
-	return nil
+	return true, nil
 }
+
+func (f *fakeEngine) FailStranded(context.Context, func(string) bool, time.Duration) (int, error) { return 0, nil }
 
 func (f *fakeEngine) Running(runID string) bool {
 	f.mu.Lock()
