@@ -181,7 +181,8 @@ func checkEnvelope(resp *vendor.Response) error {
 		}
 	}
 	return &vendor.Error{Kind: classify(resp.Status, msg), Code: code, Message: msg, HTTPStatus: resp.Status,
-		RetryAfter: vendor.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		RetryAfter: vendor.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		Throttled:  resp.Status == http.StatusTooManyRequests || strings.Contains(msg, MsgRateLimited)}
 }
 
 // Messages the gateway sends that the client acts on.

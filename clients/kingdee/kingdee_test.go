@@ -353,3 +353,29 @@ func TestConcurrentCallsShareOneRelogin(t *testing.T) {
 		t.Fatalf("logins = %d, want 2 (one initial, one shared renewal)", f.logins)
 	}
 }
+
+// Kingdee's call limit (MsgCode 14) is a throttling answer; its lock conflict (MsgCode 13) is not.
+func TestCallLimitIsThrottled(t *testing.T) {
+	for code, want := range map[int]bool{14: true, 13: false} {
+		f := &fakeK3{rows: 1}
+		f.fault = func(n int, _ string, w http.ResponseWriter) bool {
+			if n == 1 {
+				fmt.Fprintf(w, `[[{"Result":{"ResponseStatus":{"IsSuccess":false,"Errors":[{"Message":"调用受限"}],"MsgCode":%d}}}]]`, code)
+				return true
+			}
+			return false
+		}
+		var seen error
+		c, _ := newK3(t, f, func(_ context.Context, a vendor.Attempt) {
+			if a.Attempt == 1 && a.Operation == OpExecuteBillQuery {
+				seen = a.Err
+			}
+		})
+		if _, err := c.QueryPage(context.Background(), Query{FormID: "BD_Customer", FieldKeys: keys}); err != nil {
+			t.Fatalf("MsgCode %d: %v", code, err)
+		}
+		if seen == nil || vendor.IsThrottled(seen) != want || !vendor.IsTransient(seen) {
+			t.Fatalf("MsgCode %d: first attempt %v, throttled %v, want %v", code, seen, vendor.IsThrottled(seen), want)
+		}
+	}
+}

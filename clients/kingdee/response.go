@@ -108,7 +108,7 @@ func kindOf(code int, msg string) vendor.Kind {
 func (s *responseStatus) err() *vendor.Error {
 	code := s.msgCode()
 	msg := s.message()
-	return &vendor.Error{Kind: kindOf(code, msg), Code: strconv.Itoa(code), Message: msg}
+	return &vendor.Error{Kind: kindOf(code, msg), Code: strconv.Itoa(code), Message: msg, Throttled: code == MsgCodeCallLimit}
 }
 
 // checkFailureLayers recognises the failure layers around the JSON API:

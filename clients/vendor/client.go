@@ -388,7 +388,7 @@ func (c *Client) statusError(op string, resp *Response) error {
 		e := &Error{Vendor: c.opts.Vendor, Op: op, Kind: Transient, Code: "http_status",
 			HTTPStatus: resp.Status, Message: http.StatusText(resp.Status)}
 		if resp.Status == http.StatusTooManyRequests {
-			e.Code = "rate_limited"
+			e.Code, e.Throttled = "rate_limited", true
 		}
 		e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return e

@@ -56,6 +56,10 @@ type Error struct {
 	HTTPStatus int
 	// RetryAfter is the server's requested wait before the next attempt, if it sent one.
 	RetryAfter time.Duration
+	// Throttled is set when the vendor refused the call because it came too often: HTTP 429 (set by
+	// the shared layer), or the vendor's own rate-limit or call-limit answer (set by its client's
+	// classifier). A throttled failure is transient. Read it with [IsThrottled].
+	Throttled bool
 	// Err is the underlying cause, if any (network error, decode error).
 	Err error
 }
@@ -109,3 +113,10 @@ func IsPermanent(err error) bool { return KindOf(err) == Permanent }
 
 // IsReauth reports whether err asks for a new login.
 func IsReauth(err error) bool { return KindOf(err) == Reauth }
+
+// IsThrottled reports whether err is a vendor's throttling answer (HTTP 429, Greatonce's and
+// Zhilong's "访问过于频繁", Kingdee's call limit): the vendor is up but refuses calls this often.
+func IsThrottled(err error) bool {
+	var ve *Error
+	return errors.As(err, &ve) && ve.Throttled
+}

@@ -198,7 +198,7 @@ func TestRetryAfterIsHonouredAndBoundedByMaxElapsed(t *testing.T) {
 	start := time.Now()
 	_, err = get(context.Background(), c, srv.URL+"/long")
 	var ve *Error
-	if !errors.As(err, &ve) || ve.HTTPStatus != 429 || ve.RetryAfter != time.Minute || ve.Code != "rate_limited" {
+	if !errors.As(err, &ve) || ve.HTTPStatus != 429 || ve.RetryAfter != time.Minute || ve.Code != "rate_limited" || !IsThrottled(err) {
 		t.Fatalf("err = %v", err)
 	}
 	if time.Since(start) > time.Second {

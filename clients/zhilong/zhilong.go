@@ -28,6 +28,9 @@ const (
 	OpList  = "agentInfo.list"
 )
 
+// MsgRateLimited is what RuoYi's rate limiter answers (with body code 500): "访问过于频繁，请稍候再试".
+const MsgRateLimited = "访问过于频繁"
+
 // DefaultPageSize is used by [Client.Agents] when pageSize is not positive.
 const DefaultPageSize = 100
 
@@ -97,6 +100,7 @@ func decode(op string, resp *vendor.Response, withRows bool, sizeHint int) (*env
 	case code == "429" || code == "500" || code == "502" || code == "503" || code == "504":
 		// RuoYi answers rate limiting ("访问过于频繁") and server exceptions with body code 500.
 		e.Kind = vendor.Transient
+		e.Throttled = code == "429" || strings.Contains(r.msg, MsgRateLimited)
 	default:
 		e.Kind = vendor.Permanent
 	}

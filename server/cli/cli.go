@@ -1,5 +1,5 @@
 // Package cli is syncgate's command-line client: the subcommands of the syncgate binary that call a
-// running gateway's API (sync, runs, run, cancel, dead-letters, record, schedules, schedule, preview)
+// running gateway's API (sync, runs, run, cancel, dead-letters, record, schedules, schedule, status, preview)
 // over Connect.
 //
 // Main is driven only by its arguments, environment lookup and writers (no os.Exit, no process
@@ -71,6 +71,7 @@ var commands = []command{
 	{"record", "customers|agents KEY [--limit N]", "one record's story: mapping, dead letter, audit history", cmdRecord},
 	{"schedules", "", "list every flow's schedule", cmdSchedules},
 	{"schedule", "customers|agents --every 5m [--jitter 10s] | --cron EXPR | --pause | --resume", "change or pause/resume a flow's schedule", cmdSchedule},
+	{"status", "[--runs N]", "every flow's state and every vendor's health (GetOverview)", cmdStatus},
 	{"preview", "customers|agents --keys K1,K2 | --pending N | --records FILE.json [--spec FILE]", "what a sync would send for some records (writes nothing)", cmdPreview},
 }
 

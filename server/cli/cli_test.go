@@ -45,6 +45,7 @@ type fake struct {
 	letters   map[v1.Flow][][]*v1.DeadLetter
 	record    []*v1.GetRecordResponse
 	schedules []*v1.Schedule
+	overview  *v1.GetOverviewResponse
 	preview   *v1.PreviewResponse
 	discarded []string
 	sent      chan struct{} // when set, WatchRun closes it after the snapshots and waits for the client to hang up

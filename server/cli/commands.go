@@ -621,3 +621,26 @@ type runResponse interface {
 	proto.Message
 	GetRun() *v1.Run
 }
+
+func cmdStatus(s *session, args []string) error {
+	fs, u := s.flags()
+	last := fs.Int("runs", 1, "latest runs per flow to show (1 to 50)")
+	if err := s.setup(fs, u, args); err != nil {
+		return err
+	}
+	if err := nargs(fs, 0, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *last < 1 || *last > 50 {
+		return usageErrorf("--runs must be between 1 and 50")
+	}
+	resp, err := s.client.GetOverview(s.ctx, &v1.GetOverviewRequest{LastRuns: int32(*last)})
+	if err != nil {
+		return fmt.Errorf("get overview: %w", err)
+	}
+	if s.json {
+		return printJSON(s.stdout, resp)
+	}
+	s.overviewTables(resp)
+	return nil
+}

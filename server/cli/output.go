@@ -268,3 +268,52 @@ func prettyJSON(text, prefix string) string {
 	}
 	return prefix + b.String()
 }
+
+// overviewTables prints GetOverview: one table of flows (plan, run in progress, latest runs,
+// checkpoint, dead letters), one of vendors (last attempt, counts, throttling).
+func (s *session) overviewTables(o *v1.GetOverviewResponse) {
+	t := newTable(s.stdout)
+	row(t, "FLOW", "PLAN", "NEXT RUN", "RUNNING", "LAST RUN", "STATUS", "STARTED", "CHECKPOINT", "DEAD LETTERS")
+	for _, f := range o.GetFlows() {
+		plan := planText(f.GetSchedule())
+		if f.GetSchedule().GetPaused() {
+			plan += " (paused)"
+		}
+		cp := ""
+		if c := f.GetCheckpoint(); c != nil {
+			cp = s.fmtTime(c.GetModifiedAt()) + " " + c.GetSourceKey()
+		}
+		runs := f.GetLastRuns()
+		if len(runs) == 0 {
+			runs = []*v1.Run{nil}
+		}
+		for i, r := range runs {
+			name, p, next, running, dl, c := flowName(f.GetFlow()), plan, s.fmtTime(f.GetSchedule().GetNextRunAt()), f.GetRunningRunId(), fmt.Sprint(f.GetDeadLetters()), cp
+			if i > 0 {
+				name, p, next, running, dl, c = "", "", "", "", "", ""
+			}
+			id, status, started := "", "", ""
+			if r != nil {
+				id, status, started = r.GetId(), statusName(r.GetStatus()), s.fmtTime(r.GetStartedAt())
+			}
+			row(t, name, p, next, running, id, status, started, c, dl)
+		}
+	}
+	t.Flush()
+	fmt.Fprintln(s.stdout)
+	t = newTable(s.stdout)
+	row(t, "VENDOR", "LAST CALL", "OPERATION", "RESULT", "ATTEMPTS", "FAILURES", "THROTTLED", "LAST THROTTLED")
+	for _, v := range o.GetVendors() {
+		result := ""
+		switch {
+		case v.GetLastCallAt() == nil:
+		case v.GetLastOk():
+			result = "ok"
+		default:
+			result = v.GetLastError()
+		}
+		row(t, v.GetVendor(), s.fmtTime(v.GetLastCallAt()), v.GetLastOperation(), result, fmt.Sprint(v.GetAttempts()),
+			fmt.Sprint(v.GetFailures()), fmt.Sprint(v.GetThrottled()), s.fmtTime(v.GetLastThrottledAt()))
+	}
+	t.Flush()
+}

@@ -49,6 +49,9 @@ type runner struct {
 	retriedBefore int64
 	saveWindow    *storage.Window
 	windowed      bool
+	// pages counts the pages this execution has begun: a slice hands over only after one at least,
+	// so every execution makes progress.
+	pages int
 }
 
 func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Options) {
@@ -323,9 +326,10 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	if ru.st.stopping() {
 		return errStopRequested
 	}
-	if ru.sliceOver() {
+	if ru.pages > 0 && ru.sliceOver() {
 		return errSliceEnded
 	}
+	ru.pages++
 	// The checkpoint candidate is the page's last cursor, taken before de-duplication.
 	var lastCursor storage.Cursor
 	if len(recs) > 0 {

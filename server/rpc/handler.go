@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
 	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
 	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/vendorhealth"
 )
 
 // Engine is what the handlers need of the sync engine.
@@ -36,12 +36,20 @@ type Engine interface {
 	GetRecord(ctx context.Context, flow, key, pageToken string, pageSize int) (engine.RecordStory, error)
 	ListSchedules(ctx context.Context) ([]engine.Schedule, error)
 	UpdateSchedule(ctx context.Context, flow string, u engine.ScheduleUpdate) (engine.Schedule, error)
+	Overview(ctx context.Context, lastRuns int) ([]engine.FlowOverview, error)
+}
+
+// VendorHealth is what GetOverview reports of the vendors: a snapshot of what this process has seen,
+// one entry per vendor, by name (a *vendorhealth.Tracker).
+type VendorHealth interface {
+	Snapshot() []vendorhealth.Health
 }
 
 // Handler implements syncgatev1connect.SyncServiceHandler on top of the engine.
 type Handler struct {
-	engine Engine
-	log    *slog.Logger
+	engine  Engine
+	log     *slog.Logger
+	vendors VendorHealth
 }
 
 var _ syncgatev1connect.SyncServiceHandler = (*Handler)(nil)
@@ -52,6 +60,12 @@ func NewHandler(e Engine, log *slog.Logger) *Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Handler{engine: e, log: log}
+}
+
+// WithVendorHealth makes GetOverview report the vendors' health from v (without it, no vendors).
+func (h *Handler) WithVendorHealth(v VendorHealth) *Handler {
+	h.vendors = v
+	return h
 }
 
 // SyncCustomers starts (and optionally waits for) a Kingdee -> Greatonce run.
@@ -491,7 +505,30 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// GetOverview is not served yet (the overview issue #14 builds it).
-func (h *Handler) GetOverview(context.Context, *syncgatev1.GetOverviewRequest) (*syncgatev1.GetOverviewResponse, error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("GetOverview is not implemented yet"))
+// GetOverview reports every flow's state and every vendor's health.
+func (h *Handler) GetOverview(ctx context.Context, req *syncgatev1.GetOverviewRequest) (*syncgatev1.GetOverviewResponse, error) {
+	list, err := h.engine.Overview(ctx, int(req.GetLastRuns()))
+	if err != nil {
+		return nil, toConnect(ctx, h.log, err)
+	}
+	out := &syncgatev1.GetOverviewResponse{}
+	for _, o := range list {
+		f := &syncgatev1.FlowOverview{Flow: flows.proto(o.Flow), Schedule: scheduleToProto(o.Schedule),
+			DeadLetters: o.DeadLetters, RunningRunId: text(o.RunningRunID)}
+		for _, r := range o.LastRuns {
+			f.LastRuns = append(f.LastRuns, runToProto(r))
+		}
+		if cp := o.Checkpoint; cp != nil {
+			f.Checkpoint = &syncgatev1.Checkpoint{ModifiedAt: ts(cp.Time), SourceKey: text(cp.Key)}
+		}
+		out.Flows = append(out.Flows, f)
+	}
+	if h.vendors != nil {
+		for _, v := range h.vendors.Snapshot() {
+			out.Vendors = append(out.Vendors, &syncgatev1.VendorHealth{Vendor: text(v.Vendor), LastCallAt: ts(v.LastCallAt),
+				LastOperation: text(v.LastOperation), LastOk: v.LastOK, LastError: text(v.LastError), Attempts: v.Attempts,
+				Failures: v.Failures, Throttled: v.Throttled, LastThrottledAt: ts(v.LastThrottledAt)})
+		}
+	}
+	return out, nil
 }

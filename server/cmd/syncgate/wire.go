@@ -22,6 +22,7 @@ import (
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/rpc"
 	"github.com/syncgate/syncgate/server/storage/sqlite"
+	"github.com/syncgate/syncgate/server/vendorhealth"
 )
 
 // gateway is the wired application: the RPC handler and what must be shut down behind it.
@@ -63,10 +64,13 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 	}
 
 	// The three clients retry alike, and every vendor attempt made on behalf of a run lands in that
-	// run's audit trail (flows.AuditAttempt).
+	// run's audit trail (flows.AuditAttempt); every attempt, a run's or not, feeds the vendors' health
+	// that GetOverview reports.
+	health := vendorhealth.New(greatonce.VendorName, kingdee.VendorName, zhilong.VendorName)
+	hook := vendorhealth.Chain(flows.AuditAttempt, health.Hook)
 	transport := func(timeout time.Duration, rate float64, conns int) vendor.Transport {
 		return vendor.Transport{Timeout: timeout, RatePerSecond: rate, MaxAttempts: 5, MaxElapsed: 2 * time.Minute,
-			MaxConns: conns, Registerer: reg, Hook: flows.AuditAttempt}
+			MaxConns: conns, Registerer: reg, Hook: hook}
 	}
 	conns := cfg.Sync.Concurrency + 4
 	greatonceTransport := transport(15*time.Second, cfg.Greatonce.Rate, conns)
@@ -125,5 +129,5 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	eng.SetDispatcher(jb)
-	return &gateway{handler: rpc.NewHandler(eng, log), engine: eng, jobs: jb, store: st}, nil
+	return &gateway{handler: rpc.NewHandler(eng, log).WithVendorHealth(health), engine: eng, jobs: jb, store: st}, nil
 }

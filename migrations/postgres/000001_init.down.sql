@@ -1,0 +1,7 @@
+DROP TABLE IF EXISTS schedules;
+DROP TABLE IF EXISTS create_intents;
+DROP TABLE IF EXISTS dead_letters;
+DROP TABLE IF EXISTS run_records;
+DROP TABLE IF EXISTS runs;
+DROP TABLE IF EXISTS checkpoints;
+DROP TABLE IF EXISTS mappings;
