@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -33,8 +34,9 @@ import (
 // Config is everything the gateway needs to run.
 type Config struct {
 	Listen          string        `koanf:"listen" env:"LISTEN" flag:"listen" help:"address to serve Connect/gRPC/gRPC-Web on"`
-	DB              string        `koanf:"db" env:"DB" flag:"db" help:"SQLite database file"`
-	JobsDB          string        `koanf:"jobs_db" env:"JOBS_DB" flag:"jobs-db" help:"SQLite file for the job engine's (River's) tables (empty: beside db, its name with -jobs, e.g. syncgate-jobs.db)"`
+	DB              string        `koanf:"db" env:"DB" flag:"db" help:"SQLite database file, or a postgres:// URL: a PostgreSQL database that several replicas share (keep its password out of the URL: PGPASSWORD or ~/.pgpass)"`
+	JobsDB          string        `koanf:"jobs_db" env:"JOBS_DB" flag:"jobs-db" help:"SQLite only: file for the job engine's (River's) tables (empty: beside db, its name with -jobs, e.g. syncgate-jobs.db); with PostgreSQL they are in db's database"`
+	TakeoverAfter   time.Duration `koanf:"takeover_after" env:"TAKEOVER_AFTER" flag:"takeover-after" help:"PostgreSQL only: a run whose replica died is taken over by another this long after its current slice began, plus up to 30 s (River's rescuer interval); each slice of a run lasts at most half of it (at least 2s)"`
 	APIKeys         []string      `koanf:"api_keys" env:"API_KEYS" secret:"true" help:"API keys accepted as Authorization: Bearer <key>, comma- or newline-separated, each KEY or NAME:KEY (runs record the name; unnamed keys are key-1, key-2, …) (SYNCGATE_API_KEYS_FILE: one per line, # comments)"`
 	Insecure        bool          `koanf:"insecure" env:"INSECURE" flag:"insecure" help:"allow serving a non-loopback address without API keys"`
 	MappingDir      string        `koanf:"mapping_dir" env:"MAPPING_DIR" flag:"mapping-dir" help:"directory with mapping spec overrides (customers.yaml, agents.yaml)"`
@@ -99,6 +101,24 @@ type Sync struct {
 	ScheduleAgents    string `koanf:"schedule_agents" env:"SYNC_SCHEDULE_AGENTS" flag:"schedule-agents" help:"when SyncAgents runs by itself (as schedule-customers)"`
 }
 
+// Postgres reports whether DB is a PostgreSQL URL (postgres:// or postgresql://) rather than a
+// SQLite file.
+func (c Config) Postgres() bool {
+	return strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")
+}
+
+// DBForDisplay is DB as logs and messages may show it: a PostgreSQL URL without its password.
+func (c Config) DBForDisplay() string {
+	if !c.Postgres() {
+		return c.DB
+	}
+	u, err := url.Parse(c.DB)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
 // JobsDBPath is the job engine's SQLite file: JobsDB, or beside DB with "-jobs" added to its name.
 func (c Config) JobsDBPath() string {
 	if c.JobsDB != "" {
@@ -115,6 +135,7 @@ func Defaults() Config {
 	return Config{
 		Listen:          "127.0.0.1:8080",
 		DB:              "syncgate.db",
+		TakeoverAfter:   30 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 30 * time.Second,
@@ -397,6 +418,12 @@ func (c Config) Validate() error {
 	if c.DB == "" {
 		errs = append(errs, errors.New("db path is empty"))
 	}
+	if c.Postgres() && c.JobsDB != "" {
+		errs = append(errs, errors.New("jobs_db is for SQLite: with a PostgreSQL db, the job engine's tables are in that database; leave jobs_db empty"))
+	}
+	if c.TakeoverAfter < 2*time.Second || c.TakeoverAfter > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("takeover after %v: want 2s..24h", c.TakeoverAfter))
+	}
 	if c.Sync.PageSize < 1 || c.Sync.PageSize > 10000 {
 		errs = append(errs, fmt.Errorf("sync page size %d: want 1..10000", c.Sync.PageSize))
 	}
@@ -450,6 +477,7 @@ func ParseLevel(s string) (slog.Level, error) {
 
 // LogValue renders the configuration with every secret masked.
 func (c Config) LogValue() slog.Value {
+	c.DB = c.DBForDisplay() // a PostgreSQL URL may carry a password
 	return slog.AnyValue(redacted(reflect.ValueOf(c)))
 }
 

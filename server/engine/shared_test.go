@@ -177,6 +177,9 @@ func TestSharedShutdownHandsTheRunOver(t *testing.T) {
 	waitForAdded(t, ch, 2)
 	stopped := make(chan error, 1)
 	go func() { stopped <- a.Shutdown(b.ctx) }()
+	for !a.handingOver.Load() { // the shutdown has begun
+		time.Sleep(time.Millisecond)
+	}
 	bt.release <- struct{}{} // the page in flight completes; then the run is handed over
 	if <-done {
 		t.Fatal("the shutting-down replica ended the run")

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -63,9 +64,9 @@ type Engine interface {
 type Config struct {
 	// DB is the SQLite file for River's tables (created when missing), when Postgres is nil.
 	DB string
-	// Postgres, when set, carries River's tables and jobs in this PostgreSQL database, shared by
-	// every replica (see the package doc).
-	Postgres *pgxpool.Pool
+	// PostgresURL, when set, carries River's tables and jobs in this PostgreSQL database (the store's),
+	// shared by every replica (see the package doc). The job system keeps its own connection pool.
+	PostgresURL string
 	// TakeoverAfter bounds, with PostgreSQL, how long a run whose replica died waits before another
 	// replica takes it over (plus up to River's 30 s rescuer interval); each execution of a run lasts
 	// at most half of it (default 30s, at least 2s).
@@ -152,8 +153,12 @@ func (w *runWorker) Timeout(*river.Job[runArgs]) time.Duration {
 	return -1
 }
 
-// NextRetry: a run job taken over (rescued) or whose run could not be read is tried again soon.
+// NextRetry: a run job taken over (River's rescuer found its replica gone) is executed again at
+// once; one whose run could not be read (the database is unreachable) after a growing pause.
 func (w *runWorker) NextRetry(job *river.Job[runArgs]) time.Time {
+	if n := len(job.Errors); n > 0 && strings.Contains(job.Errors[n-1].Error, "rescued") {
+		return time.Now()
+	}
 	return time.Now().Add(min(time.Duration(job.Attempt)*time.Second, 10*time.Second))
 }
 
@@ -251,7 +256,7 @@ func Open(ctx context.Context, cfg Config, eng Engine) (*Jobs, error) {
 	}
 	cfg.TakeoverAfter = max(cfg.TakeoverAfter, 2*time.Second)
 	j := &Jobs{eng: eng, log: cfg.Logger, epoch: time.Now().UnixNano()}
-	if cfg.Postgres != nil {
+	if cfg.PostgresURL != "" {
 		j.shared, j.epoch, j.slice = true, 0, cfg.TakeoverAfter/2
 		return j, openPostgres(ctx, j, cfg)
 	}
@@ -293,8 +298,16 @@ func openSQLite(ctx context.Context, j *Jobs, cfg Config) error {
 // replicas starting together on a fresh database migrate one after the other.
 const migrationLock = 0x73796e63676174 // "syncgat"
 
-func openPostgres(ctx context.Context, j *Jobs, cfg Config) error {
-	pool := cfg.Postgres
+func openPostgres(ctx context.Context, j *Jobs, cfg Config) (err error) {
+	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+	if err != nil {
+		return errors.New("job database: the PostgreSQL URL does not parse") // the URL may hold a password
+	}
+	defer func() {
+		if err != nil {
+			pool.Close()
+		}
+	}()
 	driver := riverpgxv5.New(pool)
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -311,12 +324,12 @@ func openPostgres(ctx context.Context, j *Jobs, cfg Config) error {
 		return fmt.Errorf("migrate the job tables: %w", err)
 	}
 	rc := j.riverConfig(cfg)
-	rc.RescueStuckJobsAfter = 2 * j.slice
+	rc.JobTimeout, rc.RescueStuckJobsAfter = 2*j.slice, 2*j.slice
 	client, err := river.NewClient(driver, rc)
 	if err != nil {
 		return fmt.Errorf("job client: %w", err)
 	}
-	j.client, j.close = client, func() error { return nil } // the pool belongs to the caller
+	j.client, j.close = client, func() error { pool.Close(); return nil }
 	j.complete = func(ctx context.Context, job *river.Job[runArgs]) error {
 		tx, err := pool.Begin(ctx)
 		if err != nil {
@@ -424,7 +437,7 @@ func (j *Jobs) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Close closes River's SQLite database (a PostgreSQL pool is the caller's); call it after Stop.
+// Close closes River's database connections; call it after Stop.
 func (j *Jobs) Close() error { return j.close() }
 
 // runIDOf reads the run id out of a run job's encoded arguments.

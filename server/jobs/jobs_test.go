@@ -41,7 +41,9 @@ func (f *fakeEngine) Execute(ctx context.Context, runID string, _ time.Time) (bo
 	return true, nil
 }
 
-func (f *fakeEngine) FailStranded(context.Context, func(string) bool, time.Duration) (int, error) { return 0, nil }
+func (f *fakeEngine) FailStranded(context.Context, func(string) bool, time.Duration) (int, error) {
+	return 0, nil
+}
 
 func (f *fakeEngine) Running(runID string) bool {
 	f.mu.Lock()

@@ -181,6 +181,9 @@ func runMigrate(ctx context.Context, args, environ []string, stdout, stderr io.W
 	} else if fs.NArg() != n {
 		return fmt.Errorf("migrate %s: want %d argument(s), got %q", cmd, n-1, fs.Args()[1:])
 	}
+	if cfg.Postgres() {
+		return fmt.Errorf("migrate %s: the migrate command is for SQLite files; a PostgreSQL store (%s) applies its migrations itself at start-up, one replica at a time", cmd, cfg.DBForDisplay())
+	}
 	switch cmd {
 	case "up":
 		if err := sqlite.Migrate(ctx, cfg.DB, "up"); err != nil {
@@ -258,7 +261,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	srv := rpc.NewHTTPServer(cfg.Listen, mux, rpc.ServerTimeouts{Read: cfg.ReadTimeout}, log)
 	addr := ln.Addr().String()
-	log.Info("syncgate serving", "addr", addr, "db", cfg.DB, "auth", len(cfg.APIKeys) > 0, "config", cfg)
+	log.Info("syncgate serving", "addr", addr, "db", cfg.DBForDisplay(), "auth", len(cfg.APIKeys) > 0, "config", cfg)
 	fmt.Fprintf(stdout, "syncgate listening on http://%s\n", addr)
 	if cfg.Console {
 		fmt.Fprintf(stdout, "web console: http://%s/\n", addr)
@@ -277,6 +280,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		defer stop()
 	}
 
+	// Health follows the store: NOT_SERVING while it cannot be reached (a replica that lost its
+	// database), SERVING again when it can.
+	hctx, stopHealth := context.WithCancel(ctx)
+	defer stopHealth()
+	healthDone := make(chan struct{})
+	go func() { defer close(healthDone); watchStoreHealth(hctx, gw.store, mux.Health, log) }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -288,6 +298,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	stopHealth()
+	<-healthDone
 	mux.Health.SetStatus("", grpchealth.StatusNotServing)
 	mux.Health.SetStatus("syncgate.v1.SyncService", grpchealth.StatusNotServing)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -330,4 +342,43 @@ func serveDebug(addr string, stdout io.Writer, log *slog.Logger) (stop func(), e
 	}()
 	fmt.Fprintf(stdout, "syncgate profiling on http://%s/debug/pprof/\n", ln.Addr())
 	return func() { _ = srv.Close() }, nil
+}
+
+// storeHealthInterval is how often the health check pings the store.
+const storeHealthInterval = 2 * time.Second
+
+// watchStoreHealth pings the store every storeHealthInterval until ctx ends, and sets the health
+// status of the server and of SyncService from the answer.
+func watchStoreHealth(ctx context.Context, st interface{ Ping(context.Context) error }, health *grpchealth.StaticChecker, log *slog.Logger) {
+	t := time.NewTicker(storeHealthInterval)
+	defer t.Stop()
+	serving := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, storeHealthInterval)
+		err := st.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil && serving:
+			log.Error("store unreachable: health is NOT_SERVING", "error", err)
+		case err == nil && !serving:
+			log.Info("store reachable again: health is SERVING")
+		default:
+			continue
+		}
+		serving = err == nil
+		status := grpchealth.StatusServing
+		if !serving {
+			status = grpchealth.StatusNotServing
+		}
+		health.SetStatus("", status)
+		health.SetStatus("syncgate.v1.SyncService", status)
+	}
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/syncgate/syncgate/server/jobs"
 	"github.com/syncgate/syncgate/server/mapping"
 	"github.com/syncgate/syncgate/server/rpc"
+	"github.com/syncgate/syncgate/server/storage"
+	"github.com/syncgate/syncgate/server/storage/postgres"
 	"github.com/syncgate/syncgate/server/storage/sqlite"
 	"github.com/syncgate/syncgate/server/vendorhealth"
 )
@@ -30,7 +32,9 @@ type gateway struct {
 	handler *rpc.Handler
 	engine  *engine.Engine
 	jobs    *jobs.Jobs
-	store   *sqlite.Store
+	store   storage.Store
+	// closeStore closes the store.
+	closeStore func() error
 }
 
 // start starts the job system: queued runs and schedules begin to run.
@@ -43,11 +47,11 @@ func (g *gateway) stopRuns(ctx context.Context) error {
 }
 
 // close releases the job database and the store; call it after the HTTP server has drained.
-func (g *gateway) close() error { return errors.Join(g.jobs.Close(), g.store.Close()) }
+func (g *gateway) close() error { return errors.Join(g.jobs.Close(), g.closeStore()) }
 
 // build wires config → store, mapping specs, vendor clients, flows, engine and handler. The gateway
 // does not start with an invalid active mapping spec.
-func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*gateway, error) {
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (_ *gateway, err error) {
 	specs, err := mapping.LoadSet(cfg.MappingDir)
 	if err != nil {
 		return nil, fmt.Errorf("mapping specs: %w", err)
@@ -58,10 +62,15 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		return nil, errors.New("mapping specs: customers and agents specs are required")
 	}
 
-	st, err := sqlite.Open(ctx, cfg.DB)
+	st, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			closeStore()
+		}
+	}()
 
 	// The three clients retry alike, and every vendor attempt made on behalf of a run lands in that
 	// run's audit trail (flows.AuditAttempt); every attempt, a run's or not, feeds the vendors' health
@@ -81,7 +90,6 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		Transport: transport(30*time.Second, cfg.Kingdee.Rate, conns),
 	})
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("kingdee client: %w", err)
 	}
 	gc, err := greatonce.New(greatonce.Config{
@@ -89,7 +97,6 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		CustomerID: cfg.Greatonce.CustomerID, Transport: greatonceTransport,
 	})
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("greatonce client: %w", err)
 	}
 	zl, err := zhilong.New(zhilong.Config{
@@ -97,7 +104,6 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		Transport: transport(30*time.Second, cfg.Zhilong.Rate, 4),
 	})
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("zhilong client: %w", err)
 	}
 
@@ -106,28 +112,45 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 		UseOrgNumbers: cfg.Sync.UseOrgNumbers, Overlap: cfg.Sync.Overlap,
 	})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	agents := agents.New(zl, kd, agentsSpec, agents.Options{
 		PageSize: cfg.Sync.PageSize, BatchSize: cfg.Sync.BatchSize, Concurrency: cfg.Sync.BatchConcurrency, Overlap: cfg.Sync.Overlap,
 	})
-	eng, err := engine.New(engine.Config{Logger: log, Registerer: reg}, st, customers, agents)
+	eng, err := engine.New(engine.Config{Logger: log, Registerer: reg, Shared: cfg.Postgres()}, st, customers, agents)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	if err := eng.ConfigureSchedules(ctx, map[string]string{
 		engine.FlowCustomers: cfg.Sync.ScheduleCustomers, engine.FlowAgents: cfg.Sync.ScheduleAgents,
 	}); err != nil {
-		st.Close()
 		return nil, fmt.Errorf("schedules: %w", err)
 	}
-	jb, err := jobs.Open(ctx, jobs.Config{DB: cfg.JobsDBPath(), Logger: log}, eng)
+	jcfg := jobs.Config{DB: cfg.JobsDBPath(), Logger: log}
+	if cfg.Postgres() {
+		jcfg = jobs.Config{PostgresURL: cfg.DB, TakeoverAfter: cfg.TakeoverAfter, Logger: log}
+	}
+	jb, err := jobs.Open(ctx, jcfg, eng)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	eng.SetDispatcher(jb)
-	return &gateway{handler: rpc.NewHandler(eng, log).WithVendorHealth(health), engine: eng, jobs: jb, store: st}, nil
+	return &gateway{handler: rpc.NewHandler(eng, log).WithVendorHealth(health), engine: eng, jobs: jb, store: st, closeStore: closeStore}, nil
+}
+
+// openStore opens the store cfg.DB names: a PostgreSQL database (shared by replicas) or a SQLite
+// file.
+func openStore(ctx context.Context, cfg config.Config) (storage.Store, func() error, error) {
+	if cfg.Postgres() {
+		st, err := postgres.Open(ctx, cfg.DB)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() error { st.Close(); return nil }, nil
+	}
+	st, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.Close, nil
 }
