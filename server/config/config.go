@@ -50,6 +50,8 @@ type Config struct {
 	MemoryLimitMiB  int           `koanf:"memory_limit_mib" env:"MEMORY_LIMIT_MIB" flag:"memory-limit-mib" help:"soft memory limit in MiB: the GC works harder as the heap nears it (as GOMEMLIMIT, which wins when set; 0: none)"`
 	// CORSAllowedOrigins lists the browser origins (scheme://host[:port]) allowed to call the API.
 	CORSAllowedOrigins []string `koanf:"cors_allowed_origins" env:"CORS_ALLOWED_ORIGINS" flag:"cors-allowed-origins" help:"browser origins allowed to call the API (CORS); empty: none"`
+	// Console serves the web console at / on the API port.
+	Console bool `koanf:"console" env:"CONSOLE" flag:"console" help:"serve the web console at / on the same port (false: the API only)"`
 
 	Kingdee   Kingdee   `koanf:"kingdee"`
 	Greatonce Greatonce `koanf:"greatonce"`
@@ -141,6 +143,7 @@ func Defaults() Config {
 		MaxRequestBytes: 4 << 20,
 		GCPercent:       400,
 		MemoryLimitMiB:  1024,
+		Console:         true,
 		Kingdee:         Kingdee{LCID: 2052, Rate: 50},
 		Greatonce:       Greatonce{Rate: 200},
 		Zhilong:         Zhilong{Rate: 50},

@@ -230,7 +230,13 @@ func TestEverySettingFromEverySource(t *testing.T) {
 			}
 			sources = append(sources, source{"file", nil, map[string]string{s.env + "_FILE": secretFile}})
 		} else {
-			sources = append(sources, source{"flag", []string{"--" + s.flag, sm.text}, nil}, source{"flag=", []string{"--" + s.flag + "=" + sm.text}, nil})
+			sources = append(sources, source{"flag=", []string{"--" + s.flag + "=" + sm.text}, nil})
+			switch {
+			case sm.want == true: // a bool flag alone means true
+				sources = append(sources, source{"flag", []string{"--" + s.flag}, nil})
+			case sm.want != false: // "--flag false" would be the flag alone and an argument
+				sources = append(sources, source{"flag", []string{"--" + s.flag, sm.text}, nil})
+			}
 		}
 		for _, src := range sources {
 			t.Run(kind+"/"+s.key+"/"+src.name, func(t *testing.T) {

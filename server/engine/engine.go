@@ -584,6 +584,22 @@ func (e *Engine) ListRuns(ctx context.Context, f ListFilter) ([]Run, string, err
 
 // RunRecords returns a page of a run's audit trail (for dry runs: the planned outcomes).
 func (e *Engine) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]RecordOutcome, string, error) {
+	return e.FilterRunRecords(ctx, runID, RecordFilter{}, pageToken, pageSize)
+}
+
+// RecordFilter selects a run's audit rows by action ("add", "update", "skip", "fail") and outcome
+// ("ok", "transient", "permanent", "skipped", "dropped", "discarded"); an empty field matches any.
+type RecordFilter struct {
+	Action, Outcome string
+}
+
+func (f RecordFilter) keeps(r RecordOutcome) bool {
+	return (f.Action == "" || r.Action == f.Action) && (f.Outcome == "" || r.Outcome == f.Outcome)
+}
+
+// FilterRunRecords returns a page of a run's audit rows that f selects, in sequence order (for dry
+// runs: the planned outcomes). A page token continues the same filter.
+func (e *Engine) FilterRunRecords(ctx context.Context, runID string, f RecordFilter, pageToken string, pageSize int) ([]RecordOutcome, string, error) {
 	if st := e.state(runID); st != nil {
 		r, _ := st.snapshot()
 		if r.DryRun {
@@ -598,18 +614,24 @@ func (e *Engine) RunRecords(ctx context.Context, runID, pageToken string, pageSi
 					return nil, "", invalidf("page token is not one this server issued")
 				}
 			}
-			to := min(from+pageSize, len(st.records))
-			next := ""
-			if to < len(st.records) {
-				next = fmt.Sprint(to)
+			var out []RecordOutcome
+			i := from
+			for ; i < len(st.records) && len(out) < pageSize; i++ {
+				if f.keeps(st.records[i]) {
+					out = append(out, st.records[i])
+				}
 			}
-			return append([]RecordOutcome(nil), st.records[from:to]...), next, nil
+			next := ""
+			if i < len(st.records) {
+				next = fmt.Sprint(i)
+			}
+			return out, next, nil
 		}
 	}
 	if _, err := e.GetRun(ctx, runID); err != nil {
 		return nil, "", err
 	}
-	recs, next, err := e.st.RunRecords(ctx, runID, pageToken, pageSize)
+	recs, next, err := e.st.RunRecords(ctx, runID, storage.RecordFilter{Action: f.Action, Outcome: f.Outcome}, pageToken, pageSize)
 	if errors.Is(err, storage.ErrBadPageToken) {
 		return nil, "", invalidf("page token is not one this server issued")
 	}

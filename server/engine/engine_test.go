@@ -858,3 +858,47 @@ func waitForAdded(t *testing.T, ch <-chan Run, n int64) {
 	}
 	t.Fatalf("watch closed before %d records were added", n)
 }
+
+// FilterRunRecords keeps the rows of one action and outcome, for stored runs and for dry runs (kept in
+// memory), and a page token continues the same filter.
+func TestFilterRunRecords(t *testing.T) {
+	b := newTestBundle(t, 5, 5, 0)
+	for _, dry := range []bool{false, true} {
+		r := b.sync(t, Options{DryRun: dry, FullResync: true})
+		all, _, err := b.eng.RunRecords(b.ctx, r.ID, "", 100)
+		if err != nil || len(all) == 0 {
+			t.Fatalf("dry %v: records %v %v", dry, all, err)
+		}
+		want := all[0].Action
+		var got []RecordOutcome
+		tok := ""
+		for {
+			page, next, err := b.eng.FilterRunRecords(b.ctx, r.ID, RecordFilter{Action: want, Outcome: all[0].Outcome}, tok, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if next == "" {
+				break
+			}
+			tok = next
+		}
+		n := 0
+		for _, rec := range all {
+			if rec.Action == want && rec.Outcome == all[0].Outcome {
+				n++
+			}
+		}
+		if len(got) != n || n == 0 {
+			t.Fatalf("dry %v: %d filtered rows, want %d", dry, len(got), n)
+		}
+		for _, rec := range got {
+			if rec.Action != want || rec.Outcome != all[0].Outcome {
+				t.Fatalf("dry %v: row %+v does not match the filter", dry, rec)
+			}
+		}
+		if none, _, _ := b.eng.FilterRunRecords(b.ctx, r.ID, RecordFilter{Outcome: "discarded"}, "", 100); len(none) != 0 {
+			t.Fatalf("dry %v: discarded rows %+v", dry, none)
+		}
+	}
+}

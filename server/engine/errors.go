@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/syncgate/syncgate/server/mapping"
 )
 
 // Domain errors. Classify sorts every error into a Kind in one place; the RPC layer maps kinds to
@@ -159,6 +161,8 @@ func nodeKind(err error) (Kind, bool) {
 		return KindRunInProgress, true
 	case *Failure:
 		return KindVendor, true
+	case *mapping.SpecError: // a spec the caller sent (Preview): its problems are written for the caller
+		return KindInvalidInput, true
 	}
 	switch err {
 	case ErrNotFound:

@@ -23,7 +23,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 	if in.SpecText != "" {
 		s, err := mapping.Parse("request spec", []byte(in.SpecText))
 		if err != nil {
-			return nil, invalidf("%v", err)
+			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err) // the *mapping.SpecError stays reachable for the API's error detail
 		}
 		if s.Flow() != flow {
 			return nil, invalidf("the spec is for flow %q, not %q", s.Flow(), flow)

@@ -13,7 +13,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
 	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/mapping"
 )
 
 // toConnect is the one place where domain errors become Connect errors. engine.Classify sorts the
@@ -37,7 +39,14 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 	case engine.KindNotFound:
 		return connect.NewError(connect.CodeNotFound, errors.New(err.Error()))
 	case engine.KindInvalidInput:
-		return connect.NewError(connect.CodeInvalidArgument, errors.New(err.Error()))
+		ce := connect.NewError(connect.CodeInvalidArgument, errors.New(err.Error()))
+		var se *mapping.SpecError
+		if errors.As(err, &se) {
+			if detail, derr := connect.NewErrorDetail(specProblems(se)); derr == nil {
+				ce.AddDetail(detail)
+			}
+		}
+		return ce
 	case engine.KindRunInProgress:
 		var inProgress *engine.RunInProgressError
 		errors.As(err, &inProgress)
@@ -60,6 +69,17 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 	text, ref := engine.PublicText(err)
 	log.ErrorContext(ctx, "internal error", "ref", ref, "error", err)
 	return connect.NewError(connect.CodeInternal, errors.New(text))
+}
+
+// specProblems is the SpecProblems error detail for a mapping spec that does not validate: each
+// problem with its line and column, so that a client (the console's YAML editor) can place it.
+func specProblems(se *mapping.SpecError) *syncgatev1.SpecProblems {
+	out := &syncgatev1.SpecProblems{}
+	for _, p := range se.Problems {
+		out.Problems = append(out.Problems, &syncgatev1.SpecProblem{Line: int32(p.Line), Column: int32(p.Col),
+			Section: p.Section, Field: p.Field, Message: p.Msg})
+	}
+	return out
 }
 
 // validationToConnect is the InvalidArgument answer to a request that breaks its validation rules.

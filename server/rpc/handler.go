@@ -27,7 +27,7 @@ type Engine interface {
 	Watch(ctx context.Context, runID string) (<-chan engine.Run, error)
 	GetRun(ctx context.Context, id string) (engine.Run, error)
 	ListRuns(ctx context.Context, f engine.ListFilter) ([]engine.Run, string, error)
-	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]engine.RecordOutcome, string, error)
+	FilterRunRecords(ctx context.Context, runID string, f engine.RecordFilter, pageToken string, pageSize int) ([]engine.RecordOutcome, string, error)
 	Preview(ctx context.Context, flow string, in engine.PreviewInput) ([]engine.PreviewItem, error)
 	Cancel(ctx context.Context, runID string) (engine.Run, error)
 	ListDeadLetters(ctx context.Context, flow, pageToken string, pageSize int) (engine.DeadLetterPage, error)
@@ -148,7 +148,8 @@ func (h *Handler) GetRun(ctx context.Context, req *syncgatev1.GetRunRequest) (*s
 		if size == 0 {
 			size = 100
 		}
-		recs, next, err := h.engine.RunRecords(ctx, run.ID, req.GetPageToken(), size)
+		f := engine.RecordFilter{Action: actions.name(req.GetAction()), Outcome: req.GetOutcome()}
+		recs, next, err := h.engine.FilterRunRecords(ctx, run.ID, f, req.GetPageToken(), size)
 		if err != nil {
 			return nil, toConnect(ctx, h.log, err)
 		}

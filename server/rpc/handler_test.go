@@ -56,7 +56,7 @@ func (f *fakeEngine) ListRuns(context.Context, engine.ListFilter) ([]engine.Run,
 	return []engine.Run{f.run}, "", f.err
 }
 
-func (f *fakeEngine) RunRecords(context.Context, string, string, int) ([]engine.RecordOutcome, string, error) {
+func (f *fakeEngine) FilterRunRecords(context.Context, string, engine.RecordFilter, string, int) ([]engine.RecordOutcome, string, error) {
 	return f.records, "", f.err
 }
 

@@ -39,6 +39,9 @@ type MuxOptions struct {
 	// browsers refuse cross-origin calls. An entry may hold one "*" wildcard
 	// ("https://*.example.com"); "*" alone allows every origin.
 	AllowedOrigins []string
+	// Console, when set, serves the web console at "/": every path that the API, health, reflection
+	// and /metrics do not serve. Nil: those paths answer 404.
+	Console http.Handler
 }
 
 // Mux is the gateway's HTTP handler plus the health checker whose status shutdown flips.
@@ -80,6 +83,9 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	if o.Gatherer != nil {
 		mux.Handle("/metrics", o.Auth.Middleware(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	}
+	if o.Console != nil {
+		mux.Handle("/", o.Console) // the least specific pattern: every registered path above wins
 	}
 	var handler http.Handler = mux
 	if len(o.AllowedOrigins) > 0 {

@@ -24,7 +24,9 @@ type Reader interface {
 	DeadLetters(ctx context.Context, flow string, limit int) ([]DeadLetter, error)
 	GetRun(ctx context.Context, id string) (Run, error)
 	ListRuns(ctx context.Context, f RunFilter) ([]Run, string, error)
-	RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]Record, string, error)
+	// RunRecords pages through a run's audit rows in sequence order, keeping those f selects (a page
+	// token continues the same filter).
+	RunRecords(ctx context.Context, runID string, f RecordFilter, pageToken string, pageSize int) ([]Record, string, error)
 	Intents(ctx context.Context, flow string, keys []string) (map[string]string, error)
 	// DeadLetterPage lists a flow's dead letters in source-key order, those after the key after
 	// ("" = from the first), at most limit of them.
@@ -184,6 +186,12 @@ type DeadLetter struct {
 	Payload         []byte
 	FirstFailedAt   time.Time
 	LastFailedAt    time.Time
+}
+
+// RecordFilter selects a run's audit rows for RunRecords: rows with this action ("add", "update",
+// "skip", "fail") and this outcome ("ok", "transient", …); an empty field matches any.
+type RecordFilter struct {
+	Action, Outcome string
 }
 
 // RunFilter selects runs for ListRuns.

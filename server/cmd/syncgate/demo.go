@@ -92,8 +92,9 @@ func (d *demoVendors) Close() {
 	}
 }
 
-// PrintHelp prints ready-to-paste buf curl commands against the demo.
-func (d *demoVendors) PrintHelp(w io.Writer, addr string) {
+// PrintHelp prints ready-to-paste buf curl commands against the demo, and the web console's URL when
+// the console is served.
+func (d *demoVendors) PrintHelp(w io.Writer, addr string, console bool) {
 	url := "http://" + addr
 	bc := "go run github.com/bufbuild/buf/cmd/buf@v1.75.0 curl"
 	h := `-H "Authorization: Bearer ` + demoKey + `"`
@@ -107,7 +108,9 @@ syncgate demo is ready. Mock vendors are seeded; API key: %s. Try (buf curl; "bu
   %s %s -d '{"options":{"wait":true}}' %s/syncgate.v1.SyncService/SyncCustomers
   %s %s -d '{"options":{"wait":true}}' %s/syncgate.v1.SyncService/SyncAgents
   %s %s -d '{"pageSize":5}' %s/syncgate.v1.SyncService/ListRuns
-
-Stop with Ctrl-C.
 `, demoKey, bc, url, bc, h, url, bc, h, url, bc, h, url, bc, h, url, bc, h, url, bc, h, url)
+	if console {
+		fmt.Fprintf(w, "\nWeb console: %s/ (sign in with the API key %s).\n", url, demoKey)
+	}
+	fmt.Fprint(w, "\nStop with Ctrl-C.\n")
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
 
+	"github.com/syncgate/syncgate/console"
 	"github.com/syncgate/syncgate/server/cli"
 	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/rpc"
@@ -245,6 +246,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Gatherer:        reg,
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		AllowedOrigins:  cfg.CORSAllowedOrigins,
+		Console:         consoleHandler(cfg.Console),
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -261,8 +263,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	addr := ln.Addr().String()
 	log.Info("syncgate serving", "addr", addr, "db", cfg.DBForDisplay(), "auth", len(cfg.APIKeys) > 0, "config", cfg)
 	fmt.Fprintf(stdout, "syncgate listening on http://%s\n", addr)
+	if cfg.Console {
+		fmt.Fprintf(stdout, "web console: http://%s/\n", addr)
+	}
 	if demo != nil {
-		demo.PrintHelp(stdout, addr)
+		demo.PrintHelp(stdout, addr, cfg.Console)
 	}
 
 	if cfg.DebugListen != "" {
@@ -306,6 +311,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		log.Warn("drain incomplete", "error", err)
 	}
 	return errors.Join(stopErr, gw.close())
+}
+
+// consoleHandler is the embedded web console, or nil when the console setting is off.
+func consoleHandler(on bool) http.Handler {
+	if !on {
+		return nil
+	}
+	return console.Handler()
 }
 
 // serveDebug serves Go's profiling endpoints (/debug/pprof/) on their own loopback listener, apart from

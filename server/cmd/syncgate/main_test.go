@@ -283,8 +283,16 @@ func TestDebugListenServesProfilingApart(t *testing.T) {
 	if code := get(dbgURL + "/debug/pprof/cmdline"); code != http.StatusOK {
 		t.Errorf("debug port: /debug/pprof/cmdline answered %d", code)
 	}
-	if code := get(apiURL + "/debug/pprof/cmdline"); code == http.StatusOK {
-		t.Errorf("API port serves /debug/pprof/cmdline (%d)", code)
+	// The API port answers that path with the web console's page (any GET path nothing else serves),
+	// never with profiling data.
+	res, err := http.Get(apiURL + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK && !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || strings.Contains(string(body), "debug-listen") {
+		t.Errorf("API port serves /debug/pprof/cmdline (%d, %s): %.200s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 }
 
@@ -317,5 +325,34 @@ func TestTuneRuntimeDefersToTheEnvironment(t *testing.T) {
 	}
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GOGC set, yet the GC percent changed to %d", got)
+	}
+}
+
+// The gateway serves the web console at / and prints its URL; --console=false turns both off.
+func TestConsoleSetting(t *testing.T) {
+	consoleAnnounced := regexp.MustCompile(`web console: (http://\S+)/`)
+	urls := serveForTest(t, nil, apiAnnounced, consoleAnnounced)
+	if urls[0] != urls[1] {
+		t.Fatalf("console URL %s is not the API's %s", urls[1], urls[0])
+	}
+	res, err := http.Get(urls[1] + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "<title>syncgate console</title>") ||
+		!strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Fatalf("GET /: %d %v %.200s", res.StatusCode, res.Header, body)
+	}
+
+	off := serveForTest(t, []string{"--console=false"}, apiAnnounced)[0]
+	res, err = http.Get(off + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET / with --console=false: %d, want 404", res.StatusCode)
 	}
 }

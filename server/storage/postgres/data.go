@@ -578,8 +578,8 @@ func scanRecord(rows pgx.Rows, r *storage.Record) error {
 	return nil
 }
 
-// RunRecords returns a page of a run's audit trail in order (pageSize <= 0: 100).
-func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]storage.Record, string, error) {
+// RunRecords returns a page of a run's audit trail in order, the rows f selects (pageSize <= 0: 100).
+func (s *Store) RunRecords(ctx context.Context, runID string, f storage.RecordFilter, pageToken string, pageSize int) ([]storage.Record, string, error) {
 	if pageSize <= 0 {
 		pageSize = 100
 	}
@@ -593,8 +593,9 @@ func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSiz
 			return nil, "", storage.ErrBadPageToken
 		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM run_records WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-		runID, after, pageSize+1)
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM run_records WHERE run_id = $1 AND seq > $2
+		AND ($3 = '' OR action = $3) AND ($4 = '' OR outcome = $4) ORDER BY seq LIMIT $5`,
+		runID, after, f.Action, f.Outcome, pageSize+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("read run records: %w", err)
 	}

@@ -175,8 +175,8 @@ func (r readOnly) Intents(ctx context.Context, flow string, keys []string) (map[
 	return r.s.Intents(ctx, flow, keys)
 }
 
-func (r readOnly) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]storage.Record, string, error) {
-	return r.s.RunRecords(ctx, runID, pageToken, pageSize)
+func (r readOnly) RunRecords(ctx context.Context, runID string, f storage.RecordFilter, pageToken string, pageSize int) ([]storage.Record, string, error) {
+	return r.s.RunRecords(ctx, runID, f, pageToken, pageSize)
 }
 
 func (r readOnly) DeadLetterPage(ctx context.Context, flow, after string, limit int) ([]storage.DeadLetter, error) {

@@ -177,7 +177,7 @@ func TestPageTokensAreNotInterchangeable(t *testing.T) {
 	if err != nil || runsTok == "" {
 		t.Fatalf("runs token %q, %v", runsTok, err)
 	}
-	_, recTok, err := st.RunRecords(ctx, "r0", "", 1)
+	_, recTok, err := st.RunRecords(ctx, "r0", storage.RecordFilter{}, "", 1)
 	if err != nil || recTok == "" {
 		t.Fatalf("records token %q, %v", recTok, err)
 	}
@@ -196,7 +196,7 @@ func TestPageTokensAreNotInterchangeable(t *testing.T) {
 		check("ListRuns("+tok+")", err)
 	}
 	for _, tok := range []string{runsTok, histTok, "garbage!"} {
-		_, _, err := st.RunRecords(ctx, "r0", tok, 1)
+		_, _, err := st.RunRecords(ctx, "r0", storage.RecordFilter{}, tok, 1)
 		check("RunRecords("+tok+")", err)
 	}
 	for _, tok := range []string{runsTok, recTok, "garbage!"} {
@@ -277,7 +277,7 @@ func TestAuditBodiesKeepNULs(t *testing.T) {
 	if err := st.CommitPage(ctx, storage.PageCommit{Flow: "agents", RunID: "r1", Records: []storage.Record{rec}}); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := st.RunRecords(ctx, "r1", "", 10)
+	recs, _, err := st.RunRecords(ctx, "r1", storage.RecordFilter{}, "", 10)
 	if err != nil || len(recs) != 1 || recs[0].Request != rec.Request || recs[0].Response != rec.Response {
 		t.Fatalf("records = %+v, %v", recs, err)
 	}

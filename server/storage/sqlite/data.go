@@ -484,7 +484,7 @@ func decodeRunToken(tok string) (int64, string, error) {
 }
 
 // RunRecords returns a page of a run's audit trail in order.
-func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSize int) ([]storage.Record, string, error) {
+func (s *Store) RunRecords(ctx context.Context, runID string, f storage.RecordFilter, pageToken string, pageSize int) ([]storage.Record, string, error) {
 	if pageSize <= 0 {
 		pageSize = 100
 	}
@@ -499,7 +499,8 @@ func (s *Store) RunRecords(ctx context.Context, runID, pageToken string, pageSiz
 		}
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at
-		FROM run_records WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`, runID, after, pageSize+1)
+		FROM run_records WHERE run_id = ? AND seq > ? AND (? = '' OR action = ?) AND (? = '' OR outcome = ?)
+		ORDER BY seq LIMIT ?`, runID, after, f.Action, f.Action, f.Outcome, f.Outcome, pageSize+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("read run records: %w", err)
 	}

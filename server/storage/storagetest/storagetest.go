@@ -100,13 +100,28 @@ func testCommitPageIsAtomicAndCumulative(t *testing.T, open Opener) {
 	if len(dl) != 1 || dl[0].Attempts != 3 || dl[0].LastError != "still bad" {
 		t.Fatalf("dead letters = %+v", dl)
 	}
-	recs, next, err := b.st.RunRecords(b.ctx, "r1", "", 2)
+	recs, next, err := b.st.RunRecords(b.ctx, "r1", storage.RecordFilter{}, "", 2)
 	if err != nil || len(recs) != 2 || next == "" || recs[0].Seq != 1 || recs[1].SourceKey != "3" {
 		t.Fatalf("records page 1 = %+v %q %v", recs, next, err)
 	}
-	recs, next, _ = b.st.RunRecords(b.ctx, "r1", next, 2)
+	recs, next, _ = b.st.RunRecords(b.ctx, "r1", storage.RecordFilter{}, next, 2)
 	if len(recs) != 1 || next != "" || recs[0].Action != "update" || recs[0].Seq != 3 {
 		t.Fatalf("records page 2 = %+v %q", recs, next)
+	}
+	// Filters by action and outcome; a page token continues the same filter.
+	recs, next, err = b.st.RunRecords(b.ctx, "r1", storage.RecordFilter{Outcome: "ok"}, "", 1)
+	if err != nil || len(recs) != 1 || recs[0].Seq != 1 || next == "" {
+		t.Fatalf("ok records page 1 = %+v %q %v", recs, next, err)
+	}
+	recs, next, _ = b.st.RunRecords(b.ctx, "r1", storage.RecordFilter{Outcome: "ok"}, next, 1)
+	if len(recs) != 1 || recs[0].Seq != 3 || next != "" {
+		t.Fatalf("ok records page 2 = %+v %q", recs, next)
+	}
+	if recs, _, _ = b.st.RunRecords(b.ctx, "r1", storage.RecordFilter{Action: "fail", Outcome: "permanent"}, "", 10); len(recs) != 1 || recs[0].SourceKey != "3" {
+		t.Fatalf("fail/permanent records = %+v", recs)
+	}
+	if recs, _, _ = b.st.RunRecords(b.ctx, "r1", storage.RecordFilter{Action: "add", Outcome: "permanent"}, "", 10); len(recs) != 0 {
+		t.Fatalf("add/permanent records = %+v, want none", recs)
 	}
 	if err := b.st.CommitPage(b.ctx, storage.PageCommit{Flow: "customers", RunID: "r1", Resolved: []string{"3"}}); err != nil {
 		t.Fatal(err)

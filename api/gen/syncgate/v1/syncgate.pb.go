@@ -1030,8 +1030,13 @@ type GetRunRequest struct {
 	IncludeRecords bool `protobuf:"varint,2,opt,name=include_records,json=includeRecords,proto3" json:"include_records,omitempty"`
 	// page_size is the number of records per page (default 100, at most 1000).
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// page_token continues a previous page of records.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// page_token continues a previous page of records (send the same filters with it).
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// action keeps only the records with this action (unspecified = all).
+	Action Action `protobuf:"varint,5,opt,name=action,proto3,enum=syncgate.v1.Action" json:"action,omitempty"`
+	// outcome keeps only the records with this outcome: ok, transient, permanent, skipped, dropped or
+	// discarded (empty = all).
+	Outcome       string `protobuf:"bytes,6,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1090,6 +1095,20 @@ func (x *GetRunRequest) GetPageSize() int32 {
 func (x *GetRunRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *GetRunRequest) GetAction() Action {
+	if x != nil {
+		return x.Action
+	}
+	return Action_ACTION_UNSPECIFIED
+}
+
+func (x *GetRunRequest) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
 	}
 	return ""
 }
@@ -3415,6 +3434,136 @@ func (x *VendorHealth) GetLastThrottledAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// SpecProblems is the error detail attached to an INVALID_ARGUMENT answer for a mapping spec that does
+// not validate (a Preview spec): every problem, in file order, each placed on its line and column.
+type SpecProblems struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// problems are the spec's problems, in file order.
+	Problems      []*SpecProblem `protobuf:"bytes,1,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpecProblems) Reset() {
+	*x = SpecProblems{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpecProblems) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpecProblems) ProtoMessage() {}
+
+func (x *SpecProblems) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpecProblems.ProtoReflect.Descriptor instead.
+func (*SpecProblems) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SpecProblems) GetProblems() []*SpecProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+// SpecProblem is one thing wrong with a mapping spec.
+type SpecProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// line is the 1-based line in the spec text (0 when unknown, e.g. a part missing altogether).
+	Line int32 `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	// column is the 1-based column (0 when unknown).
+	Column int32 `protobuf:"varint,2,opt,name=column,proto3" json:"column,omitempty"`
+	// section is "target" or "request" (the source call's parameters) when the problem is in a field;
+	// empty otherwise.
+	Section string `protobuf:"bytes,3,opt,name=section,proto3" json:"section,omitempty"`
+	// field is the name of the field the problem is in; empty when outside the field lists.
+	Field string `protobuf:"bytes,4,opt,name=field,proto3" json:"field,omitempty"`
+	// message says what is wrong (without the file and position).
+	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpecProblem) Reset() {
+	*x = SpecProblem{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpecProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpecProblem) ProtoMessage() {}
+
+func (x *SpecProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpecProblem.ProtoReflect.Descriptor instead.
+func (*SpecProblem) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *SpecProblem) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *SpecProblem) GetColumn() int32 {
+	if x != nil {
+		return x.Column
+	}
+	return 0
+}
+
+func (x *SpecProblem) GetSection() string {
+	if x != nil {
+		return x.Section
+	}
+	return ""
+}
+
+func (x *SpecProblem) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *SpecProblem) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_syncgate_v1_syncgate_proto protoreflect.FileDescriptor
 
 const file_syncgate_v1_syncgate_proto_rawDesc = "" +
@@ -3485,14 +3634,16 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\x05error\x18\n" +
 	" \x01(\tR\x05error\x12*\n" +
 	"\x02at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x15\n" +
-	"\x06run_id\x18\f \x01(\tR\x05runId\"\xac\x01\n" +
+	"\x06run_id\x18\f \x01(\tR\x05runId\"\xbd\x02\n" +
 	"\rGetRunRequest\x12 \n" +
 	"\x06run_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x05runId\x12'\n" +
 	"\x0finclude_records\x18\x02 \x01(\bR\x0eincludeRecords\x12'\n" +
 	"\tpage_size\x18\x03 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"\x92\x01\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\x125\n" +
+	"\x06action\x18\x05 \x01(\x0e2\x13.syncgate.v1.ActionB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06action\x12X\n" +
+	"\aoutcome\x18\x06 \x01(\tB>\xbaH;r9R\x00R\x02okR\ttransientR\tpermanentR\askippedR\adroppedR\tdiscardedR\aoutcome\"\x92\x01\n" +
 	"\x0eGetRunResponse\x12\"\n" +
 	"\x03run\x18\x01 \x01(\v2\x10.syncgate.v1.RunR\x03run\x124\n" +
 	"\arecords\x18\x02 \x03(\v2\x1a.syncgate.v1.RecordOutcomeR\arecords\x12&\n" +
@@ -3677,7 +3828,15 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\battempts\x18\x06 \x01(\x03R\battempts\x12\x1a\n" +
 	"\bfailures\x18\a \x01(\x03R\bfailures\x12\x1c\n" +
 	"\tthrottled\x18\b \x01(\x03R\tthrottled\x12F\n" +
-	"\x11last_throttled_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0flastThrottledAt*A\n" +
+	"\x11last_throttled_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0flastThrottledAt\"D\n" +
+	"\fSpecProblems\x124\n" +
+	"\bproblems\x18\x01 \x03(\v2\x18.syncgate.v1.SpecProblemR\bproblems\"\x83\x01\n" +
+	"\vSpecProblem\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x05R\x04line\x12\x16\n" +
+	"\x06column\x18\x02 \x01(\x05R\x06column\x12\x18\n" +
+	"\asection\x18\x03 \x01(\tR\asection\x12\x14\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage*A\n" +
 	"\x04Flow\x12\x14\n" +
 	"\x10FLOW_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFLOW_CUSTOMERS\x10\x01\x12\x0f\n" +
@@ -3733,7 +3892,7 @@ func file_syncgate_v1_syncgate_proto_rawDescGZIP() []byte {
 }
 
 var file_syncgate_v1_syncgate_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_syncgate_v1_syncgate_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_syncgate_v1_syncgate_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_syncgate_v1_syncgate_proto_goTypes = []any{
 	(Flow)(0),                          // 0: syncgate.v1.Flow
 	(RunStatus)(0),                     // 1: syncgate.v1.RunStatus
@@ -3784,13 +3943,15 @@ var file_syncgate_v1_syncgate_proto_goTypes = []any{
 	(*FlowOverview)(nil),               // 46: syncgate.v1.FlowOverview
 	(*Checkpoint)(nil),                 // 47: syncgate.v1.Checkpoint
 	(*VendorHealth)(nil),               // 48: syncgate.v1.VendorHealth
-	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 50: google.protobuf.Struct
-	(*durationpb.Duration)(nil),        // 51: google.protobuf.Duration
+	(*SpecProblems)(nil),               // 49: syncgate.v1.SpecProblems
+	(*SpecProblem)(nil),                // 50: syncgate.v1.SpecProblem
+	(*timestamppb.Timestamp)(nil),      // 51: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 52: google.protobuf.Struct
+	(*durationpb.Duration)(nil),        // 53: google.protobuf.Duration
 }
 var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
-	49, // 0: syncgate.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	49, // 1: syncgate.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	51, // 0: syncgate.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	51, // 1: syncgate.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	4,  // 2: syncgate.v1.SyncOptions.window:type_name -> syncgate.v1.TimeWindow
 	5,  // 3: syncgate.v1.SyncCustomersRequest.options:type_name -> syncgate.v1.SyncOptions
 	11, // 4: syncgate.v1.SyncCustomersResponse.run:type_name -> syncgate.v1.Run
@@ -3800,97 +3961,99 @@ var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
 	1,  // 8: syncgate.v1.Run.status:type_name -> syncgate.v1.RunStatus
 	4,  // 9: syncgate.v1.Run.window:type_name -> syncgate.v1.TimeWindow
 	10, // 10: syncgate.v1.Run.counts:type_name -> syncgate.v1.RunCounts
-	49, // 11: syncgate.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	49, // 12: syncgate.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
+	51, // 11: syncgate.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	51, // 12: syncgate.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
 	2,  // 13: syncgate.v1.Run.trigger:type_name -> syncgate.v1.Trigger
 	3,  // 14: syncgate.v1.RecordOutcome.action:type_name -> syncgate.v1.Action
-	49, // 15: syncgate.v1.RecordOutcome.at:type_name -> google.protobuf.Timestamp
-	11, // 16: syncgate.v1.GetRunResponse.run:type_name -> syncgate.v1.Run
-	12, // 17: syncgate.v1.GetRunResponse.records:type_name -> syncgate.v1.RecordOutcome
-	0,  // 18: syncgate.v1.ListRunsRequest.flow:type_name -> syncgate.v1.Flow
-	1,  // 19: syncgate.v1.ListRunsRequest.status:type_name -> syncgate.v1.RunStatus
-	11, // 20: syncgate.v1.ListRunsResponse.runs:type_name -> syncgate.v1.Run
-	11, // 21: syncgate.v1.WatchRunResponse.run:type_name -> syncgate.v1.Run
-	0,  // 22: syncgate.v1.PreviewRequest.flow:type_name -> syncgate.v1.Flow
-	20, // 23: syncgate.v1.PreviewRequest.inline:type_name -> syncgate.v1.InlineRecords
-	21, // 24: syncgate.v1.PreviewRequest.keys:type_name -> syncgate.v1.SourceKeys
-	22, // 25: syncgate.v1.PreviewRequest.pending:type_name -> syncgate.v1.PendingRecords
-	50, // 26: syncgate.v1.InlineRecords.records:type_name -> google.protobuf.Struct
-	24, // 27: syncgate.v1.PreviewResponse.records:type_name -> syncgate.v1.PreviewRecord
-	50, // 28: syncgate.v1.PreviewRecord.source:type_name -> google.protobuf.Struct
-	50, // 29: syncgate.v1.PreviewRecord.call_options:type_name -> google.protobuf.Struct
-	3,  // 30: syncgate.v1.PreviewRecord.action:type_name -> syncgate.v1.Action
-	25, // 31: syncgate.v1.PreviewRecord.diff:type_name -> syncgate.v1.FieldChange
-	26, // 32: syncgate.v1.PreviewRecord.warnings:type_name -> syncgate.v1.Issue
-	26, // 33: syncgate.v1.PreviewRecord.errors:type_name -> syncgate.v1.Issue
-	11, // 34: syncgate.v1.CancelRunResponse.run:type_name -> syncgate.v1.Run
-	0,  // 35: syncgate.v1.DeadLetter.flow:type_name -> syncgate.v1.Flow
-	49, // 36: syncgate.v1.DeadLetter.first_failed_at:type_name -> google.protobuf.Timestamp
-	49, // 37: syncgate.v1.DeadLetter.last_failed_at:type_name -> google.protobuf.Timestamp
-	0,  // 38: syncgate.v1.ListDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
-	29, // 39: syncgate.v1.ListDeadLettersResponse.dead_letters:type_name -> syncgate.v1.DeadLetter
-	0,  // 40: syncgate.v1.RetryDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
-	11, // 41: syncgate.v1.RetryDeadLettersResponse.run:type_name -> syncgate.v1.Run
-	0,  // 42: syncgate.v1.DiscardDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
-	11, // 43: syncgate.v1.DiscardDeadLettersResponse.run:type_name -> syncgate.v1.Run
-	0,  // 44: syncgate.v1.GetRecordRequest.flow:type_name -> syncgate.v1.Flow
-	49, // 45: syncgate.v1.RecordMapping.created_at:type_name -> google.protobuf.Timestamp
-	49, // 46: syncgate.v1.RecordMapping.delivered_at:type_name -> google.protobuf.Timestamp
-	37, // 47: syncgate.v1.GetRecordResponse.mapping:type_name -> syncgate.v1.RecordMapping
-	29, // 48: syncgate.v1.GetRecordResponse.dead_letter:type_name -> syncgate.v1.DeadLetter
-	12, // 49: syncgate.v1.GetRecordResponse.history:type_name -> syncgate.v1.RecordOutcome
-	0,  // 50: syncgate.v1.Schedule.flow:type_name -> syncgate.v1.Flow
-	51, // 51: syncgate.v1.Schedule.every:type_name -> google.protobuf.Duration
-	51, // 52: syncgate.v1.Schedule.jitter:type_name -> google.protobuf.Duration
-	49, // 53: syncgate.v1.Schedule.next_run_at:type_name -> google.protobuf.Timestamp
-	49, // 54: syncgate.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
-	39, // 55: syncgate.v1.ListSchedulesResponse.schedules:type_name -> syncgate.v1.Schedule
-	0,  // 56: syncgate.v1.UpdateScheduleRequest.flow:type_name -> syncgate.v1.Flow
-	51, // 57: syncgate.v1.UpdateScheduleRequest.every:type_name -> google.protobuf.Duration
-	51, // 58: syncgate.v1.UpdateScheduleRequest.jitter:type_name -> google.protobuf.Duration
-	39, // 59: syncgate.v1.UpdateScheduleResponse.schedule:type_name -> syncgate.v1.Schedule
-	46, // 60: syncgate.v1.GetOverviewResponse.flows:type_name -> syncgate.v1.FlowOverview
-	48, // 61: syncgate.v1.GetOverviewResponse.vendors:type_name -> syncgate.v1.VendorHealth
-	0,  // 62: syncgate.v1.FlowOverview.flow:type_name -> syncgate.v1.Flow
-	39, // 63: syncgate.v1.FlowOverview.schedule:type_name -> syncgate.v1.Schedule
-	11, // 64: syncgate.v1.FlowOverview.last_runs:type_name -> syncgate.v1.Run
-	47, // 65: syncgate.v1.FlowOverview.checkpoint:type_name -> syncgate.v1.Checkpoint
-	49, // 66: syncgate.v1.Checkpoint.modified_at:type_name -> google.protobuf.Timestamp
-	49, // 67: syncgate.v1.VendorHealth.last_call_at:type_name -> google.protobuf.Timestamp
-	49, // 68: syncgate.v1.VendorHealth.last_throttled_at:type_name -> google.protobuf.Timestamp
-	6,  // 69: syncgate.v1.SyncService.SyncCustomers:input_type -> syncgate.v1.SyncCustomersRequest
-	8,  // 70: syncgate.v1.SyncService.SyncAgents:input_type -> syncgate.v1.SyncAgentsRequest
-	19, // 71: syncgate.v1.SyncService.Preview:input_type -> syncgate.v1.PreviewRequest
-	13, // 72: syncgate.v1.SyncService.GetRun:input_type -> syncgate.v1.GetRunRequest
-	15, // 73: syncgate.v1.SyncService.ListRuns:input_type -> syncgate.v1.ListRunsRequest
-	17, // 74: syncgate.v1.SyncService.WatchRun:input_type -> syncgate.v1.WatchRunRequest
-	27, // 75: syncgate.v1.SyncService.CancelRun:input_type -> syncgate.v1.CancelRunRequest
-	30, // 76: syncgate.v1.SyncService.ListDeadLetters:input_type -> syncgate.v1.ListDeadLettersRequest
-	32, // 77: syncgate.v1.SyncService.RetryDeadLetters:input_type -> syncgate.v1.RetryDeadLettersRequest
-	34, // 78: syncgate.v1.SyncService.DiscardDeadLetters:input_type -> syncgate.v1.DiscardDeadLettersRequest
-	36, // 79: syncgate.v1.SyncService.GetRecord:input_type -> syncgate.v1.GetRecordRequest
-	40, // 80: syncgate.v1.SyncService.ListSchedules:input_type -> syncgate.v1.ListSchedulesRequest
-	42, // 81: syncgate.v1.SyncService.UpdateSchedule:input_type -> syncgate.v1.UpdateScheduleRequest
-	44, // 82: syncgate.v1.SyncService.GetOverview:input_type -> syncgate.v1.GetOverviewRequest
-	7,  // 83: syncgate.v1.SyncService.SyncCustomers:output_type -> syncgate.v1.SyncCustomersResponse
-	9,  // 84: syncgate.v1.SyncService.SyncAgents:output_type -> syncgate.v1.SyncAgentsResponse
-	23, // 85: syncgate.v1.SyncService.Preview:output_type -> syncgate.v1.PreviewResponse
-	14, // 86: syncgate.v1.SyncService.GetRun:output_type -> syncgate.v1.GetRunResponse
-	16, // 87: syncgate.v1.SyncService.ListRuns:output_type -> syncgate.v1.ListRunsResponse
-	18, // 88: syncgate.v1.SyncService.WatchRun:output_type -> syncgate.v1.WatchRunResponse
-	28, // 89: syncgate.v1.SyncService.CancelRun:output_type -> syncgate.v1.CancelRunResponse
-	31, // 90: syncgate.v1.SyncService.ListDeadLetters:output_type -> syncgate.v1.ListDeadLettersResponse
-	33, // 91: syncgate.v1.SyncService.RetryDeadLetters:output_type -> syncgate.v1.RetryDeadLettersResponse
-	35, // 92: syncgate.v1.SyncService.DiscardDeadLetters:output_type -> syncgate.v1.DiscardDeadLettersResponse
-	38, // 93: syncgate.v1.SyncService.GetRecord:output_type -> syncgate.v1.GetRecordResponse
-	41, // 94: syncgate.v1.SyncService.ListSchedules:output_type -> syncgate.v1.ListSchedulesResponse
-	43, // 95: syncgate.v1.SyncService.UpdateSchedule:output_type -> syncgate.v1.UpdateScheduleResponse
-	45, // 96: syncgate.v1.SyncService.GetOverview:output_type -> syncgate.v1.GetOverviewResponse
-	83, // [83:97] is the sub-list for method output_type
-	69, // [69:83] is the sub-list for method input_type
-	69, // [69:69] is the sub-list for extension type_name
-	69, // [69:69] is the sub-list for extension extendee
-	0,  // [0:69] is the sub-list for field type_name
+	51, // 15: syncgate.v1.RecordOutcome.at:type_name -> google.protobuf.Timestamp
+	3,  // 16: syncgate.v1.GetRunRequest.action:type_name -> syncgate.v1.Action
+	11, // 17: syncgate.v1.GetRunResponse.run:type_name -> syncgate.v1.Run
+	12, // 18: syncgate.v1.GetRunResponse.records:type_name -> syncgate.v1.RecordOutcome
+	0,  // 19: syncgate.v1.ListRunsRequest.flow:type_name -> syncgate.v1.Flow
+	1,  // 20: syncgate.v1.ListRunsRequest.status:type_name -> syncgate.v1.RunStatus
+	11, // 21: syncgate.v1.ListRunsResponse.runs:type_name -> syncgate.v1.Run
+	11, // 22: syncgate.v1.WatchRunResponse.run:type_name -> syncgate.v1.Run
+	0,  // 23: syncgate.v1.PreviewRequest.flow:type_name -> syncgate.v1.Flow
+	20, // 24: syncgate.v1.PreviewRequest.inline:type_name -> syncgate.v1.InlineRecords
+	21, // 25: syncgate.v1.PreviewRequest.keys:type_name -> syncgate.v1.SourceKeys
+	22, // 26: syncgate.v1.PreviewRequest.pending:type_name -> syncgate.v1.PendingRecords
+	52, // 27: syncgate.v1.InlineRecords.records:type_name -> google.protobuf.Struct
+	24, // 28: syncgate.v1.PreviewResponse.records:type_name -> syncgate.v1.PreviewRecord
+	52, // 29: syncgate.v1.PreviewRecord.source:type_name -> google.protobuf.Struct
+	52, // 30: syncgate.v1.PreviewRecord.call_options:type_name -> google.protobuf.Struct
+	3,  // 31: syncgate.v1.PreviewRecord.action:type_name -> syncgate.v1.Action
+	25, // 32: syncgate.v1.PreviewRecord.diff:type_name -> syncgate.v1.FieldChange
+	26, // 33: syncgate.v1.PreviewRecord.warnings:type_name -> syncgate.v1.Issue
+	26, // 34: syncgate.v1.PreviewRecord.errors:type_name -> syncgate.v1.Issue
+	11, // 35: syncgate.v1.CancelRunResponse.run:type_name -> syncgate.v1.Run
+	0,  // 36: syncgate.v1.DeadLetter.flow:type_name -> syncgate.v1.Flow
+	51, // 37: syncgate.v1.DeadLetter.first_failed_at:type_name -> google.protobuf.Timestamp
+	51, // 38: syncgate.v1.DeadLetter.last_failed_at:type_name -> google.protobuf.Timestamp
+	0,  // 39: syncgate.v1.ListDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
+	29, // 40: syncgate.v1.ListDeadLettersResponse.dead_letters:type_name -> syncgate.v1.DeadLetter
+	0,  // 41: syncgate.v1.RetryDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
+	11, // 42: syncgate.v1.RetryDeadLettersResponse.run:type_name -> syncgate.v1.Run
+	0,  // 43: syncgate.v1.DiscardDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
+	11, // 44: syncgate.v1.DiscardDeadLettersResponse.run:type_name -> syncgate.v1.Run
+	0,  // 45: syncgate.v1.GetRecordRequest.flow:type_name -> syncgate.v1.Flow
+	51, // 46: syncgate.v1.RecordMapping.created_at:type_name -> google.protobuf.Timestamp
+	51, // 47: syncgate.v1.RecordMapping.delivered_at:type_name -> google.protobuf.Timestamp
+	37, // 48: syncgate.v1.GetRecordResponse.mapping:type_name -> syncgate.v1.RecordMapping
+	29, // 49: syncgate.v1.GetRecordResponse.dead_letter:type_name -> syncgate.v1.DeadLetter
+	12, // 50: syncgate.v1.GetRecordResponse.history:type_name -> syncgate.v1.RecordOutcome
+	0,  // 51: syncgate.v1.Schedule.flow:type_name -> syncgate.v1.Flow
+	53, // 52: syncgate.v1.Schedule.every:type_name -> google.protobuf.Duration
+	53, // 53: syncgate.v1.Schedule.jitter:type_name -> google.protobuf.Duration
+	51, // 54: syncgate.v1.Schedule.next_run_at:type_name -> google.protobuf.Timestamp
+	51, // 55: syncgate.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	39, // 56: syncgate.v1.ListSchedulesResponse.schedules:type_name -> syncgate.v1.Schedule
+	0,  // 57: syncgate.v1.UpdateScheduleRequest.flow:type_name -> syncgate.v1.Flow
+	53, // 58: syncgate.v1.UpdateScheduleRequest.every:type_name -> google.protobuf.Duration
+	53, // 59: syncgate.v1.UpdateScheduleRequest.jitter:type_name -> google.protobuf.Duration
+	39, // 60: syncgate.v1.UpdateScheduleResponse.schedule:type_name -> syncgate.v1.Schedule
+	46, // 61: syncgate.v1.GetOverviewResponse.flows:type_name -> syncgate.v1.FlowOverview
+	48, // 62: syncgate.v1.GetOverviewResponse.vendors:type_name -> syncgate.v1.VendorHealth
+	0,  // 63: syncgate.v1.FlowOverview.flow:type_name -> syncgate.v1.Flow
+	39, // 64: syncgate.v1.FlowOverview.schedule:type_name -> syncgate.v1.Schedule
+	11, // 65: syncgate.v1.FlowOverview.last_runs:type_name -> syncgate.v1.Run
+	47, // 66: syncgate.v1.FlowOverview.checkpoint:type_name -> syncgate.v1.Checkpoint
+	51, // 67: syncgate.v1.Checkpoint.modified_at:type_name -> google.protobuf.Timestamp
+	51, // 68: syncgate.v1.VendorHealth.last_call_at:type_name -> google.protobuf.Timestamp
+	51, // 69: syncgate.v1.VendorHealth.last_throttled_at:type_name -> google.protobuf.Timestamp
+	50, // 70: syncgate.v1.SpecProblems.problems:type_name -> syncgate.v1.SpecProblem
+	6,  // 71: syncgate.v1.SyncService.SyncCustomers:input_type -> syncgate.v1.SyncCustomersRequest
+	8,  // 72: syncgate.v1.SyncService.SyncAgents:input_type -> syncgate.v1.SyncAgentsRequest
+	19, // 73: syncgate.v1.SyncService.Preview:input_type -> syncgate.v1.PreviewRequest
+	13, // 74: syncgate.v1.SyncService.GetRun:input_type -> syncgate.v1.GetRunRequest
+	15, // 75: syncgate.v1.SyncService.ListRuns:input_type -> syncgate.v1.ListRunsRequest
+	17, // 76: syncgate.v1.SyncService.WatchRun:input_type -> syncgate.v1.WatchRunRequest
+	27, // 77: syncgate.v1.SyncService.CancelRun:input_type -> syncgate.v1.CancelRunRequest
+	30, // 78: syncgate.v1.SyncService.ListDeadLetters:input_type -> syncgate.v1.ListDeadLettersRequest
+	32, // 79: syncgate.v1.SyncService.RetryDeadLetters:input_type -> syncgate.v1.RetryDeadLettersRequest
+	34, // 80: syncgate.v1.SyncService.DiscardDeadLetters:input_type -> syncgate.v1.DiscardDeadLettersRequest
+	36, // 81: syncgate.v1.SyncService.GetRecord:input_type -> syncgate.v1.GetRecordRequest
+	40, // 82: syncgate.v1.SyncService.ListSchedules:input_type -> syncgate.v1.ListSchedulesRequest
+	42, // 83: syncgate.v1.SyncService.UpdateSchedule:input_type -> syncgate.v1.UpdateScheduleRequest
+	44, // 84: syncgate.v1.SyncService.GetOverview:input_type -> syncgate.v1.GetOverviewRequest
+	7,  // 85: syncgate.v1.SyncService.SyncCustomers:output_type -> syncgate.v1.SyncCustomersResponse
+	9,  // 86: syncgate.v1.SyncService.SyncAgents:output_type -> syncgate.v1.SyncAgentsResponse
+	23, // 87: syncgate.v1.SyncService.Preview:output_type -> syncgate.v1.PreviewResponse
+	14, // 88: syncgate.v1.SyncService.GetRun:output_type -> syncgate.v1.GetRunResponse
+	16, // 89: syncgate.v1.SyncService.ListRuns:output_type -> syncgate.v1.ListRunsResponse
+	18, // 90: syncgate.v1.SyncService.WatchRun:output_type -> syncgate.v1.WatchRunResponse
+	28, // 91: syncgate.v1.SyncService.CancelRun:output_type -> syncgate.v1.CancelRunResponse
+	31, // 92: syncgate.v1.SyncService.ListDeadLetters:output_type -> syncgate.v1.ListDeadLettersResponse
+	33, // 93: syncgate.v1.SyncService.RetryDeadLetters:output_type -> syncgate.v1.RetryDeadLettersResponse
+	35, // 94: syncgate.v1.SyncService.DiscardDeadLetters:output_type -> syncgate.v1.DiscardDeadLettersResponse
+	38, // 95: syncgate.v1.SyncService.GetRecord:output_type -> syncgate.v1.GetRecordResponse
+	41, // 96: syncgate.v1.SyncService.ListSchedules:output_type -> syncgate.v1.ListSchedulesResponse
+	43, // 97: syncgate.v1.SyncService.UpdateSchedule:output_type -> syncgate.v1.UpdateScheduleResponse
+	45, // 98: syncgate.v1.SyncService.GetOverview:output_type -> syncgate.v1.GetOverviewResponse
+	85, // [85:99] is the sub-list for method output_type
+	71, // [71:85] is the sub-list for method input_type
+	71, // [71:71] is the sub-list for extension type_name
+	71, // [71:71] is the sub-list for extension extendee
+	0,  // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_syncgate_v1_syncgate_proto_init() }
@@ -3910,7 +4073,7 @@ func file_syncgate_v1_syncgate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_syncgate_v1_syncgate_proto_rawDesc), len(file_syncgate_v1_syncgate_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   45,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
