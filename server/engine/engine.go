@@ -81,8 +81,8 @@ type Engine struct {
 	live    map[string]*runState // by run id: running runs and recent dry runs
 	// ended is closed (and replaced) whenever a run ends or is handed over here, so that whoever
 	// follows a run in the store (shared mode) looks again at once rather than at its next poll.
-	ended chan struct{}
-	dryIDs  []string             // finished dry runs kept in memory, oldest first
+	ended  chan struct{}
+	dryIDs []string // finished dry runs kept in memory, oldest first
 }
 
 const keepDryRuns = 50
