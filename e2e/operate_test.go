@@ -102,7 +102,9 @@ func TestOperateSchedulesFireOnTheirOwnAndSurviveARestart(t *testing.T) {
 	})
 	first := after[0]
 	firstAt := first.GetStartedAt().AsTime()
-	if d := firstAt.Sub(ready); d > 3*time.Second {
+	// Promptly: River elects a leader and ticks within a couple of seconds; a loaded 2-core machine
+	// has been seen to take 3.5 s.
+	if d := firstAt.Sub(ready); d > 6*time.Second {
 		t.Fatalf("the due schedule fired %s after the restarted gateway was ready, want promptly", d)
 	}
 	if first.GetActor() != "schedule" {
