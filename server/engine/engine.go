@@ -42,6 +42,10 @@ type Config struct {
 	// checked in the store; live progress and cancel requests go through the store; and Watch follows
 	// a run by reading the store. See shared.go.
 	Shared bool
+	// PreviewScanPages bounds how many source pages one Preview by keys may read from a source that can
+	// only page through its records (ScanFetcher; default 50), and PreviewScans how many such previews
+	// run at once (default 2; others wait for a turn, as long as their context allows).
+	PreviewScanPages, PreviewScans int
 }
 
 // Dispatcher hands runs to the job system that executes them (River, in the gateway), which calls
@@ -79,6 +83,9 @@ type Engine struct {
 	closing bool
 	active  map[string]*runState // by flow
 	live    map[string]*runState // by run id: running runs and recent dry runs
+	// previewScans holds a token per Preview by keys paging through its source (see ScanFetcher).
+	previewScans chan struct{}
+
 	// ended is closed (and replaced) whenever a run ends or is handed over here, so that whoever
 	// follows a run in the store (shared mode) looks again at once rather than at its next poll.
 	ended  chan struct{}
@@ -108,10 +115,17 @@ func New(cfg Config, st storage.Store, flows ...*Flow) (*Engine, error) {
 	if cfg.ProgressInterval <= 0 {
 		cfg.ProgressInterval = 250 * time.Millisecond
 	}
+	if cfg.PreviewScanPages <= 0 {
+		cfg.PreviewScanPages = 50
+	}
+	if cfg.PreviewScans <= 0 {
+		cfg.PreviewScans = 2
+	}
 	e := &Engine{
 		cfg: cfg, log: cfg.Logger, st: st, flows: map[string]*Flow{},
 		metrics: newMetrics(cfg.Registerer),
 		active:  map[string]*runState{}, live: map[string]*runState{}, ended: make(chan struct{}),
+		previewScans: make(chan struct{}, cfg.PreviewScans),
 	}
 	for _, f := range flows {
 		if f == nil || f.Name == "" || f.Source == nil || f.Target == nil || f.Spec == nil {

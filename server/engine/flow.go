@@ -53,6 +53,14 @@ type Source interface {
 	Decode(raw map[string]any) (SourceRecord, error)
 }
 
+// ScanFetcher is implemented by sources that can only find records by key by paging through the
+// source (Zhilong has no lookup by id). FetchScan reads at most maxPages pages (0: no bound), and
+// says how many it read and whether it stopped at the bound with keys still missing. Preview uses it,
+// so that one preview by key costs at most a bounded number of source calls.
+type ScanFetcher interface {
+	FetchScan(ctx context.Context, keys []string, maxPages int) (recs []SourceRecord, pages int, truncated bool, err error)
+}
+
 // Planned is a record the planner decided to deliver.
 type Planned struct {
 	Record  SourceRecord

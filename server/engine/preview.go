@@ -11,53 +11,91 @@ import (
 	"github.com/syncgate/syncgate/server/storage"
 )
 
-// Preview shows what a sync would send for the given records. It shares the planner with the syncs and
-// can only read: the store is seen through storage.Reader and the target is asked only to Prepare a body.
+// Preview shows what a sync would send for the given records (see PreviewReport).
 func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]PreviewItem, error) {
+	res, err := e.PreviewReport(ctx, flow, in)
+	return res.Items, err
+}
+
+// PreviewResult is a preview and what it cost.
+type PreviewResult struct {
+	Items []PreviewItem
+	// SourcePages is how many pages of the source the preview read (pending records, or keys from a
+	// source that pages through its records to find them).
+	SourcePages int
+}
+
+// PreviewReport shows what a sync would send for the given records. It shares the planner with the
+// syncs and can only read: the store is seen through storage.Reader and the target is asked only to
+// Prepare a body. A preview by keys from a source that can only page through its records reads at
+// most Config.PreviewScanPages pages, and at most Config.PreviewScans such previews run at once.
+func (e *Engine) PreviewReport(ctx context.Context, flow string, in PreviewInput) (PreviewResult, error) {
+	items, pages, err := e.preview(ctx, flow, in)
+	return PreviewResult{Items: items, SourcePages: pages}, err
+}
+
+func (e *Engine) preview(ctx context.Context, flow string, in PreviewInput) (_ []PreviewItem, pages int, _ error) {
 	f, ok := e.flows[flow]
 	if !ok {
-		return nil, invalidf("unknown flow %q", flow)
+		return nil, 0, invalidf("unknown flow %q", flow)
 	}
 	reader := e.st.ReadOnly()
 	spec := f.Spec
 	if in.SpecText != "" {
 		s, err := mapping.Parse("request spec", []byte(in.SpecText))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err) // the *mapping.SpecError stays reachable for the API's error detail
+			return nil, pages, fmt.Errorf("%w: %w", ErrInvalidInput, err) // the *mapping.SpecError stays reachable for the API's error detail
 		}
 		if s.Flow() != flow {
-			return nil, invalidf("the spec is for flow %q, not %q", s.Flow(), flow)
+			return nil, pages, invalidf("the spec is for flow %q, not %q", s.Flow(), flow)
 		}
 		spec = s
 		if f.WithSpec != nil {
 			g, err := f.WithSpec(s)
 			if err != nil {
-				return nil, invalidf("%v", err)
+				return nil, pages, invalidf("%v", err)
 			}
 			f = g
 		}
 	}
 	cp, haveCP, err := reader.Checkpoint(ctx, flow)
 	if err != nil {
-		return nil, err
+		return nil, pages, err
 	}
 	q, _ := readQuery(f, Options{}, cp, haveCP, e.cfg.Now())
 	vars := mapping.Vars{LastSyncTime: q.After.Time, CurrentTime: q.End}
 
 	var recs []SourceRecord
 	var missing []string
+	var missingMsg string
 	switch {
 	case len(in.Records) > 0:
 		for i, raw := range in.Records {
 			r, err := f.Source.Decode(raw)
 			if err != nil {
-				return nil, invalidf("record %d: %v", i, err)
+				return nil, pages, invalidf("record %d: %v", i, err)
 			}
 			recs = append(recs, r)
 		}
 	case len(in.Keys) > 0:
-		if recs, err = f.Source.Fetch(ctx, in.Keys); err != nil {
-			return nil, fmt.Errorf("fetch source records: %w", err)
+		truncated := false
+		if sf, ok := f.Source.(ScanFetcher); ok {
+			select {
+			case e.previewScans <- struct{}{}:
+			case <-ctx.Done():
+				return nil, 0, fmt.Errorf("wait for a turn to page through the source: %w", ctx.Err())
+			}
+			recs, pages, truncated, err = sf.FetchScan(ctx, in.Keys, e.cfg.PreviewScanPages)
+			<-e.previewScans
+		} else {
+			recs, err = f.Source.Fetch(ctx, in.Keys)
+		}
+		if err != nil {
+			return nil, pages, fmt.Errorf("fetch source records: %w", err)
+		}
+		missingMsg = "no such record in the source system, or not one this flow syncs"
+		if truncated {
+			missingMsg = fmt.Sprintf("not found in the first %d pages of the source, which is as far as a preview looks (the source has no lookup by key; a sync reads everything)", pages)
 		}
 		found := map[string]bool{}
 		for _, r := range recs {
@@ -73,6 +111,7 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 		}
 	case in.Pending > 0:
 		err := f.Source.Read(ctx, q, func(page []SourceRecord) error {
+			pages++
 			recs = append(recs, page[:min(len(page), in.Pending-len(recs))]...)
 			if len(recs) >= in.Pending {
 				return errLimitReached
@@ -80,10 +119,10 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 			return nil
 		})
 		if err != nil && !errors.Is(err, errLimitReached) {
-			return nil, fmt.Errorf("read pending records: %w", err)
+			return nil, pages, fmt.Errorf("read pending records: %w", err)
 		}
 	default:
-		return nil, invalidf("give inline records, source keys or a pending count")
+		return nil, pages, invalidf("give inline records, source keys or a pending count")
 	}
 
 	// Every field, not just those the flow's spec reads: the preview shows the whole source record and
@@ -93,11 +132,11 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 	}
 	plans, err := e.plan(ctx, f, spec, reader, recs, vars)
 	if err != nil {
-		return nil, err
+		return nil, pages, err
 	}
 	found, err := findExisting(ctx, f.Target, plans)
 	if err != nil {
-		return nil, fmt.Errorf("look up existing target records: %w", err)
+		return nil, pages, fmt.Errorf("look up existing target records: %w", err)
 	}
 	items := make([]PreviewItem, 0, len(plans)+len(missing))
 	for i, p := range plans {
@@ -137,9 +176,9 @@ func (e *Engine) Preview(ctx context.Context, flow string, in PreviewInput) ([]P
 	}
 	for _, k := range missing {
 		items = append(items, PreviewItem{SourceKey: k, TargetOperation: f.Target.Operation(), Action: ActionFail,
-			Errors: []Issue{{Message: "no such record in the source system, or not one this flow syncs"}}})
+			Errors: []Issue{{Message: missingMsg}}})
 	}
-	return items, nil
+	return items, pages, nil
 }
 
 // existingFinder is a Target that can tell, by reading only, which unmapped records already exist in

@@ -28,7 +28,7 @@ type Engine interface {
 	GetRun(ctx context.Context, id string) (engine.Run, error)
 	ListRuns(ctx context.Context, f engine.ListFilter) ([]engine.Run, string, error)
 	FilterRunRecords(ctx context.Context, runID string, f engine.RecordFilter, pageToken string, pageSize int) ([]engine.RecordOutcome, string, error)
-	Preview(ctx context.Context, flow string, in engine.PreviewInput) ([]engine.PreviewItem, error)
+	PreviewReport(ctx context.Context, flow string, in engine.PreviewInput) (engine.PreviewResult, error)
 	Cancel(ctx context.Context, runID string) (engine.Run, error)
 	ListDeadLetters(ctx context.Context, flow, pageToken string, pageSize int) (engine.DeadLetterPage, error)
 	RetryDeadLetters(ctx context.Context, flow string, keys []string, actor string) (engine.Run, error)
@@ -121,12 +121,12 @@ func (h *Handler) Preview(ctx context.Context, req *syncgatev1.PreviewRequest) (
 	case *syncgatev1.PreviewRequest_Pending:
 		in.Pending = int(src.Pending.GetCount())
 	}
-	items, err := h.engine.Preview(ctx, flows.name(req.GetFlow()), in)
+	res, err := h.engine.PreviewReport(ctx, flows.name(req.GetFlow()), in)
 	if err != nil {
 		return nil, toConnect(ctx, h.log, err)
 	}
-	out := &syncgatev1.PreviewResponse{}
-	for _, it := range items {
+	out := &syncgatev1.PreviewResponse{SourcePagesRead: int32(res.SourcePages)}
+	for _, it := range res.Items {
 		rec, err := previewToProto(it)
 		if err != nil {
 			return nil, toConnect(ctx, h.log, err)

@@ -206,12 +206,21 @@ func recordFromFields(fields mapping.Record) (engine.SourceRecord, error) {
 // Fetch finds agents by id. Zhilong has no lookup by id, so this pages through the whole history and
 // stops once every key is found: fine for a handful of keys, slow on a large platform.
 func (s *zhilongAgents) Fetch(ctx context.Context, keys []string) ([]engine.SourceRecord, error) {
+	recs, _, _, err := s.FetchScan(ctx, keys, 0)
+	return recs, err
+}
+
+// FetchScan pages through the agents (Zhilong has no lookup by id) until every key is found, the list
+// ends, or maxPages pages were read (0: no bound); see engine.ScanFetcher.
+func (s *zhilongAgents) FetchScan(ctx context.Context, keys []string, maxPages int) ([]engine.SourceRecord, int, bool, error) {
 	want := map[string]bool{}
 	for _, k := range keys {
 		want[k] = true
 	}
 	var out []engine.SourceRecord
+	pages, truncated := 0, false
 	err := s.Read(ctx, engine.ReadQuery{End: time.Now()}, func(recs []engine.SourceRecord) error {
+		pages++
 		for _, r := range recs {
 			if want[r.Key] {
 				out = append(out, r)
@@ -221,12 +230,16 @@ func (s *zhilongAgents) Fetch(ctx context.Context, keys []string) ([]engine.Sour
 		if len(want) == 0 {
 			return errAllFound
 		}
+		if maxPages > 0 && pages >= maxPages {
+			truncated = true
+			return errAllFound
+		}
 		return nil
 	})
 	if err != nil && err != errAllFound {
-		return nil, err
+		return nil, pages, false, err
 	}
-	return out, nil
+	return out, pages, truncated, nil
 }
 
 // Decode takes an agent as /api/agentInfo/list returns it.

@@ -1664,9 +1664,14 @@ func (x *PendingRecords) GetCount() int32 {
 type PreviewResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// records are the previews, in source order.
-	Records       []*PreviewRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Records []*PreviewRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// source_pages_read is how many pages of the source the preview read: for pending records, and for
+	// keys from a source without a lookup by key (Zhilong agents), which the preview pages through, at
+	// most 50 pages and two such previews at once per gateway (a key beyond that is reported missing,
+	// and says so). 0 for inline records and Kingdee lookups by key.
+	SourcePagesRead int32 `protobuf:"varint,2,opt,name=source_pages_read,json=sourcePagesRead,proto3" json:"source_pages_read,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PreviewResponse) Reset() {
@@ -1704,6 +1709,13 @@ func (x *PreviewResponse) GetRecords() []*PreviewRecord {
 		return x.Records
 	}
 	return nil
+}
+
+func (x *PreviewResponse) GetSourcePagesRead() int32 {
+	if x != nil {
+		return x.SourcePagesRead
+	}
+	return 0
 }
 
 // PreviewRecord shows what a sync would do with one source record.
@@ -3677,9 +3689,10 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"SourceKeys\x12)\n" +
 	"\x04keys\x18\x01 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10d\x18\x01\"\ar\x05\x10\x01\x18\x80\x01R\x04keys\"1\n" +
 	"\x0ePendingRecords\x12\x1f\n" +
-	"\x05count\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x01R\x05count\"G\n" +
+	"\x05count\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x01R\x05count\"s\n" +
 	"\x0fPreviewResponse\x124\n" +
-	"\arecords\x18\x01 \x03(\v2\x1a.syncgate.v1.PreviewRecordR\arecords\"\xbf\x03\n" +
+	"\arecords\x18\x01 \x03(\v2\x1a.syncgate.v1.PreviewRecordR\arecords\x12*\n" +
+	"\x11source_pages_read\x18\x02 \x01(\x05R\x0fsourcePagesRead\"\xbf\x03\n" +
 	"\rPreviewRecord\x12\x1d\n" +
 	"\n" +
 	"source_key\x18\x01 \x01(\tR\tsourceKey\x12/\n" +
