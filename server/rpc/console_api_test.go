@@ -64,8 +64,8 @@ type specEngine struct {
 	err error
 }
 
-func (f *specEngine) Preview(context.Context, string, engine.PreviewInput) ([]engine.PreviewItem, error) {
-	return nil, f.err
+func (f *specEngine) PreviewReport(context.Context, string, engine.PreviewInput) (engine.PreviewResult, error) {
+	return engine.PreviewResult{}, f.err
 }
 
 // A Preview spec that does not validate answers InvalidArgument with a SpecProblems detail placing each
