@@ -60,8 +60,8 @@ func (f *fakeEngine) FilterRunRecords(context.Context, string, engine.RecordFilt
 	return f.records, "", f.err
 }
 
-func (f *fakeEngine) Preview(context.Context, string, engine.PreviewInput) ([]engine.PreviewItem, error) {
-	return f.preview, f.err
+func (f *fakeEngine) PreviewReport(context.Context, string, engine.PreviewInput) (engine.PreviewResult, error) {
+	return engine.PreviewResult{Items: f.preview, SourcePages: 3}, f.err
 }
 
 // serveEngine serves the real handler over e through the real mux.
@@ -117,6 +117,9 @@ func TestGetRunWithInvalidUTF8RecordsAnswers(t *testing.T) {
 		if p := pr.GetRecords()[0]; !utf8.ValidString(p.GetSourceKey()) || !utf8.ValidString(p.GetRequestBody()) ||
 			!utf8.ValidString(p.GetWarnings()[0].GetMessage()) {
 			t.Fatalf("preview text not valid UTF-8: %v", p)
+		}
+		if pr.GetSourcePagesRead() != 3 {
+			t.Fatalf("source_pages_read = %d, want the engine's 3", pr.GetSourcePagesRead())
 		}
 	}
 }
