@@ -376,7 +376,7 @@ func watchStoreHealth(ctx context.Context, st interface{ Ping(context.Context) e
 		case err != nil && serving:
 			log.Error("store unreachable: health is NOT_SERVING", "error", err)
 		case err == nil && !serving:
-			log.Info("store reachable (with room) again: health is SERVING")
+			log.Info("store reachable again: health is SERVING")
 		default:
 			continue
 		}
