@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/syncgate/syncgate/server/mapping"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 // Domain errors. Classify sorts every error into a Kind in one place; the RPC layer maps kinds to
@@ -64,6 +65,9 @@ const (
 	KindVendor
 	// KindRunEnded: ErrRunEnded (an action that needs a running run found it ended).
 	KindRunEnded
+	// KindStorageFull: storage.ErrFull (a write failed because the database is full). Callers get
+	// "the database is full (ref …)"; the store's own error is logged under that reference.
+	KindStorageFull
 )
 
 // FailureKind says what a failed call to a source or target system means.
@@ -118,11 +122,14 @@ var errStopRequested error = &callerError{kind: KindCanceled, msg: "run cancelle
 // Classify sorts err (non-nil) into a Kind. The first classified error met from the outside of the
 // chain decides (so a vendor error wrapping a timeout is a vendor error); an error that joins several
 // (errors.Join, fmt.Errorf with several %w) is internal if any branch is; ErrInternal anywhere makes
-// the whole error internal; an error that matches none of the kinds is internal. No message text is
-// ever inspected.
+// the whole error internal; otherwise storage.ErrFull anywhere makes it KindStorageFull; an error
+// that matches none of the kinds is internal. No message text is ever inspected.
 func Classify(err error) Kind {
 	if errors.Is(err, ErrInternal) {
 		return KindInternal
+	}
+	if errors.Is(err, storage.ErrFull) {
+		return KindStorageFull
 	}
 	return classify(err)
 }
@@ -182,16 +189,23 @@ func nodeKind(err error) (Kind, bool) {
 }
 
 // PublicText is err's text as callers may see it: err's own text for the kinds written for callers;
-// for an internal error, "internal error (ref …)" with a fresh reference, which ref returns so that
-// the caller logs the full error under it. The RPC boundary and run errors both use it.
+// for an internal error, "internal error (ref …)", and for a full database "the database is full
+// (ref …)", with a fresh reference, which ref returns so that the caller logs the full error under
+// it. The RPC boundary and run errors both use it.
 func PublicText(err error) (text, ref string) {
-	if Classify(err) != KindInternal {
+	var what string
+	switch Classify(err) {
+	case KindInternal:
+		what = "internal error"
+	case KindStorageFull:
+		what = "the database is full"
+	default:
 		return err.Error(), ""
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	ref = hex.EncodeToString(b)
-	return "internal error (ref " + ref + ")", ref
+	return what + " (ref " + ref + ")", ref
 }
 
 // publicError is the text a run's error is stored and shown with. An internal error is logged in full

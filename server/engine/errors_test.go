@@ -114,3 +114,18 @@ func TestRunErrorsShareTheErrorBoundary(t *testing.T) {
 		t.Fatalf("no log line with the full error under ref %s:\n%s", m[1], logs.String())
 	}
 }
+
+func TestAFullDatabaseIsItsOwnKindWithAPublicText(t *testing.T) {
+	sqliteErr := errors.New("database or disk is full: /var/lib/syncgate/syncgate.db")
+	full := fmt.Errorf("commit page: commit page: %w", errors.Join(storage.ErrFull, sqliteErr))
+	if got := Classify(full); got != KindStorageFull {
+		t.Fatalf("Classify(%q) = %v, want KindStorageFull", full, got)
+	}
+	text, ref := PublicText(full)
+	if ref == "" || text != "the database is full (ref "+ref+")" {
+		t.Fatalf("full database shown as %q (ref %q)", text, ref)
+	}
+	if got := Classify(fmt.Errorf("%w: %w", ErrInternal, full)); got != KindInternal {
+		t.Fatalf("explicit internal around a full database = %v, want internal", got)
+	}
+}

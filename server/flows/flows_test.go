@@ -48,6 +48,8 @@ type vendors struct {
 	// (a test's failing commits).
 	cfg       engine.Config
 	wrapStore func(storage.Store) storage.Store
+	// storeOpts are the options the store is opened with (a size-limited database).
+	storeOpts []sqlite.Option
 	// customers and agents are the flows the engine runs.
 	customers, agents *engine.Flow
 }
@@ -112,7 +114,7 @@ func newVendorsWith(t testing.TB, customers, agents, pageSize int, wrapKD func(h
 // open (re)starts the gateway side on the same database, as a restarted process would.
 func (v *vendors) open(t testing.TB) {
 	t.Helper()
-	st, err := sqlite.Open(v.ctx, v.dbPath)
+	st, err := sqlite.Open(v.ctx, v.dbPath, v.storeOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

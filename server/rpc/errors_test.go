@@ -13,6 +13,7 @@ import (
 
 	"github.com/syncgate/syncgate/clients/vendor"
 	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/storage"
 )
 
 func connectMessage(err error) string {
@@ -71,5 +72,22 @@ func TestToConnectMapsEachDomainErrorOnce(t *testing.T) {
 	}
 	if toConnect(context.Background(), slog.New(slog.DiscardHandler), nil) != nil {
 		t.Fatal("nil error mapped to non-nil")
+	}
+}
+
+func TestAFullDatabaseIsResourceExhausted(t *testing.T) {
+	var logs bytes.Buffer
+	full := fmt.Errorf("start run: create run: %w", errors.Join(storage.ErrFull, errors.New("sqlite3: database or disk is full at /var/lib/syncgate/syncgate.db")))
+	got := toConnect(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), full)
+	if connect.CodeOf(got) != connect.CodeResourceExhausted {
+		t.Fatalf("code = %v, want ResourceExhausted", connect.CodeOf(got))
+	}
+	msg := connectMessage(got)
+	if !strings.HasPrefix(msg, "the database is full (ref ") || strings.Contains(msg, "sqlite") || strings.Contains(msg, "/var/lib") {
+		t.Fatalf("message %q: want \"the database is full (ref …)\" and no internals", msg)
+	}
+	ref := strings.TrimSuffix(strings.TrimPrefix(msg, "the database is full (ref "), ")")
+	if !strings.Contains(logs.String(), "/var/lib/syncgate/syncgate.db") || !strings.Contains(logs.String(), "ref="+ref) {
+		t.Fatalf("full error not logged under ref %s:\n%s", ref, logs.String())
 	}
 }

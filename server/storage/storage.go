@@ -13,6 +13,10 @@ import (
 // ErrNotFound is returned when a run does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrFull is wrapped by a backend's error for a write that failed because the database is full (its
+// disk, or a size limit), and by Ping while such a failure is not yet resolved by free space.
+var ErrFull = errors.New("the database is full")
+
 // ErrBadPageToken is returned for a page token the backend did not issue.
 var ErrBadPageToken = errors.New("invalid page token")
 

@@ -45,6 +45,7 @@ import (
 	"github.com/syncgate/syncgate/server/cli"
 	"github.com/syncgate/syncgate/server/config"
 	"github.com/syncgate/syncgate/server/rpc"
+	"github.com/syncgate/syncgate/server/storage"
 	"github.com/syncgate/syncgate/server/storage/sqlite"
 )
 
@@ -285,7 +286,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	hctx, stopHealth := context.WithCancel(ctx)
 	defer stopHealth()
 	healthDone := make(chan struct{})
-	go func() { defer close(healthDone); watchStoreHealth(hctx, gw.store, mux.Health, log) }()
+	go func() {
+		defer close(healthDone)
+		watchStoreHealth(hctx, gw.store, mux.Health, log, storeHealthInterval)
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -347,10 +351,11 @@ func serveDebug(addr string, stdout io.Writer, log *slog.Logger) (stop func(), e
 // storeHealthInterval is how often the health check pings the store.
 const storeHealthInterval = 2 * time.Second
 
-// watchStoreHealth pings the store every storeHealthInterval until ctx ends, and sets the health
-// status of the server and of SyncService from the answer.
-func watchStoreHealth(ctx context.Context, st interface{ Ping(context.Context) error }, health *grpchealth.StaticChecker, log *slog.Logger) {
-	t := time.NewTicker(storeHealthInterval)
+// watchStoreHealth pings the store every interval (each ping given up to storeHealthInterval) until
+// ctx ends, and sets the health status of the server and of SyncService from the answer: NOT_SERVING while the store is unreachable, or full (a
+// write failed for want of space and there is no room yet, see storage.ErrFull; the log says which).
+func watchStoreHealth(ctx context.Context, st interface{ Ping(context.Context) error }, health *grpchealth.StaticChecker, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	serving := true
 	for {
@@ -366,6 +371,8 @@ func watchStoreHealth(ctx context.Context, st interface{ Ping(context.Context) e
 			return
 		}
 		switch {
+		case err != nil && serving && errors.Is(err, storage.ErrFull):
+			log.Error("the database is full: health is NOT_SERVING until there is room again", "error", err)
 		case err != nil && serving:
 			log.Error("store unreachable: health is NOT_SERVING", "error", err)
 		case err == nil && !serving:

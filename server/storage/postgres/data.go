@@ -201,7 +201,7 @@ func (s *Store) CommitPage(ctx context.Context, p storage.PageCommit) error {
 		return nil
 	}
 	if err := s.sendInTx(ctx, b); err != nil {
-		return fmt.Errorf("commit page: %w", err)
+		return fmt.Errorf("commit page: %w", classifyWrite(err))
 	}
 	return nil
 }
@@ -341,7 +341,7 @@ func (s *Store) RecordIntents(ctx context.Context, flow string, intents []storag
 		ORDER BY u.ord
 		ON CONFLICT (flow, source_key) DO NOTHING`, flow, keys, targets, time.Now().UnixNano())
 	if err != nil {
-		return fmt.Errorf("record create intents: %w", err)
+		return fmt.Errorf("record create intents: %w", classifyWrite(err))
 	}
 	return nil
 }
@@ -377,7 +377,7 @@ func (s *Store) CreateRun(ctx context.Context, r storage.Run) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.ID, r.Flow, nonNil(r.Options), nullNanos(r.WindowStart), nullNanos(r.WindowEnd),
 		r.Status, nanos(r.StartedAt), r.Error, r.Trigger, r.Actor)
 	if err != nil {
-		return fmt.Errorf("create run: %w", err)
+		return fmt.Errorf("create run: %w", classifyWrite(err))
 	}
 	return nil
 }
@@ -391,7 +391,7 @@ func (s *Store) FinishRun(ctx context.Context, r storage.Run) error {
 		r.Status, c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, nullNanos(r.FinishedAt), r.Error,
 		nullNanos(r.WindowStart), nullNanos(r.WindowEnd), r.ID)
 	if err != nil {
-		return fmt.Errorf("finish run: %w", err)
+		return fmt.Errorf("finish run: %w", classifyWrite(err))
 	}
 	return nil
 }

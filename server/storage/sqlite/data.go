@@ -109,14 +109,14 @@ func (s *Store) CommitPage(ctx context.Context, p storage.PageCommit) error {
 func (s *Store) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, s.classifyWrite(err))
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, s.classifyWrite(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, s.classifyWrite(err))
 	}
 	return nil
 }
@@ -323,7 +323,7 @@ func (s *Store) CreateRun(ctx context.Context, r storage.Run) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Flow, string(r.Options), nullNanos(r.WindowStart), nullNanos(r.WindowEnd),
 		r.Status, nanos(r.StartedAt), r.Error, r.Trigger, r.Actor)
 	if err != nil {
-		return fmt.Errorf("create run: %w", err)
+		return fmt.Errorf("create run: %w", s.classifyWrite(err))
 	}
 	return nil
 }
@@ -337,7 +337,7 @@ func (s *Store) FinishRun(ctx context.Context, r storage.Run) error {
 		r.Status, c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, nullNanos(r.FinishedAt), r.Error,
 		nullNanos(r.WindowStart), nullNanos(r.WindowEnd), r.ID)
 	if err != nil {
-		return fmt.Errorf("finish run: %w", err)
+		return fmt.Errorf("finish run: %w", s.classifyWrite(err))
 	}
 	return nil
 }
@@ -347,7 +347,7 @@ func (s *Store) FailInterrupted(ctx context.Context, at time.Time) (int64, error
 	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = 'failed', finished_at = ?, error = 'interrupted: the gateway stopped during the run'
 		WHERE status = 'running'`, at.UnixNano())
 	if err != nil {
-		return 0, fmt.Errorf("fail interrupted runs: %w", err)
+		return 0, fmt.Errorf("fail interrupted runs: %w", s.classifyWrite(err))
 	}
 	return res.RowsAffected()
 }
@@ -356,7 +356,7 @@ func (s *Store) FailInterrupted(ctx context.Context, at time.Time) (int64, error
 func (s *Store) RequestCancel(ctx context.Context, runID string) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'`, runID)
 	if err != nil {
-		return false, fmt.Errorf("request cancel: %w", err)
+		return false, fmt.Errorf("request cancel: %w", s.classifyWrite(err))
 	}
 	if n, err := res.RowsAffected(); err != nil || n > 0 {
 		return n > 0, err
@@ -376,7 +376,7 @@ func (s *Store) PublishProgress(ctx context.Context, runID string, live storage.
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("publish progress: %w", err)
+		return false, fmt.Errorf("publish progress: %w", s.classifyWrite(err))
 	}
 	return cancel, nil
 }

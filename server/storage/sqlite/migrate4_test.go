@@ -96,7 +96,7 @@ func TestMigration4KeepsRunsAndAudit(t *testing.T) {
 	}
 	st.Close()
 
-	db := sql.OpenDB(newConnector(path)) // with the store's settings: foreign keys on
+	db := sql.OpenDB(newConnector(path, options{})) // with the store's settings: foreign keys on
 	defer db.Close()
 	drv, err := newTxDriver(ctx, db)
 	if err != nil {

@@ -31,7 +31,10 @@ import (
 
 // Store is the SQLite store. It is safe for concurrent use; writes are serialised by SQLite.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	path string
+	// full is set when a write found the database full, and cleared when Ping finds room again.
+	full atomic.Bool
 }
 
 var (
@@ -118,16 +121,35 @@ type connector struct {
 	driver *sqlite3.SQLiteDriver
 }
 
-func newConnector(path string) *connector {
+func newConnector(path string, o options) *connector {
 	return &connector{dsn: dsn(path), driver: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// Checkpoint the WAL every 16k pages (64 MiB at 4 KiB pages) instead of every 1000: a sync
 		// commits a few hundred pages per page of records, and pages written again between two
 		// checkpoints (B-tree interior pages, the leaf the audit rows are appended to) are then copied
 		// into the database once instead of at nearly every commit.
-		_, err := c.Exec("PRAGMA wal_autocheckpoint = 16384", nil)
-		return err
+		if _, err := c.Exec("PRAGMA wal_autocheckpoint = 16384", nil); err != nil {
+			return err
+		}
+		if o.maxPageCount > 0 {
+			if _, err := c.Exec("PRAGMA max_page_count = "+strconv.FormatInt(o.maxPageCount, 10), nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}}}
 }
+
+// Option changes how Open opens the store.
+type Option func(*options)
+
+type options struct {
+	maxPageCount int64
+}
+
+// WithMaxPageCount caps the database at n pages (SQLite's max_page_count pragma, set on every
+// connection the store opens): a write that would grow the database beyond it fails as on a full
+// disk (SQLITE_FULL). It exists for tests of a full database; the gateway does not set it.
+func WithMaxPageCount(n int64) Option { return func(o *options) { o.maxPageCount = n } }
 
 func (c *connector) Connect(context.Context) (driver.Conn, error) { return c.driver.Open(c.dsn) }
 func (c *connector) Driver() driver.Driver                        { return c.driver }
@@ -136,8 +158,12 @@ func (c *connector) Driver() driver.Driver                        { return c.dri
 // that an interrupted migration of an earlier syncgate left marked dirty is first recovered where
 // that is provably safe (see provableVersion); otherwise Open fails with an error wrapping ErrDirty
 // that names `syncgate migrate force N`.
-func Open(ctx context.Context, path string) (*Store, error) {
-	db := sql.OpenDB(newConnector(path))
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	db := sql.OpenDB(newConnector(path, o))
 	// A bounded pool of connections kept open: database/sql keeps two idle connections by default, so
 	// a burst of concurrent reads (200 ListRuns callers) opened and closed a connection per call, each
 	// with its connect hook and a fresh page cache (p99 0.6 s on an idle demo, measured). SQLite has
@@ -152,7 +178,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, path: path}, nil
 }
 
 // ErrDirty reports a database whose migration state cannot be recovered automatically.
@@ -262,7 +288,7 @@ func withDB(ctx context.Context, path string, create bool, fn func(*sql.DB) erro
 			return fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	db := sql.OpenDB(newConnector(path))
+	db := sql.OpenDB(newConnector(path, options{}))
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
@@ -686,11 +712,16 @@ func writeVersion(ctx context.Context, tx *sql.Tx, version int) error {
 	return nil
 }
 
-// Ping checks that the database file can be read.
+// Ping checks that the database file can be read and, once a write found the database full, that
+// there is room in it again: until then it returns an error matching storage.ErrFull (a full database
+// may still answer reads).
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM runs LIMIT 1`).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("ping the store: %w", err)
+	}
+	if s.full.Load() {
+		return s.checkRoom(ctx)
 	}
 	return nil
 }

@@ -96,7 +96,7 @@ func TestConnectionSettings(t *testing.T) {
 func TestMigration2KeepsMappings(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "m2.db")
-	db := sql.OpenDB(newConnector(path))
+	db := sql.OpenDB(newConnector(path, options{}))
 	defer db.Close()
 	src, err := iofs.New(migrations.FS, ".")
 	if err != nil {
