@@ -60,6 +60,11 @@ type Hook func(ctx context.Context, a Attempt)
 type Transport struct {
 	// Timeout bounds each HTTP attempt, including reading the body.
 	Timeout time.Duration
+	// RateMode picks the pacing: [RateAdaptive] (the default, also for "")
+	// finds and follows the vendor's allowed rate with an [Adaptive] limiter,
+	// RatePerSecond above 0 being its ceiling; [RateFixed] paces at
+	// RatePerSecond.
+	RateMode RateMode
 	// RatePerSecond caps attempts per second across the client (all
 	// goroutines); 0 or less means unlimited. Burst defaults to 1.
 	RatePerSecond float64
@@ -98,10 +103,11 @@ type Options struct {
 // times out, sends, reads, classifies, measures and audits HTTP attempts.
 // It is safe for concurrent use.
 type Client struct {
-	opts    Options
-	http    *http.Client
-	limiter *rate.Limiter
-	metrics *metrics
+	opts     Options
+	http     *http.Client
+	limiter  *rate.Limiter
+	adaptive *Adaptive // nil in fixed mode
+	metrics  *metrics
 }
 
 // New builds a Client from opts, applying defaults.
@@ -136,9 +142,22 @@ func New(opts Options) (*Client, error) {
 	if opts.Burst <= 0 {
 		opts.Burst = 1
 	}
-	limit := rate.Inf
-	if opts.RatePerSecond > 0 {
-		limit = rate.Limit(opts.RatePerSecond)
+	mode, err := ParseRateMode(string(opts.RateMode))
+	if err != nil {
+		return nil, fmt.Errorf("vendor %s: %w", opts.Vendor, err)
+	}
+	opts.RateMode = mode
+	var adaptive *Adaptive
+	var limiter *rate.Limiter
+	if mode == RateAdaptive {
+		adaptive = NewAdaptive(0, opts.RatePerSecond, opts.Burst, nil)
+		limiter = adaptive.lim
+	} else {
+		limit := rate.Inf
+		if opts.RatePerSecond > 0 {
+			limit = rate.Limit(opts.RatePerSecond)
+		}
+		limiter = rate.NewLimiter(limit, opts.Burst)
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -148,7 +167,7 @@ func New(opts Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Transport: NewHTTPTransport(opts.MaxConns)}
 	}
-	return &Client{opts: opts, http: hc, limiter: rate.NewLimiter(limit, opts.Burst), metrics: m}, nil
+	return &Client{opts: opts, http: hc, limiter: limiter, adaptive: adaptive, metrics: m}, nil
 }
 
 // NewHTTPTransport returns an HTTP transport whose pool keeps up to maxConns
@@ -179,6 +198,18 @@ func (c *Client) Vendor() string { return c.opts.Vendor }
 
 // Options returns the effective options (defaults applied).
 func (c *Client) Options() Options { return c.opts }
+
+// Rate returns the current pace in calls per second: the adaptive limiter's
+// rate, or the fixed rate (+Inf when unlimited).
+func (c *Client) Rate() float64 {
+	if c.adaptive != nil {
+		return c.adaptive.Rate()
+	}
+	return float64(c.limiter.Limit())
+}
+
+// Adaptive returns the adaptive limiter, nil in fixed mode.
+func (c *Client) Adaptive() *Adaptive { return c.adaptive }
 
 // Request is one HTTP attempt to send.
 type Request struct {
@@ -218,7 +249,8 @@ type Call struct {
 	attempts map[string]int
 }
 
-// Do sends one HTTP attempt: it waits for the rate limiter, applies the
+// Do sends one HTTP attempt: it waits for the rate limiter (and feeds the
+// outcome back to it in adaptive mode), applies the
 // per-attempt timeout, reads the whole body, classifies transport and HTTP
 // failures (network errors, timeouts, 429, 5xx, bodies cut short), then runs
 // check on what arrived, reports the attempt to the hook and to the metrics,
@@ -232,7 +264,8 @@ func (call *Call) Do(ctx context.Context, req Request, check Check) (*Response, 
 }
 
 func (c *Client) do(ctx context.Context, attempt int, req Request, check Check) (*Response, error) {
-	if err := c.limiter.Wait(ctx); err != nil {
+	waited, err := waitLimiter(ctx, c.limiter)
+	if err != nil {
 		if ctxErr := context.Cause(ctx); ctxErr != nil {
 			return nil, fmt.Errorf("%s %s: waiting for rate limiter: %w", c.opts.Vendor, req.Op, ctxErr)
 		}
@@ -272,6 +305,9 @@ func (c *Client) do(ctx context.Context, attempt int, req Request, check Check) 
 		}
 	}
 	d := time.Since(start)
+	if c.adaptive != nil && context.Cause(ctx) == nil {
+		c.adaptive.Observe(start, waited, err)
+	}
 	c.metrics.observeAttempt(c.opts.Vendor, req.Op, err, d)
 	if c.opts.Hook != nil {
 		a := Attempt{
