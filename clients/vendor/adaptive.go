@@ -45,8 +45,8 @@ const (
 	// then grows by this factor of itself per second: e^(gain·t)).
 	AdaptiveSlowStartGain = 2
 	// AdaptiveIncrease is the additive increase after the first decrease, as a share of the rate
-	// at that decrease per second of paced successes (0.02: from Beta × W back to W in 5 s).
-	AdaptiveIncrease = 0.02
+	// at that decrease per second of paced successes (0.05: from Beta × W back to W in 2 s).
+	AdaptiveIncrease = 0.05
 )
 
 // Adaptive is a rate limiter that finds and follows the rate a vendor allows, after TCP congestion
