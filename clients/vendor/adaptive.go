@@ -16,7 +16,7 @@ type RateMode string
 
 const (
 	// RateAdaptive (the default) finds and follows the vendor's allowed rate with an [Adaptive]
-	// limiter; a RatePerSecond above 0 is then its ceiling.
+	// limiter, starting from RatePerSecond and never above RateMax (see [Transport]).
 	RateAdaptive RateMode = "adaptive"
 	// RateFixed paces attempts at RatePerSecond (0 or less: unlimited).
 	RateFixed RateMode = "fixed"

@@ -61,14 +61,18 @@ type Transport struct {
 	// Timeout bounds each HTTP attempt, including reading the body.
 	Timeout time.Duration
 	// RateMode picks the pacing: [RateAdaptive] (the default, also for "")
-	// finds and follows the vendor's allowed rate with an [Adaptive] limiter,
-	// RatePerSecond above 0 being its ceiling; [RateFixed] paces at
-	// RatePerSecond.
+	// finds and follows the vendor's allowed rate with an [Adaptive] limiter;
+	// [RateFixed] paces at RatePerSecond.
 	RateMode RateMode
-	// RatePerSecond caps attempts per second across the client (all
-	// goroutines); 0 or less means unlimited. Burst defaults to 1.
+	// RatePerSecond is, in fixed mode, the cap on attempts per second across
+	// the client (all goroutines), 0 or less meaning unlimited; in adaptive
+	// mode, the rate the limiter starts from (0 or less:
+	// [DefaultAdaptiveInitial]). Burst defaults to 1.
 	RatePerSecond float64
 	Burst         int
+	// RateMax caps the adaptive limiter's rate (0 or less: no ceiling); the
+	// fixed mode ignores it.
+	RateMax float64
 	// MaxAttempts caps attempts per logical call (1 = no retries).
 	MaxAttempts int
 	// MaxElapsed caps the total time spent retrying one logical call.
@@ -150,7 +154,7 @@ func New(opts Options) (*Client, error) {
 	var adaptive *Adaptive
 	var limiter *rate.Limiter
 	if mode == RateAdaptive {
-		adaptive = NewAdaptive(0, opts.RatePerSecond, opts.Burst, nil)
+		adaptive = NewAdaptive(opts.RatePerSecond, opts.RateMax, opts.Burst, nil)
 		limiter = adaptive.lim
 	} else {
 		limit := rate.Inf
