@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -128,5 +129,40 @@ func TestClientFeedsAdaptiveLimiter(t *testing.T) {
 		if mode == RateFixed && (c.Rate() != 40 || c.Adaptive() != nil) {
 			t.Errorf("fixed: rate %v", c.Rate())
 		}
+	}
+}
+
+// TestThrottledAttemptsDoNotUseUpRetries: throttling answers do not count against MaxAttempts (only
+// MaxElapsed bounds them), so a call throttled more often than MaxAttempts still gets through;
+// other transient failures still do count.
+func TestThrottledAttemptsDoNotUseUpRetries(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		switch {
+		case r.URL.Path == "/throttled" && n <= 7:
+			w.WriteHeader(http.StatusTooManyRequests)
+		case r.URL.Path == "/failing":
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	defer srv.Close()
+	c, err := New(Options{Vendor: "x", Transport: Transport{RateMode: RateFixed, MaxAttempts: 3, MaxElapsed: 10 * time.Second,
+		BackoffInitial: time.Millisecond, BackoffMax: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(path string) error {
+		_, err := Retry(context.Background(), c, "op", func(ctx context.Context, call *Call) (*Response, error) {
+			return call.Do(ctx, Request{Op: "op", URL: srv.URL + path}, nil)
+		})
+		return err
+	}
+	if err := send("/throttled"); err != nil || calls.Load() != 8 {
+		t.Fatalf("throttled 7 times with MaxAttempts 3: %v after %d calls", err, calls.Load())
+	}
+	calls.Store(0)
+	if err := send("/failing"); err == nil || calls.Load() != 3 {
+		t.Fatalf("502 every time: %v after %d calls, want an error after 3", err, calls.Load())
 	}
 }

@@ -16,6 +16,11 @@ import (
 // MaxElapsed). fn sends its HTTP attempts through the given *Call so the
 // audit hook sees them numbered.
 //
+// A throttling answer ([IsThrottled]) does not count against MaxAttempts
+// when retries are allowed (MaxAttempts above 1): the vendor asked to be
+// called later, not refused the call, so only MaxElapsed bounds those
+// attempts and a throttled call is not given up while time remains.
+//
 // The returned error is the last attempt's error (a *Error); if ctx ends
 // first, it wraps both ctx's error and the last attempt's error.
 func Retry[T any](ctx context.Context, c *Client, op string, fn func(ctx context.Context, call *Call) (T, error)) (T, error) {
@@ -28,6 +33,7 @@ func Retry[T any](ctx context.Context, c *Client, op string, fn func(ctx context
 		MaxInterval:         c.opts.BackoffMax,
 	}
 	var last error
+	failures := 0 // attempts that count against MaxAttempts
 	res, err := backoff.Retry(ctx, func() (T, error) {
 		v, err := fn(ctx, call)
 		if err == nil {
@@ -37,6 +43,12 @@ func Retry[T any](ctx context.Context, c *Client, op string, fn func(ctx context
 		if !IsTransient(err) || context.Cause(ctx) != nil {
 			return v, backoff.Permanent(err)
 		}
+		if !IsThrottled(err) || c.opts.MaxAttempts == 1 {
+			failures++
+		}
+		if failures >= c.opts.MaxAttempts {
+			return v, backoff.Permanent(err)
+		}
 		var ve *Error
 		if errors.As(err, &ve) && ve.RetryAfter > 0 {
 			return v, &backoff.RetryAfterError{Duration: ve.RetryAfter}
@@ -44,7 +56,6 @@ func Retry[T any](ctx context.Context, c *Client, op string, fn func(ctx context
 		return v, err
 	},
 		backoff.WithBackOff(b),
-		backoff.WithMaxTries(uint(c.opts.MaxAttempts)),
 		backoff.WithMaxElapsedTime(c.opts.MaxElapsed),
 		backoff.WithNotify(func(error, time.Duration) { c.metrics.observeRetry(c.opts.Vendor, op) }),
 	)
