@@ -35,8 +35,6 @@ func ParseRateMode(s string) (RateMode, error) {
 
 // Defaults of the [Adaptive] limiter.
 const (
-	// DefaultAdaptiveInitial is the rate (calls per second) an adaptive limiter starts from.
-	DefaultAdaptiveInitial = 50
 	// DefaultAdaptiveMin is the floor no decrease goes below.
 	DefaultAdaptiveMin = 1
 	// AdaptiveBeta is the multiplicative decrease: a throttling answer sets the rate to Beta × rate.
@@ -71,6 +69,10 @@ const (
 // Only calls that waited for the limiter count as successes that raise the rate: a rate the caller
 // does not use is not validated by the vendor (RFC 7661, congestion window validation), so an idle
 // or slow caller does not inflate it. The rate stays within [min, max]; max 0 means no ceiling.
+//
+// Started without a rate, the limiter does not pace at all until the first throttling answer; it
+// then takes Beta × the rate of answers it measured over the last second (at least the last 100 ms)
+// and goes on from there as after any decrease.
 // It is safe for concurrent use.
 type Adaptive struct {
 	lim      *rate.Limiter
@@ -78,6 +80,10 @@ type Adaptive struct {
 	min, max float64
 
 	mu           sync.Mutex
+	unpaced      bool // no rate yet: let every call through, measure the rate of answers
+	winStart     time.Time
+	winCount     int
+	prevRate     float64 // answers per second over the last full window while unpaced
 	rate         float64
 	wMax         float64 // the rate at the last decrease; 0 before any
 	slowStart    bool
@@ -85,14 +91,11 @@ type Adaptive struct {
 	decreases    int64
 }
 
-// NewAdaptive returns an adaptive limiter starting at initial calls per second (0:
-// [DefaultAdaptiveInitial]), never above max (0: no ceiling), with bursts of burst calls (0: 1).
+// NewAdaptive returns an adaptive limiter starting at initial calls per second (0: unpaced until
+// the first throttling answer), never above max (0: no ceiling), with bursts of burst calls (0: 1).
 // now is the clock (nil: time.Now); tests pass a fake one.
 func NewAdaptive(initial, max float64, burst int, now func() time.Time) *Adaptive {
-	if initial <= 0 {
-		initial = DefaultAdaptiveInitial
-	}
-	if max > 0 && initial > max {
+	if max > 0 && (initial <= 0 || initial > max) {
 		initial = max
 	}
 	if burst <= 0 {
@@ -102,11 +105,14 @@ func NewAdaptive(initial, max float64, burst int, now func() time.Time) *Adaptiv
 		now = time.Now
 	}
 	a := &Adaptive{now: now, min: DefaultAdaptiveMin, max: max, rate: initial, slowStart: true}
-	a.lim = rate.NewLimiter(rate.Limit(initial), burst)
+	if initial <= 0 {
+		a.unpaced, a.rate = true, math.Inf(1)
+	}
+	a.lim = rate.NewLimiter(rate.Limit(a.rate), burst)
 	return a
 }
 
-// Rate returns the current rate in calls per second.
+// Rate returns the current rate in calls per second (+Inf while unpaced).
 func (a *Adaptive) Rate() float64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -131,6 +137,7 @@ func (a *Adaptive) Wait(ctx context.Context) (waited bool, err error) {
 func (a *Adaptive) Observe(sent time.Time, waited bool, err error) {
 	var ve *Error
 	retryAfter := errors.As(err, &ve) && ve.RetryAfter > 0
+	a.count()
 	switch {
 	case IsThrottled(err) || retryAfter:
 		a.decrease(sent)
@@ -139,11 +146,34 @@ func (a *Adaptive) Observe(sent time.Time, waited bool, err error) {
 	}
 }
 
+// count measures the rate of answers while unpaced.
+func (a *Adaptive) count() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.unpaced {
+		return
+	}
+	now := a.now()
+	if a.winStart.IsZero() {
+		a.winStart = now
+	}
+	if el := now.Sub(a.winStart); el >= time.Second {
+		a.prevRate = float64(a.winCount) / el.Seconds()
+		a.winStart, a.winCount = now, 0
+	}
+	a.winCount++
+}
+
 func (a *Adaptive) decrease(sent time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if sent.Before(a.lastDecrease) {
 		return
+	}
+	if a.unpaced {
+		el := math.Max(a.now().Sub(a.winStart).Seconds(), 0.1)
+		a.rate = math.Max(a.prevRate, float64(a.winCount)/el)
+		a.unpaced = false
 	}
 	a.wMax = a.rate
 	a.rate = math.Max(a.min, a.rate*AdaptiveBeta)

@@ -79,6 +79,21 @@ func TestAdaptiveArithmetic(t *testing.T) {
 	if a.Rate() != DefaultAdaptiveMin {
 		t.Fatalf("floor: %v", a.Rate())
 	}
+	// Unpaced start: no rate until the first throttle, then Beta × the rate of answers measured.
+	u := NewAdaptive(0, 0, 1, clk.now)
+	if !math.IsInf(u.Rate(), 1) {
+		t.Fatalf("unpaced start: %v", u.Rate())
+	}
+	start := clk.now()
+	for range 1000 { // 1000 answers in 1.25 s: a window of 1 s (800/s), then 200 in 0.25 s
+		clk.add(1250 * time.Microsecond)
+		u.Observe(clk.now(), false, nil)
+	}
+	clk.add(time.Millisecond)
+	u.Observe(clk.now(), false, throttled())
+	if got := u.Rate(); got < 750*AdaptiveBeta || got > 850*AdaptiveBeta {
+		t.Fatalf("first throttle after %v unpaced: rate %v, want about %v", clk.now().Sub(start), got, 800*AdaptiveBeta)
+	}
 	c := NewAdaptive(0, 10, 1, clk.now)
 	if c.Rate() != 10 {
 		t.Fatalf("initial capped by the ceiling: %v", c.Rate())

@@ -66,8 +66,8 @@ type Transport struct {
 	RateMode RateMode
 	// RatePerSecond is, in fixed mode, the cap on attempts per second across
 	// the client (all goroutines), 0 or less meaning unlimited; in adaptive
-	// mode, the rate the limiter starts from (0 or less:
-	// [DefaultAdaptiveInitial]). Burst defaults to 1.
+	// mode, the rate the limiter starts from (0 or less: unpaced until the
+	// vendor first throttles, see [Adaptive]). Burst defaults to 1.
 	RatePerSecond float64
 	Burst         int
 	// RateMax caps the adaptive limiter's rate (0 or less: no ceiling); the

@@ -68,7 +68,7 @@ type Kingdee struct {
 	LCID      int     `koanf:"lcid" env:"KINGDEE_LCID" flag:"kingdee-lcid" help:"locale id"`
 	AppID     string  `koanf:"app_id" env:"KINGDEE_APP_ID" flag:"kingdee-app-id" help:"AppID for signature-header mode (optional)"`
 	AppSecret string  `koanf:"app_secret" env:"KINGDEE_APP_SECRET" secret:"true" help:"AppSecret for signature-header mode (or KINGDEE_APP_SECRET_FILE)"`
-	Rate      float64 `koanf:"rate" env:"KINGDEE_RATE" flag:"kingdee-rate" help:"calls per second to Kingdee: the fixed rate (0: unlimited), or where the adaptive mode starts (0: 50)"`
+	Rate      float64 `koanf:"rate" env:"KINGDEE_RATE" flag:"kingdee-rate" help:"calls per second to Kingdee: the fixed rate (0: unlimited), or where the adaptive mode starts (0: unpaced until the vendor first throttles)"`
 	RateMode  string  `koanf:"rate_mode" env:"KINGDEE_RATE_MODE" flag:"kingdee-rate-mode" help:"adaptive (find and follow Kingdee's allowed rate: slow down when it throttles, speed up while calls succeed) or fixed (rate)"`
 	RateMax   float64 `koanf:"rate_max" env:"KINGDEE_RATE_MAX" flag:"kingdee-rate-max" help:"adaptive mode: never more calls per second to Kingdee than this (0: no ceiling)"`
 }
@@ -79,7 +79,7 @@ type Greatonce struct {
 	AppKey     string  `koanf:"app_key" env:"GREATONCE_APP_KEY" flag:"greatonce-app-key" help:"appKey"`
 	Secret     string  `koanf:"secret" env:"GREATONCE_SECRET" secret:"true" help:"signing secret (or GREATONCE_SECRET_FILE)"`
 	CustomerID string  `koanf:"customer_id" env:"GREATONCE_CUSTOMER_ID" flag:"greatonce-customer-id" help:"customerId"`
-	Rate       float64 `koanf:"rate" env:"GREATONCE_RATE" flag:"greatonce-rate" help:"calls per second to Greatonce: the fixed rate (0: unlimited), or where the adaptive mode starts (0: 50)"`
+	Rate       float64 `koanf:"rate" env:"GREATONCE_RATE" flag:"greatonce-rate" help:"calls per second to Greatonce: the fixed rate (0: unlimited), or where the adaptive mode starts (0: unpaced until the vendor first throttles)"`
 	RateMode   string  `koanf:"rate_mode" env:"GREATONCE_RATE_MODE" flag:"greatonce-rate-mode" help:"adaptive (find and follow Greatonce's allowed rate: slow down when it throttles, speed up while calls succeed) or fixed (rate)"`
 	RateMax    float64 `koanf:"rate_max" env:"GREATONCE_RATE_MAX" flag:"greatonce-rate-max" help:"adaptive mode: never more calls per second to Greatonce than this (0: no ceiling)"`
 }
@@ -89,7 +89,7 @@ type Zhilong struct {
 	BaseURL  string  `koanf:"base_url" env:"ZHILONG_BASE_URL" flag:"zhilong-base-url" help:"Zhilong base URL"`
 	Username string  `koanf:"username" env:"ZHILONG_USERNAME" flag:"zhilong-username" help:"login user"`
 	Password string  `koanf:"password" env:"ZHILONG_PASSWORD" secret:"true" help:"login password (or ZHILONG_PASSWORD_FILE)"`
-	Rate     float64 `koanf:"rate" env:"ZHILONG_RATE" flag:"zhilong-rate" help:"calls per second to Zhilong: the fixed rate (0: unlimited), or where the adaptive mode starts (0: 50)"`
+	Rate     float64 `koanf:"rate" env:"ZHILONG_RATE" flag:"zhilong-rate" help:"calls per second to Zhilong: the fixed rate (0: unlimited), or where the adaptive mode starts (0: unpaced until the vendor first throttles)"`
 	RateMode string  `koanf:"rate_mode" env:"ZHILONG_RATE_MODE" flag:"zhilong-rate-mode" help:"adaptive (find and follow Zhilong's allowed rate: slow down when it throttles, speed up while calls succeed) or fixed (rate)"`
 	RateMax  float64 `koanf:"rate_max" env:"ZHILONG_RATE_MAX" flag:"zhilong-rate-max" help:"adaptive mode: never more calls per second to Zhilong than this (0: no ceiling)"`
 }
