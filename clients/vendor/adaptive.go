@@ -66,9 +66,10 @@ const (
 //   - Probing: once the rate passes W without a throttling answer, the quota has risen: slow start
 //     again (as CUBIC's max probing, RFC 9438 §4.6 and the TCP restart after idle of §4.1).
 //
-// Only calls that waited for the limiter count as successes that raise the rate: a rate the caller
-// does not use is not validated by the vendor (RFC 7661, congestion window validation), so an idle
-// or slow caller does not inflate it. The rate stays within [min, max]; max 0 means no ceiling.
+// Only successes while the rate is in use raise it — the call waited for the limiter, or the answers
+// over the last second came at half the rate or more: a rate the caller does not use is not
+// validated by the vendor (RFC 7661, congestion window validation), so an idle or slow caller does
+// not inflate it. The rate stays within [min, max]; max 0 means no ceiling.
 //
 // Started without a rate, the limiter does not pace at all until the first throttling answer; it
 // then takes Beta × the rate of answers it measured over the last second (at least the last 100 ms)
@@ -83,7 +84,7 @@ type Adaptive struct {
 	unpaced      bool // no rate yet: let every call through, measure the rate of answers
 	winStart     time.Time
 	winCount     int
-	prevRate     float64 // answers per second over the last full window while unpaced
+	prevRate     float64 // answers per second over the last full window
 	rate         float64
 	wMax         float64 // the rate at the last decrease; 0 before any
 	slowStart    bool
@@ -141,18 +142,15 @@ func (a *Adaptive) Observe(sent time.Time, waited bool, err error) {
 	switch {
 	case IsThrottled(err) || retryAfter:
 		a.decrease(sent)
-	case err == nil && waited:
-		a.increase()
+	case err == nil:
+		a.increase(waited)
 	}
 }
 
-// count measures the rate of answers while unpaced.
+// count measures the rate of answers, per window of a second.
 func (a *Adaptive) count() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.unpaced {
-		return
-	}
 	now := a.now()
 	if a.winStart.IsZero() {
 		a.winStart = now
@@ -171,7 +169,7 @@ func (a *Adaptive) decrease(sent time.Time) {
 		return
 	}
 	if a.unpaced {
-		el := math.Max(a.now().Sub(a.winStart).Seconds(), 0.1)
+		el := math.Max(a.now().Sub(a.winStart).Seconds(), 0.1) // winStart is set: count ran first
 		a.rate = math.Max(a.prevRate, float64(a.winCount)/el)
 		a.unpaced = false
 	}
@@ -183,9 +181,14 @@ func (a *Adaptive) decrease(sent time.Time) {
 	a.lim.SetLimit(rate.Limit(a.rate))
 }
 
-func (a *Adaptive) increase() {
+func (a *Adaptive) increase(waited bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// The rate is validated by use (RFC 7661 §4.3: grow cwnd only while pipeACK ≥ ½ cwnd): a call
+	// that waited for the limiter, or answers over the last second at least half the rate.
+	if a.unpaced || !(waited || (a.prevRate > 0 && a.rate <= 2*a.prevRate)) {
+		return
+	}
 	if a.slowStart {
 		a.rate += AdaptiveSlowStartGain
 	} else {

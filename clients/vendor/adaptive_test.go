@@ -181,3 +181,25 @@ func TestThrottledAttemptsDoNotUseUpRetries(t *testing.T) {
 		t.Fatalf("502 every time: %v after %d calls, want an error after 3", err, calls.Load())
 	}
 }
+
+// TestAdaptiveGrowsOnlyWhileUsed: successes that did not wait raise the rate only while the answers
+// of the last second come at half the rate or more (RFC 7661); a slow caller does not inflate it.
+func TestAdaptiveGrowsOnlyWhileUsed(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	slow := NewAdaptive(100, 0, 1, clk.now)
+	for range 30 { // 10 answers per second for 3 s
+		clk.add(100 * time.Millisecond)
+		slow.Observe(clk.now(), false, nil)
+	}
+	if slow.Rate() != 100 {
+		t.Fatalf("a caller at 10/s raised the rate to %v", slow.Rate())
+	}
+	busy := NewAdaptive(100, 0, 1, clk.now)
+	for range 200 { // 60 answers per second
+		clk.add(time.Second / 60)
+		busy.Observe(clk.now(), false, nil)
+	}
+	if !(busy.Rate() > 100) {
+		t.Fatalf("a caller at 60/s of 100/s left the rate at %v", busy.Rate())
+	}
+}
