@@ -38,7 +38,7 @@ const (
 	// DefaultAdaptiveMin is the floor no decrease goes below.
 	DefaultAdaptiveMin = 1
 	// AdaptiveBeta is the multiplicative decrease: a throttling answer sets the rate to Beta × rate.
-	AdaptiveBeta = 0.9
+	AdaptiveBeta = 0.95
 	// AdaptiveSlowStartGain is what each paced success adds to the rate in slow start (the rate
 	// then grows by this factor of itself per second: e^(gain·t)).
 	AdaptiveSlowStartGain = 2
@@ -56,8 +56,9 @@ const (
 //     per ACK), so the rate grows exponentially.
 //   - Multiplicative decrease: a throttling answer ([IsThrottled]: HTTP 429, Greatonce's 访问过于频繁,
 //     Zhilong's, Kingdee's call limit) or any answer with a Retry-After sets the rate to
-//     [AdaptiveBeta] × rate and remembers that rate as W (as ssthresh after a loss, §3.1, with
-//     CUBIC's β = 0.7 raised to 0.9 since a quota, unlike a queue, does not shrink under load). Only
+//     [AdaptiveBeta] × rate and remembers the rate before it as W (as ssthresh after a loss, §3.1;
+//     β = 0.95 rather than Reno's 0.5 or CUBIC's 0.7: a quota, unlike a queue, does not grow a
+//     backlog that must drain, and the bench measured more of the quota with 0.95 than 0.9). Only
 //     attempts sent after the last decrease can decrease again: the attempts already in flight were
 //     sent at the old rate (one reduction per window of data, as in RFC 6582 §3.2).
 //   - Additive increase: after that, each paced success adds [AdaptiveIncrease] × W / rate, so the

@@ -203,3 +203,33 @@ func TestAdaptiveGrowsOnlyWhileUsed(t *testing.T) {
 		t.Fatalf("a caller at 60/s of 100/s left the rate at %v", busy.Rate())
 	}
 }
+
+// TestAdaptiveRetriesThrottledWithoutBackoff: in adaptive mode a throttled attempt (no Retry-After)
+// is retried when the slowed limiter lets it through, not after the backoff (here longer than
+// MaxElapsed, so a backoff would give the call up); fixed mode still backs off.
+func TestAdaptiveRetriesThrottledWithoutBackoff(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	for _, mode := range []RateMode{RateAdaptive, RateFixed} {
+		calls.Store(0)
+		c, err := New(Options{Vendor: "x", Transport: Transport{RateMode: mode, RatePerSecond: 1000, MaxAttempts: 5,
+			MaxElapsed: 5 * time.Second, BackoffInitial: time.Minute, BackoffMax: time.Minute}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Retry(context.Background(), c, "op", func(ctx context.Context, call *Call) (*Response, error) {
+			return call.Do(ctx, Request{Op: "op", URL: srv.URL}, nil)
+		})
+		if mode == RateAdaptive && (err != nil || calls.Load() != 3) {
+			t.Fatalf("adaptive: %v after %d calls, want success on the third", err, calls.Load())
+		}
+		if mode == RateFixed && (!IsThrottled(err) || calls.Load() != 1) {
+			t.Fatalf("fixed: %v after %d calls, want the throttle given up (backoff past MaxElapsed)", err, calls.Load())
+		}
+	}
+}

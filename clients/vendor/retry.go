@@ -19,7 +19,9 @@ import (
 // A throttling answer ([IsThrottled]) does not count against MaxAttempts
 // when retries are allowed (MaxAttempts above 1): the vendor asked to be
 // called later, not refused the call, so only MaxElapsed bounds those
-// attempts and a throttled call is not given up while time remains.
+// attempts and a throttled call is not given up while time remains. In
+// adaptive mode a throttled attempt without Retry-After is retried as soon as
+// the (slowed) limiter lets it through, with no backoff of its own.
 //
 // The returned error is the last attempt's error (a *Error); if ctx ends
 // first, it wraps both ctx's error and the last attempt's error.
@@ -52,6 +54,11 @@ func Retry[T any](ctx context.Context, c *Client, op string, fn func(ctx context
 		var ve *Error
 		if errors.As(err, &ve) && ve.RetryAfter > 0 {
 			return v, &backoff.RetryAfterError{Duration: ve.RetryAfter}
+		}
+		if c.adaptive != nil && IsThrottled(err) {
+			// The adaptive limiter has just slowed down and paces the retry itself: no backoff on
+			// top (a call held back for the backoff idles its worker and the page it belongs to).
+			return v, &backoff.RetryAfterError{Duration: 0}
 		}
 		return v, err
 	},
