@@ -98,3 +98,27 @@ func TestAgainstMockFaults(t *testing.T) {
 		t.Fatalf("unknown field: %v after %d calls", err, counts["ExecuteBillQuery"])
 	}
 }
+
+// TestAdaptiveSlowsOnCallLimit: Kingdee's call-limit answer (MsgCode 14) is retried to success and
+// slows the adaptive limiter (the default mode, here unpaced until then) down, once per answer.
+func TestAdaptiveSlowsOnCallLimit(t *testing.T) {
+	ctx := context.Background()
+	c, ctl := mockClient(t, false)
+	q := Query{FormID: "BD_Customer", FieldKeys: []string{"FCUSTID"}, Limit: 5}
+	if _, err := c.QueryPage(ctx, q); err != nil { // logs in
+		t.Fatal(err)
+	}
+	before := c.vc.Rate()
+	if err := ctl.SetFault(ctx, mockctl.Fault{Endpoint: "ExecuteBillQuery", Kind: "rate_limit", Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := c.QueryPage(ctx, q); err != nil || len(rows) != 5 {
+		t.Fatalf("after the call limit: %d rows, %v", len(rows), err)
+	}
+	if got := c.vc.Rate(); !(got < before) {
+		t.Fatalf("rate %v after two call-limit answers, was %v", got, before)
+	}
+	if n := c.vc.Adaptive().Decreases(); n != 2 {
+		t.Fatalf("%d decreases, want 2", n)
+	}
+}

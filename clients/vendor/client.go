@@ -60,10 +60,19 @@ type Hook func(ctx context.Context, a Attempt)
 type Transport struct {
 	// Timeout bounds each HTTP attempt, including reading the body.
 	Timeout time.Duration
-	// RatePerSecond caps attempts per second across the client (all
-	// goroutines); 0 or less means unlimited. Burst defaults to 1.
+	// RateMode picks the pacing: [RateAdaptive] (the default, also for "")
+	// finds and follows the vendor's allowed rate with an [Adaptive] limiter;
+	// [RateFixed] paces at RatePerSecond.
+	RateMode RateMode
+	// RatePerSecond is, in fixed mode, the cap on attempts per second across
+	// the client (all goroutines), 0 or less meaning unlimited; in adaptive
+	// mode, the rate the limiter starts from (0 or less: unpaced until the
+	// vendor first throttles, see [Adaptive]). Burst defaults to 1.
 	RatePerSecond float64
 	Burst         int
+	// RateMax caps the adaptive limiter's rate (0 or less: no ceiling); the
+	// fixed mode ignores it.
+	RateMax float64
 	// MaxAttempts caps attempts per logical call (1 = no retries).
 	MaxAttempts int
 	// MaxElapsed caps the total time spent retrying one logical call.
@@ -98,10 +107,11 @@ type Options struct {
 // times out, sends, reads, classifies, measures and audits HTTP attempts.
 // It is safe for concurrent use.
 type Client struct {
-	opts    Options
-	http    *http.Client
-	limiter *rate.Limiter
-	metrics *metrics
+	opts     Options
+	http     *http.Client
+	limiter  *rate.Limiter
+	adaptive *Adaptive // nil in fixed mode
+	metrics  *metrics
 }
 
 // New builds a Client from opts, applying defaults.
@@ -136,9 +146,22 @@ func New(opts Options) (*Client, error) {
 	if opts.Burst <= 0 {
 		opts.Burst = 1
 	}
-	limit := rate.Inf
-	if opts.RatePerSecond > 0 {
-		limit = rate.Limit(opts.RatePerSecond)
+	mode, err := ParseRateMode(string(opts.RateMode))
+	if err != nil {
+		return nil, fmt.Errorf("vendor %s: %w", opts.Vendor, err)
+	}
+	opts.RateMode = mode
+	var adaptive *Adaptive
+	var limiter *rate.Limiter
+	if mode == RateAdaptive {
+		adaptive = NewAdaptive(opts.RatePerSecond, opts.RateMax, opts.Burst, nil)
+		limiter = adaptive.lim
+	} else {
+		limit := rate.Inf
+		if opts.RatePerSecond > 0 {
+			limit = rate.Limit(opts.RatePerSecond)
+		}
+		limiter = rate.NewLimiter(limit, opts.Burst)
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -148,7 +171,7 @@ func New(opts Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Transport: NewHTTPTransport(opts.MaxConns)}
 	}
-	return &Client{opts: opts, http: hc, limiter: rate.NewLimiter(limit, opts.Burst), metrics: m}, nil
+	return &Client{opts: opts, http: hc, limiter: limiter, adaptive: adaptive, metrics: m}, nil
 }
 
 // NewHTTPTransport returns an HTTP transport whose pool keeps up to maxConns
@@ -179,6 +202,18 @@ func (c *Client) Vendor() string { return c.opts.Vendor }
 
 // Options returns the effective options (defaults applied).
 func (c *Client) Options() Options { return c.opts }
+
+// Rate returns the current pace in calls per second: the adaptive limiter's
+// rate, or the fixed rate (+Inf when unlimited).
+func (c *Client) Rate() float64 {
+	if c.adaptive != nil {
+		return c.adaptive.Rate()
+	}
+	return float64(c.limiter.Limit())
+}
+
+// Adaptive returns the adaptive limiter, nil in fixed mode.
+func (c *Client) Adaptive() *Adaptive { return c.adaptive }
 
 // Request is one HTTP attempt to send.
 type Request struct {
@@ -218,7 +253,8 @@ type Call struct {
 	attempts map[string]int
 }
 
-// Do sends one HTTP attempt: it waits for the rate limiter, applies the
+// Do sends one HTTP attempt: it waits for the rate limiter (and feeds the
+// outcome back to it in adaptive mode), applies the
 // per-attempt timeout, reads the whole body, classifies transport and HTTP
 // failures (network errors, timeouts, 429, 5xx, bodies cut short), then runs
 // check on what arrived, reports the attempt to the hook and to the metrics,
@@ -232,7 +268,8 @@ func (call *Call) Do(ctx context.Context, req Request, check Check) (*Response, 
 }
 
 func (c *Client) do(ctx context.Context, attempt int, req Request, check Check) (*Response, error) {
-	if err := c.limiter.Wait(ctx); err != nil {
+	waited, err := waitLimiter(ctx, c.limiter)
+	if err != nil {
 		if ctxErr := context.Cause(ctx); ctxErr != nil {
 			return nil, fmt.Errorf("%s %s: waiting for rate limiter: %w", c.opts.Vendor, req.Op, ctxErr)
 		}
@@ -272,6 +309,9 @@ func (c *Client) do(ctx context.Context, attempt int, req Request, check Check) 
 		}
 	}
 	d := time.Since(start)
+	if c.adaptive != nil && context.Cause(ctx) == nil {
+		c.adaptive.Observe(start, waited, err)
+	}
 	c.metrics.observeAttempt(c.opts.Vendor, req.Op, err, d)
 	if c.opts.Hook != nil {
 		a := Attempt{

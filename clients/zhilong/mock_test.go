@@ -63,3 +63,37 @@ func TestAgainstMock(t *testing.T) {
 		t.Fatal("wrong password accepted")
 	}
 }
+
+// TestAdaptiveSlowsOnThrottling: Zhilong's 访问过于频繁 is retried to success and slows the adaptive
+// limiter (the default mode) down.
+func TestAdaptiveSlowsOnThrottling(t *testing.T) {
+	m := mock.New(mock.DefaultConfig())
+	m.Seed(5, 1)
+	srv := httptest.NewServer(m)
+	defer srv.Close()
+	mc := mock.DefaultConfig()
+	c, err := New(Config{BaseURL: srv.URL, Username: mc.Username, Password: mc.Password,
+		Transport: vendor.Transport{Timeout: 300 * time.Millisecond, MaxAttempts: 5, MaxElapsed: 5 * time.Second,
+			BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	before := c.vc.Rate()
+	if err := mockctl.New(srv.URL, nil).SetFault(ctx, mockctl.Fault{Endpoint: "agentInfo/list", Kind: "rate_limit", Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range c.Agents(ctx, Window{Start: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Now()}, 10) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 5 {
+		t.Fatalf("%d agents, want 5", n)
+	}
+	if d := c.vc.Adaptive().Decreases(); d != 3 || c.vc.Rate() >= before {
+		t.Fatalf("%d decreases, rate %v (was %v); want 3 and lower", d, c.vc.Rate(), before)
+	}
+}

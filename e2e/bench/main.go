@@ -10,6 +10,13 @@
 // killed (kill -9) mid-run, and the seconds from the kill until the run moves again on the other and
 // until it ends. It also measures the limit: the raw rate (median of six rounds around the SyncCustomers run) at which the Greatonce mock serves signed calls at
 // the gateway's concurrency, so SyncCustomers' throughput is reported as a share of it.
+//
+// With -quota Q:N[,Q:N…] it also measures running at a vendor's quota: SyncCustomers over N
+// customers against a Greatonce mock limited to Q calls per second, which the gateway is not told
+// (its default, adaptive pacing), printing the sustained delivery as a share of Q, the share of calls
+// throttled and the dead letters beside the targets. -n "" skips the scale measurements:
+//
+//	go run ./e2e/bench -n "" -quota 300:10000,3000:30000
 package main
 
 import (
@@ -58,7 +65,9 @@ var takeoverAfter time.Duration
 var adminDSN string
 
 func main() {
-	scales := flag.String("n", "10000,100000", "comma-separated record counts")
+	scales := flag.String("n", "10000,100000", "comma-separated record counts (empty: none)")
+	flag.StringVar(&quotaEnv, "quota-env", "", "comma-separated SYNCGATE_*=V settings added to the gateway in the quota measurements, for comparisons (e.g. SYNCGATE_GREATONCE_RATE_MODE=fixed,SYNCGATE_GREATONCE_RATE=3000)")
+	quotas := flag.String("quota", "", "comma-separated Q:N: SyncCustomers over N customers at a Greatonce quota of Q calls/s the gateway is not told (e.g. 300:10000,3000:30000)")
 	concurrency := flag.Int("concurrency", 16, "concurrent Greatonce calls (gateway and raw measurement)")
 	pageSize := flag.Int("page-size", 1000, "source page size")
 	batchSize := flag.Int("batch-size", 500, "Kingdee BatchSave size")
@@ -69,7 +78,7 @@ func main() {
 	flag.DurationVar(&takeoverAfter, "takeover-after", 4*time.Second, "PostgreSQL: the replicas' takeover_after in the kill -9 takeover measurement")
 	flag.StringVar(&adminDSN, "postgres", pgtest.AdminDSN(), "PostgreSQL: admin DSN of the server on which the throw-away databases are made (default: $"+pgtest.EnvAdminDSN+", or the local socket)")
 	flag.Parse()
-	if err := run(*scales, *backends, *concurrency, *pageSize, *batchSize); err != nil {
+	if err := run(*scales, *quotas, *backends, *concurrency, *pageSize, *batchSize); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -93,7 +102,11 @@ type result struct {
 	takeover *takeoverResult
 }
 
-func run(scales, backends string, conc, pageSize, batchSize int) error {
+func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
+	qcases, err := parseQuotas(quotas)
+	if err != nil {
+		return err
+	}
 	var bes []string
 	for _, b := range strings.Split(backends, ",") {
 		switch b = strings.TrimSpace(b); b {
@@ -120,6 +133,21 @@ func run(scales, backends string, conc, pageSize, batchSize int) error {
 	mk, err := e2e.Build(ctx, root, "./mocks/cmd/syncgate-mocks", dir)
 	if err != nil {
 		return err
+	}
+	var qresults []quotaResult
+	for _, c := range qcases {
+		fmt.Fprintf(os.Stderr, "== quota %.0f/s, N=%d\n", c.q, c.n)
+		r, err := measureQuota(ctx, gw, mk, dir, c, conc, pageSize, batchSize)
+		if err != nil {
+			return fmt.Errorf("quota %.0f/s: %w", c.q, err)
+		}
+		qresults = append(qresults, r)
+	}
+	if len(qresults) > 0 {
+		printQuotas(qresults)
+	}
+	if strings.TrimSpace(scales) == "" {
+		return nil
 	}
 	var results []result
 	for _, s := range strings.Split(scales, ",") {
@@ -412,7 +440,7 @@ func fetchTo(ctx context.Context, url, file string) error {
 
 func rawRate(ctx context.Context, v e2e.VendorInfo, conc, calls, round int) (float64, error) {
 	c, err := greatonce.New(greatonce.Config{BaseURL: v.GreatonceURL, AppKey: v.GreatonceKey, Secret: v.GreatonceSecret,
-		CustomerID: v.GreatonceCustomer, Transport: vendor.Transport{Timeout: 10 * time.Second, MaxConns: conc + 4}})
+		CustomerID: v.GreatonceCustomer, Transport: vendor.Transport{Timeout: 10 * time.Second, MaxConns: conc + 4, RateMode: vendor.RateFixed}}) // unpaced: the raw limit
 	if err != nil {
 		return 0, err
 	}

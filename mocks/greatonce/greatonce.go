@@ -27,8 +27,11 @@ import (
 // Config configures the mock.
 type Config struct {
 	AppKey, Secret, CustomerID string
-	// RatePerSecond limits accepted calls (0: unlimited); over it the gateway answers 访问过于频繁.
+	// RatePerSecond is the quota: a token bucket refilled at this many calls per second (0:
+	// unlimited); a call beyond it is answered 访问过于频繁. The gateway is not told the quota.
 	RatePerSecond float64
+	// Burst is the bucket's size (0: a tenth of RatePerSecond, at least 1).
+	Burst int
 	// RateLimit429 answers rate limiting with HTTP 429 and Retry-After instead of an HTTP 200 body.
 	RateLimit429 bool
 	Seed         uint64
@@ -62,7 +65,9 @@ type Server struct {
 	e       *echo.Echo
 	faults  *fault.Injector
 	stats   *ctl.Stats
-	limiter atomic.Pointer[rate.Limiter] // nil: unlimited; SetRate swaps it while calls are served
+	limiter atomic.Pointer[rate.Limiter] // nil: unlimited; SetQuota swaps it while calls are served
+	// accepted and throttled count business calls let through and refused by the quota.
+	accepted, throttled atomic.Int64
 
 	mu    sync.RWMutex
 	dists map[string]*Distributor
@@ -84,14 +89,29 @@ func New(cfg Config) *Server {
 		cfg.LogSize = 1000
 	}
 	s := &Server{cfg: cfg, faults: fault.New(cfg.Seed), stats: ctl.NewStats(cfg.LogSize), dists: map[string]*Distributor{}}
-	s.SetRate(cfg.RatePerSecond)
+	s.SetQuota(cfg.RatePerSecond, cfg.Burst)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.POST("/api/api.do", s.handle)
 	g := e.Group("/_mock")
 	ctl.Mount(g, s.stats, s.faults, cfg.Seed, ctl.Hooks{
-		Reset: func() { s.mu.Lock(); s.dists = map[string]*Distributor{}; s.mu.Unlock() },
-		Seed:  func(int, uint64) {},
+		Reset: func() {
+			s.mu.Lock()
+			s.dists = map[string]*Distributor{}
+			s.mu.Unlock()
+			s.accepted.Store(0)
+			s.throttled.Store(0)
+		},
+		Seed: func(int, uint64) {},
+	})
+	g.GET("/quota", func(c echo.Context) error { return c.JSON(http.StatusOK, s.Quota()) })
+	g.POST("/quota", func(c echo.Context) error {
+		var q Quota
+		if err := c.Bind(&q); err != nil || q.Rate < 0 || q.Burst < 0 {
+			return c.JSON(http.StatusBadRequest, map[string]any{"error": "want {\"rate\": calls per second >= 0, \"burst\": >= 0}"})
+		}
+		s.SetQuota(q.Rate, q.Burst)
+		return c.JSON(http.StatusOK, s.Quota())
 	})
 	g.GET("/distributors", func(c echo.Context) error { return c.JSON(http.StatusOK, s.Distributors()) })
 	s.e = e
@@ -204,8 +224,10 @@ func (s *Server) process(q url.Values, body []byte) (int, string) {
 		return 1, "接口不存在"
 	}
 	if l := s.limiter.Load(); l != nil && !l.Allow() {
+		s.throttled.Add(1)
 		return http.StatusTooManyRequests, "访问过于频繁"
 	}
+	s.accepted.Add(1)
 	var d Distributor
 	if err := json.Unmarshal(body, &d); err != nil {
 		return 1, "请求体格式错误"
@@ -256,11 +278,36 @@ func keepAbsent(d, old *Distributor, body []byte) {
 	}
 }
 
-// SetRate changes the rate limit at run time (0: unlimited).
-func (s *Server) SetRate(perSecond float64) {
+// Quota is the mock's quota and what it has counted since start-up or the last reset: business
+// calls that passed the quota check (Accepted) and calls refused with 访问过于频繁 (Throttled).
+type Quota struct {
+	Rate      float64 `json:"rate"`
+	Burst     int     `json:"burst"`
+	Accepted  int64   `json:"accepted"`
+	Throttled int64   `json:"throttled"`
+}
+
+// Quota returns the current quota and counts.
+func (s *Server) Quota() Quota {
+	q := Quota{Accepted: s.accepted.Load(), Throttled: s.throttled.Load()}
+	if l := s.limiter.Load(); l != nil {
+		q.Rate, q.Burst = float64(l.Limit()), l.Burst()
+	}
+	return q
+}
+
+// SetRate changes the quota at run time (0: unlimited), with the default burst.
+func (s *Server) SetRate(perSecond float64) { s.SetQuota(perSecond, 0) }
+
+// SetQuota changes the quota at run time: perSecond calls per second (0: unlimited) with a bucket
+// of burst calls (0: a tenth of perSecond, at least 1).
+func (s *Server) SetQuota(perSecond float64, burst int) {
 	if perSecond <= 0 {
 		s.limiter.Store(nil)
 		return
 	}
-	s.limiter.Store(rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10))))
+	if burst <= 0 {
+		burst = max(1, int(perSecond/10))
+	}
+	s.limiter.Store(rate.NewLimiter(rate.Limit(perSecond), burst))
 }

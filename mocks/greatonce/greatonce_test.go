@@ -131,3 +131,38 @@ func TestUpdateKeepsFieldsItLeavesOut(t *testing.T) {
 		t.Fatalf("state %+v", d)
 	}
 }
+
+// TestQuotaControlPlane sets a quota through /_mock/quota: a burst of calls beyond the bucket is
+// refused with 访问过于频繁 and counted; rate 0 lifts the quota.
+func TestQuotaControlPlane(t *testing.T) {
+	cfg := DefaultConfig()
+	s := New(cfg)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/_mock/quota", "application/json", strings.NewReader(`{"rate":0.001,"burst":3}`))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("set quota: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	for i := range 5 {
+		body := `{"actionType":"add","distributorCode":"Q` + string(rune('0'+i)) + `","distributorName":"x"}`
+		out := call(t, srv.URL, cfg, time.Now(), MethodDistributorSync, body, nil)
+		if want := i >= 3; (out["message"] == "访问过于频繁") != want {
+			t.Fatalf("call %d: %v, throttled want %v", i, out, want)
+		}
+	}
+	if q := s.Quota(); q.Rate != 0.001 || q.Burst != 3 || q.Accepted != 3 || q.Throttled != 2 {
+		t.Fatalf("quota %+v", q)
+	}
+	if len(s.Distributors()) != 3 {
+		t.Fatalf("a throttled call changed data: %d distributors", len(s.Distributors()))
+	}
+	resp, _ = http.Post(srv.URL+"/_mock/quota", "application/json", strings.NewReader(`{"rate":-1}`))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("negative rate: %d", resp.StatusCode)
+	}
+	s.SetQuota(0, 0)
+	if out := call(t, srv.URL, cfg, time.Now(), MethodDistributorSync, `{"actionType":"add","distributorCode":"Q9","distributorName":"x"}`, nil); out["code"] != "0" {
+		t.Fatalf("unlimited: %v", out)
+	}
+}

@@ -198,6 +198,9 @@ func (s *Server) dispatch(c echo.Context) error {
 		case fault.LockConflict:
 			s.stats.End(rec, http.StatusOK, "fault: "+f.Kind)
 			return c.JSON(http.StatusOK, failure(endpoint, 13, "", "网络控制冲突：对象正在被其他用户操作，请稍后再试", 0))
+		case fault.RateLimit:
+			s.stats.End(rec, http.StatusOK, "fault: "+f.Kind)
+			return c.JSON(http.StatusOK, failure(endpoint, 14, "", "接口调用次数超过限制，请稍后再试", 0))
 		}
 		if fault.Apply(c.Response().Writer, c.Request(), f) {
 			s.stats.End(rec, 0, "fault: "+f.Kind)

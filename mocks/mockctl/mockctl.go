@@ -106,6 +106,27 @@ func (c *Client) Counts(ctx context.Context) (map[string]int64, error) {
 	return out, c.do(ctx, http.MethodGet, "/counts", nil, &out)
 }
 
+// Quota is the Greatonce mock's quota (Rate calls per second, 0 unlimited, with a bucket of Burst)
+// and its counts since start-up or the last reset: calls that passed the quota and calls refused
+// with 访问过于频繁.
+type Quota struct {
+	Rate      float64 `json:"rate"`
+	Burst     int     `json:"burst"`
+	Accepted  int64   `json:"accepted"`
+	Throttled int64   `json:"throttled"`
+}
+
+// SetQuota sets the Greatonce mock's quota (rate 0: unlimited; burst 0: a tenth of rate, at least 1).
+func (c *Client) SetQuota(ctx context.Context, rate float64, burst int) error {
+	return c.do(ctx, http.MethodPost, "/quota", map[string]any{"rate": rate, "burst": burst}, nil)
+}
+
+// Quota returns the Greatonce mock's quota and counts.
+func (c *Client) Quota(ctx context.Context) (Quota, error) {
+	var q Quota
+	return q, c.do(ctx, http.MethodGet, "/quota", nil, &q)
+}
+
 // LogEntry is one logged request.
 type LogEntry struct {
 	Seq      int64     `json:"seq"`

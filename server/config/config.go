@@ -68,7 +68,9 @@ type Kingdee struct {
 	LCID      int     `koanf:"lcid" env:"KINGDEE_LCID" flag:"kingdee-lcid" help:"locale id"`
 	AppID     string  `koanf:"app_id" env:"KINGDEE_APP_ID" flag:"kingdee-app-id" help:"AppID for signature-header mode (optional)"`
 	AppSecret string  `koanf:"app_secret" env:"KINGDEE_APP_SECRET" secret:"true" help:"AppSecret for signature-header mode (or KINGDEE_APP_SECRET_FILE)"`
-	Rate      float64 `koanf:"rate" env:"KINGDEE_RATE" flag:"kingdee-rate" help:"max calls per second to Kingdee"`
+	Rate      float64 `koanf:"rate" env:"KINGDEE_RATE" flag:"kingdee-rate" help:"calls per second to Kingdee: the fixed rate (0: unlimited), or where the adaptive mode starts (0: unpaced until the vendor first throttles)"`
+	RateMode  string  `koanf:"rate_mode" env:"KINGDEE_RATE_MODE" flag:"kingdee-rate-mode" help:"adaptive (find and follow Kingdee's allowed rate: slow down when it throttles, speed up while calls succeed) or fixed (rate)"`
+	RateMax   float64 `koanf:"rate_max" env:"KINGDEE_RATE_MAX" flag:"kingdee-rate-max" help:"adaptive mode: never more calls per second to Kingdee than this (0: no ceiling)"`
 }
 
 // Greatonce holds the Greatonce OMS connection.
@@ -77,7 +79,9 @@ type Greatonce struct {
 	AppKey     string  `koanf:"app_key" env:"GREATONCE_APP_KEY" flag:"greatonce-app-key" help:"appKey"`
 	Secret     string  `koanf:"secret" env:"GREATONCE_SECRET" secret:"true" help:"signing secret (or GREATONCE_SECRET_FILE)"`
 	CustomerID string  `koanf:"customer_id" env:"GREATONCE_CUSTOMER_ID" flag:"greatonce-customer-id" help:"customerId"`
-	Rate       float64 `koanf:"rate" env:"GREATONCE_RATE" flag:"greatonce-rate" help:"max calls per second to Greatonce"`
+	Rate       float64 `koanf:"rate" env:"GREATONCE_RATE" flag:"greatonce-rate" help:"calls per second to Greatonce: the fixed rate (0: unlimited), or where the adaptive mode starts (0: unpaced until the vendor first throttles)"`
+	RateMode   string  `koanf:"rate_mode" env:"GREATONCE_RATE_MODE" flag:"greatonce-rate-mode" help:"adaptive (find and follow Greatonce's allowed rate: slow down when it throttles, speed up while calls succeed) or fixed (rate)"`
+	RateMax    float64 `koanf:"rate_max" env:"GREATONCE_RATE_MAX" flag:"greatonce-rate-max" help:"adaptive mode: never more calls per second to Greatonce than this (0: no ceiling)"`
 }
 
 // Zhilong holds the Zhilong business platform connection.
@@ -85,7 +89,9 @@ type Zhilong struct {
 	BaseURL  string  `koanf:"base_url" env:"ZHILONG_BASE_URL" flag:"zhilong-base-url" help:"Zhilong base URL"`
 	Username string  `koanf:"username" env:"ZHILONG_USERNAME" flag:"zhilong-username" help:"login user"`
 	Password string  `koanf:"password" env:"ZHILONG_PASSWORD" secret:"true" help:"login password (or ZHILONG_PASSWORD_FILE)"`
-	Rate     float64 `koanf:"rate" env:"ZHILONG_RATE" flag:"zhilong-rate" help:"max calls per second to Zhilong"`
+	Rate     float64 `koanf:"rate" env:"ZHILONG_RATE" flag:"zhilong-rate" help:"calls per second to Zhilong: the fixed rate (0: unlimited), or where the adaptive mode starts (0: unpaced until the vendor first throttles)"`
+	RateMode string  `koanf:"rate_mode" env:"ZHILONG_RATE_MODE" flag:"zhilong-rate-mode" help:"adaptive (find and follow Zhilong's allowed rate: slow down when it throttles, speed up while calls succeed) or fixed (rate)"`
+	RateMax  float64 `koanf:"rate_max" env:"ZHILONG_RATE_MAX" flag:"zhilong-rate-max" help:"adaptive mode: never more calls per second to Zhilong than this (0: no ceiling)"`
 }
 
 // Sync tunes the two flows.
@@ -144,9 +150,9 @@ func Defaults() Config {
 		GCPercent:       400,
 		MemoryLimitMiB:  1024,
 		Console:         true,
-		Kingdee:         Kingdee{LCID: 2052, Rate: 50},
-		Greatonce:       Greatonce{Rate: 200},
-		Zhilong:         Zhilong{Rate: 50},
+		Kingdee:         Kingdee{LCID: 2052, Rate: 50, RateMode: "adaptive"},
+		Greatonce:       Greatonce{Rate: 200, RateMode: "adaptive"},
+		Zhilong:         Zhilong{Rate: 50, RateMode: "adaptive"},
 		Sync:            Sync{PageSize: 1000, BatchSize: 500, Concurrency: 16, BatchConcurrency: 4, Overlap: 2 * time.Minute},
 	}
 }
@@ -423,6 +429,19 @@ func (c Config) Validate() error {
 	}
 	if c.TakeoverAfter < 2*time.Second || c.TakeoverAfter > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("takeover after %v: want 2s..24h", c.TakeoverAfter))
+	}
+	for _, v := range []struct {
+		name      string
+		mode      string
+		rate, max float64
+	}{{"kingdee", c.Kingdee.RateMode, c.Kingdee.Rate, c.Kingdee.RateMax}, {"greatonce", c.Greatonce.RateMode, c.Greatonce.Rate, c.Greatonce.RateMax},
+		{"zhilong", c.Zhilong.RateMode, c.Zhilong.Rate, c.Zhilong.RateMax}} {
+		if v.mode != "adaptive" && v.mode != "fixed" {
+			errs = append(errs, fmt.Errorf("%s rate mode %q: want adaptive or fixed", v.name, v.mode))
+		}
+		if v.rate < 0 || v.max < 0 {
+			errs = append(errs, fmt.Errorf("%s rate %v, rate_max %v: want 0 or more", v.name, v.rate, v.max))
+		}
 	}
 	if c.Sync.PageSize < 1 || c.Sync.PageSize > 10000 {
 		errs = append(errs, fmt.Errorf("sync page size %d: want 1..10000", c.Sync.PageSize))

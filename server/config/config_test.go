@@ -156,7 +156,8 @@ type sample struct {
 func sampleFor(t *testing.T, s setting) sample {
 	t.Helper()
 	def := reflect.ValueOf(Defaults()).FieldByIndex(s.index).Interface()
-	special := map[string]string{"listen": "127.0.0.1:9999", "debug_listen": "127.0.0.1:6061", "log_level": "debug", "log_format": "json"}
+	special := map[string]string{"listen": "127.0.0.1:9999", "debug_listen": "127.0.0.1:6061", "log_level": "debug", "log_format": "json",
+		"kingdee.rate_mode": "fixed", "greatonce.rate_mode": "fixed", "zhilong.rate_mode": "fixed"}
 	switch d := def.(type) {
 	case string:
 		v := "v-" + s.key
@@ -317,6 +318,28 @@ func TestSecretFromBothEnvAndFile(t *testing.T) {
 	_, err := load(t, nil, map[string]string{"SYNCGATE_ZHILONG_PASSWORD": "from-env", "SYNCGATE_ZHILONG_PASSWORD_FILE": pw})
 	if err == nil || !strings.Contains(err.Error(), "both set") || strings.Contains(err.Error(), "from-") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRateModeSettings: the three vendors are adaptive by default; a mode other than adaptive or
+// fixed, or a negative rate, is refused naming the vendor.
+func TestRateModeSettings(t *testing.T) {
+	d := Defaults()
+	if d.Kingdee.RateMode != "adaptive" || d.Greatonce.RateMode != "adaptive" || d.Zhilong.RateMode != "adaptive" {
+		t.Fatalf("default modes %q %q %q", d.Kingdee.RateMode, d.Greatonce.RateMode, d.Zhilong.RateMode)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--greatonce-rate-mode", "auto"}, `greatonce rate mode "auto": want adaptive or fixed`},
+		{[]string{"--zhilong-rate-max", "-1"}, "zhilong rate 50, rate_max -1: want 0 or more"},
+		{[]string{"--kingdee-rate-mode", "fixed", "--kingdee-rate", "0"}, ""},
+	} {
+		_, _, err := Load(pflag.NewFlagSet("t", pflag.ContinueOnError), tt.args, nil)
+		if (tt.want == "" && err != nil) || (tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want))) {
+			t.Errorf("%v: %v, want %q", tt.args, err, tt.want)
+		}
 	}
 }
 

@@ -36,7 +36,8 @@ func run() error {
 	customers := flag.Int("seed-customers", 0, "Kingdee customers to generate")
 	agents := flag.Int("seed-agents", 0, "Zhilong agents to generate")
 	seed := flag.Uint64("seed", 1, "generator seed")
-	goRate := flag.Float64("greatonce-rate", 0, "Greatonce calls per second before rate limiting (0: unlimited)")
+	goRate := flag.Float64("greatonce-rate", 0, "Greatonce quota: calls per second before it answers 访问过于频繁 (0: unlimited)")
+	goBurst := flag.Int("greatonce-burst", 0, "Greatonce quota's burst (0: a tenth of -greatonce-rate, at least 1)")
 	debugAddr := flag.String("debug-listen", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6061; off when empty)")
 	flag.Parse()
 	if *debugAddr != "" {
@@ -47,7 +48,7 @@ func run() error {
 
 	kc, gc, zc := kingdee.DefaultConfig(), greatonce.DefaultConfig(), zhilong.DefaultConfig()
 	kc.Seed, gc.Seed, zc.Seed = *seed, *seed, *seed
-	gc.RatePerSecond = *goRate
+	gc.RatePerSecond, gc.Burst = *goRate, *goBurst
 	kd, g, zl := kingdee.New(kc), greatonce.New(gc), zhilong.New(zc)
 	if *customers > 0 {
 		kd.Seed(*customers, *seed)

@@ -23,7 +23,7 @@ const (
 	HTML         = "html"          // HTTP 200 with an HTML error page
 	SessionLost  = "session_lost"  // Kingdee: MsgCode 1 (also triggered by AfterCalls)
 	LockConflict = "lock_conflict" // Kingdee: MsgCode 13
-	RateLimit    = "rate_limit"    // Greatonce / Zhilong: the vendor's rate-limit answer
+	RateLimit    = "rate_limit"    // the vendor's rate-limit answer (Kingdee: MsgCode 14, call limit)
 	TokenExpiry  = "token_expiry"  // Zhilong: every issued token stops working
 
 	// The answer kinds let the call go on (a write is performed and committed) and then act on its

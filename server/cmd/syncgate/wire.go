@@ -77,17 +77,19 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 	// that GetOverview reports.
 	health := vendorhealth.New(greatonce.VendorName, kingdee.VendorName, zhilong.VendorName)
 	hook := vendorhealth.Chain(flows.AuditAttempt, health.Hook)
-	transport := func(timeout time.Duration, rate float64, conns int) vendor.Transport {
-		return vendor.Transport{Timeout: timeout, RatePerSecond: rate, MaxAttempts: 5, MaxElapsed: 2 * time.Minute,
-			MaxConns: conns, Registerer: reg, Hook: hook}
+	// Each vendor is paced by its rate_mode: adaptive (the default) starts at rate and follows what the
+	// vendor allows, below rate_max; fixed keeps to rate.
+	transport := func(timeout time.Duration, mode string, rate, rateMax float64, conns int) vendor.Transport {
+		return vendor.Transport{Timeout: timeout, RateMode: vendor.RateMode(mode), RatePerSecond: rate, RateMax: rateMax,
+			MaxAttempts: 5, MaxElapsed: 2 * time.Minute, MaxConns: conns, Registerer: reg, Hook: hook}
 	}
 	conns := cfg.Sync.Concurrency + 4
-	greatonceTransport := transport(15*time.Second, cfg.Greatonce.Rate, conns)
+	greatonceTransport := transport(15*time.Second, cfg.Greatonce.RateMode, cfg.Greatonce.Rate, cfg.Greatonce.RateMax, conns)
 	greatonceTransport.Burst = cfg.Sync.Concurrency
 	kd, err := kingdee.New(kingdee.Config{
 		BaseURL: cfg.Kingdee.BaseURL, AcctID: cfg.Kingdee.AcctID, Username: cfg.Kingdee.Username,
 		Password: cfg.Kingdee.Password, LCID: cfg.Kingdee.LCID, AppID: cfg.Kingdee.AppID, AppSecret: cfg.Kingdee.AppSecret,
-		Transport: transport(30*time.Second, cfg.Kingdee.Rate, conns),
+		Transport: transport(30*time.Second, cfg.Kingdee.RateMode, cfg.Kingdee.Rate, cfg.Kingdee.RateMax, conns),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kingdee client: %w", err)
@@ -101,7 +103,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 	}
 	zl, err := zhilong.New(zhilong.Config{
 		BaseURL: cfg.Zhilong.BaseURL, Username: cfg.Zhilong.Username, Password: cfg.Zhilong.Password,
-		Transport: transport(30*time.Second, cfg.Zhilong.Rate, 4),
+		Transport: transport(30*time.Second, cfg.Zhilong.RateMode, cfg.Zhilong.Rate, cfg.Zhilong.RateMax, 4),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("zhilong client: %w", err)
