@@ -11,6 +11,12 @@
 // until it ends. It also measures the limit: the raw rate (median of six rounds around the SyncCustomers run) at which the Greatonce mock serves signed calls at
 // the gateway's concurrency, so SyncCustomers' throughput is reported as a share of it.
 //
+// It measures storage too: after both flows' first runs it delivers the customers SyncAgents created
+// (a settling SyncCustomers run), measures the database (SQLite: its file after a WAL checkpoint),
+// makes -resyncs full resyncs and -reruns no-change reruns of both flows, and measures it again:
+// bytes per delivered record, and the growth. At the end it prints each figure the issue sets a target
+// for beside its target.
+//
 // With -quota Q:N[,Q:N…] it also measures running at a vendor's quota: SyncCustomers over N
 // customers against a Greatonce mock limited to Q calls per second, which the gateway is not told
 // (its default, adaptive pacing), printing the sustained delivery as a share of Q, the share of calls
@@ -61,6 +67,10 @@ var profileSeconds int
 // takeoverAfter is the replicas' takeover_after in the PostgreSQL takeover measurement.
 var takeoverAfter time.Duration
 
+// growthResyncs and growthReruns are the storage growth measurement's full resyncs and no-change
+// reruns (both zero: not measured).
+var growthResyncs, growthReruns int
+
 // adminDSN is the PostgreSQL server (a role that may create databases) for the PostgreSQL backend.
 var adminDSN string
 
@@ -77,6 +87,8 @@ func main() {
 	backends := flag.String("backends", "sqlite,postgres", "comma-separated storage backends to measure: sqlite, postgres")
 	flag.DurationVar(&takeoverAfter, "takeover-after", 4*time.Second, "PostgreSQL: the replicas' takeover_after in the kill -9 takeover measurement")
 	flag.StringVar(&adminDSN, "postgres", pgtest.AdminDSN(), "PostgreSQL: admin DSN of the server on which the throw-away databases are made (default: $"+pgtest.EnvAdminDSN+", or the local socket)")
+	flag.IntVar(&growthResyncs, "resyncs", 3, "storage growth: full resyncs of both flows after every record was delivered once (0 with -reruns 0: no growth measurement)")
+	flag.IntVar(&growthReruns, "reruns", 10, "storage growth: no-change reruns of both flows after the full resyncs")
 	flag.Parse()
 	if err := run(*scales, *quotas, *backends, *concurrency, *pageSize, *batchSize); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -100,6 +112,8 @@ type result struct {
 	rawClientCPU, rawMockCPU time.Duration
 	// takeover is the PostgreSQL takeover measurement (nil for SQLite).
 	takeover *takeoverResult
+	// growth is the storage growth measurement (nil when not measured).
+	growth *growthResult
 }
 
 func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
@@ -143,8 +157,11 @@ func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
 		}
 		qresults = append(qresults, r)
 	}
+	var ts targets
+	defer ts.print()
 	if len(qresults) > 0 {
 		printQuotas(qresults)
+		quotaTargets(&ts, qresults)
 	}
 	if strings.TrimSpace(scales) == "" {
 		return nil
@@ -189,6 +206,10 @@ func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
 			r.custMockCPU.Round(10*time.Millisecond), perRec(r.custGwCPU, r.custRecords), perRec(r.custMockCPU, r.custRecords))
 		fmt.Printf("| %d | %s | SyncAgents | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.backend, r.agentTime.Round(time.Millisecond), r.agentGwCPU.Round(10*time.Millisecond),
 			r.agentMockCPU.Round(10*time.Millisecond), perRec(r.agentGwCPU, r.agentRecords), perRec(r.agentMockCPU, r.agentRecords))
+	}
+	printGrowth(results)
+	for _, r := range results {
+		scaleTargets(&ts, r)
 	}
 	for _, r := range results {
 		if to := r.takeover; to != nil {
@@ -360,6 +381,19 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 			fmt.Fprintln(os.Stderr, "allocs profile:", err)
 		}
 	}
+	size := func() (int64, error) {
+		if backend == "postgres" {
+			return databaseSize(ctx, db)
+		}
+		return sqliteSize(ctx, db)
+	}
+	if growthResyncs > 0 || growthReruns > 0 {
+		g, err := measureGrowth(actx, client, r.custRecords+r.agentRecords, growthResyncs, growthReruns, size)
+		if err != nil {
+			return r, fmt.Errorf("storage growth: %w", err)
+		}
+		r.growth = &g
+	}
 	if r.peakRSS, err = gw.PeakRSS(); err != nil {
 		return r, err
 	}
@@ -377,10 +411,8 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 		r.takeover = &to
 		return r, nil
 	}
-	for _, f := range []string{db, db + "-wal"} {
-		if st, err := os.Stat(f); err == nil {
-			r.dbSize += st.Size()
-		}
+	if r.dbSize, err = size(); err != nil {
+		return r, err
 	}
 	return r, nil
 }
