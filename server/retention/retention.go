@@ -40,8 +40,12 @@ type Config struct {
 	Batch int
 	// Pause is the least time between two batches (default 20ms); the pruner also waits at least as
 	// long as the last batch took.
-	Pause  time.Duration
-	Logger *slog.Logger
+	Pause time.Duration
+	// BusyPause is how long the pruner waits before it tries a batch again that found the database
+	// busy for the store's whole busy timeout (storage.ErrBusy; default 1s). After maxBusy such
+	// tries in a row the pass stops (the next one goes on).
+	BusyPause time.Duration
+	Logger    *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// AfterBatch, when set, is called after each committed batch with the pass so far (tests).
@@ -64,6 +68,9 @@ func New(st Store, cfg Config) *Pruner {
 	}
 	if cfg.Pause <= 0 {
 		cfg.Pause = 20 * time.Millisecond
+	}
+	if cfg.BusyPause <= 0 {
+		cfg.BusyPause = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -142,12 +149,23 @@ func (p *Pruner) pruneRun(ctx context.Context, id string, pass *storage.Retentio
 	if err != nil {
 		return fmt.Errorf("read run %s: %w", id, err)
 	}
+	busy := 0
 	for {
 		began := time.Now()
 		n, done, err := p.st.DeleteRunTrail(ctx, id, p.cfg.Batch)
+		if errors.Is(err, storage.ErrBusy) && busy < maxBusy {
+			// Other writers (a sync committing back to back) had the database throughout: they go
+			// first, and the batch is tried again.
+			busy++
+			if err := p.wait(ctx, p.cfg.BusyPause); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		busy = 0
 		took := time.Since(began)
 		pass.Records += n
 		if done {
@@ -169,10 +187,18 @@ func (p *Pruner) pruneRun(ctx context.Context, id string, pass *storage.Retentio
 	}
 }
 
+// maxBusy is how many times in a row a batch is tried again after storage.ErrBusy.
+const maxBusy = 10
+
 // yield leaves the database to other writers for at least as long as the last batch took
 // (Config.Pause at the least), or until ctx ends.
 func (p *Pruner) yield(ctx context.Context, took time.Duration) error {
-	t := time.NewTimer(max(p.cfg.Pause, took))
+	return p.wait(ctx, max(p.cfg.Pause, took))
+}
+
+// wait waits for d or until ctx ends.
+func (p *Pruner) wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

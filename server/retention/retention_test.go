@@ -165,8 +165,8 @@ func TestPassCancelledResumesNextTime(t *testing.T) {
 // pass, and the pass's time, are printed (go test -v); nothing here is asserted on time.
 func TestPassInterleavesWithPageCommits(t *testing.T) {
 	st := openStore(t)
-	const trail = 20000
-	const warmup = 300 // commits measured before the pass starts
+	const trail = 10000
+	const warmup = 1000 // commits measured before the pass starts
 	addRun(t, st, "old", "customers", base, trail, false)
 	addRun(t, st, "newer", "customers", base.Add(time.Hour), 10, false)
 	addRun(t, st, "sync", "customers", base.Add(2*time.Hour), 0, true)
@@ -252,4 +252,40 @@ func quantiles(ds []time.Duration) string {
 	}
 	q := func(f float64) time.Duration { return s[int(f*float64(len(s)-1))].Round(10 * time.Microsecond) }
 	return fmt.Sprintf("%d commits, p50 %v, p99 %v, max %v", len(s), q(0.5), q(0.99), s[len(s)-1].Round(10*time.Microsecond))
+}
+
+// busyStore answers storage.ErrBusy to the first busy calls of DeleteRunTrail, as SQLite does when
+// other writers hold the database for its whole busy timeout.
+type busyStore struct {
+	retention.Store
+	busy int
+}
+
+func (b *busyStore) DeleteRunTrail(ctx context.Context, runID string, limit int) (int64, bool, error) {
+	if b.busy > 0 {
+		b.busy--
+		return 0, false, fmt.Errorf("prune run %s: %w", runID, storage.ErrBusy)
+	}
+	return b.Store.DeleteRunTrail(ctx, runID, limit)
+}
+
+// A batch that found the database busy is tried again after a pause; only a database busy try after
+// try stops the pass, and the next pass goes on.
+func TestPassWaitsOutABusyDatabase(t *testing.T) {
+	st := openStore(t)
+	addRun(t, st, "r1", "agents", base, 3, false)
+	addRun(t, st, "r2", "agents", base.Add(time.Hour), 3, false)
+	cfg := retention.Config{Policy: storage.RetentionPolicy{KeepRuns: 1}, Pause: time.Millisecond, BusyPause: time.Millisecond}
+	pass, err := retention.New(&busyStore{Store: st, busy: 3}, cfg).Pass(context.Background())
+	if err != nil || pass.Runs != 1 || pass.Records != 3 {
+		t.Fatalf("pass after 3 busy answers = %+v, %v", pass, err)
+	}
+	addRun(t, st, "r3", "agents", base.Add(2*time.Hour), 3, false)
+	pass, err = retention.New(&busyStore{Store: st, busy: 100}, cfg).Pass(context.Background())
+	if !errors.Is(err, storage.ErrBusy) || pass.Runs != 0 || pass.Error == "" {
+		t.Fatalf("pass against a database busy throughout = %+v, %v", pass, err)
+	}
+	if got := fmt.Sprint(runIDs(t, st)); got != "[r3 r2]" {
+		t.Fatalf("runs left %s", got)
+	}
 }

@@ -2,8 +2,14 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrBusy is wrapped by DeleteRunTrail's error when the database stayed locked by other writers for
+// its whole busy timeout (SQLite: a sync committing back to back); nothing was deleted, and the batch
+// may be tried again later.
+var ErrBusy = errors.New("the database is busy")
 
 // RetentionPolicy selects the finished runs that retention prunes, with their audit trails. A running
 // run and the newest finished run of each flow are never selected. With both limits zero nothing is.
@@ -42,7 +48,8 @@ type Retention interface {
 	PruneCandidates(ctx context.Context, policy RetentionPolicy, now time.Time, limit int) ([]string, error)
 	// DeleteRunTrail deletes, in one transaction, at most limit of a finished run's audit rows, and
 	// the run itself once none are left (done). A run that no longer exists is done with nothing
-	// deleted; a running run is refused (an error, nothing deleted).
+	// deleted; a running run is refused (an error, nothing deleted). An error wrapping ErrBusy means
+	// other writers held the database throughout: nothing was deleted.
 	DeleteRunTrail(ctx context.Context, runID string, limit int) (deleted int64, done bool, err error)
 	// RecordRetention stores what a pass removed; only the newest RetentionPassesKept passes are kept.
 	RecordRetention(ctx context.Context, pass RetentionPass) error

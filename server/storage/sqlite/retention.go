@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/syncgate/syncgate/server/storage"
 )
 
@@ -76,10 +78,21 @@ func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (de
 		return nil
 	})
 	if err != nil {
+		var se sqlite3.Error
+		if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
+			err = &busyError{err: err}
+		}
 		return 0, false, err
 	}
 	return deleted, done, nil
 }
+
+// busyError is a write that waited out the busy timeout; it matches storage.ErrBusy and wraps
+// SQLite's error.
+type busyError struct{ err error }
+
+func (e *busyError) Error() string   { return e.err.Error() }
+func (e *busyError) Unwrap() []error { return []error{storage.ErrBusy, e.err} }
 
 // deleteTrailBatch deletes the first limit audit rows of a run (by sequence) and returns how many it
 // deleted: fewer than limit means the trail is gone. It is the one place retention deletes audit
