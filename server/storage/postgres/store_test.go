@@ -82,7 +82,7 @@ func TestConcurrentOpensOnAFreshDatabase(t *testing.T) {
 			continue
 		}
 		defer stores[i].Close()
-		if v, err := stores[i].SchemaVersion(ctx); err != nil || v != 1 {
+		if v, err := stores[i].SchemaVersion(ctx); err != nil || v != 3 {
 			t.Errorf("replica %d: schema version %d, %v", i, v, err)
 		}
 	}
