@@ -14,7 +14,8 @@ var ErrBusy = errors.New("the database is busy")
 // RetentionPolicy selects the finished runs that retention prunes, with their audit trails. A running
 // run and the newest finished run of each flow are never selected. With both limits zero nothing is.
 type RetentionPolicy struct {
-	// MaxAge selects finished runs that finished more than MaxAge before the pass (0: no age limit).
+	// MaxAge selects finished runs that finished more than MaxAge before the pass (one without an end
+	// time by its start; 0: no age limit).
 	MaxAge time.Duration
 	// KeepRuns selects, per flow, the finished runs beyond the newest KeepRuns by start time (0: no
 	// count limit).

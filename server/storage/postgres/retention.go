@@ -17,7 +17,7 @@ var _ storage.Retention = (*Store)(nil)
 // the newest (rank 1 is never pruned) that are beyond the count limit or finished before the age
 // limit (as the SQLite backend's query).
 const candidatesQuery = `SELECT id FROM (
-		SELECT id, started_at, coalesce(finished_at, started_at) AS ended,
+		SELECT id, started_at, coalesce(nullif(finished_at, 0), started_at) AS ended,
 			row_number() OVER (PARTITION BY flow ORDER BY started_at DESC, id DESC) AS n
 		FROM runs WHERE status <> 'running') AS ranked
 	WHERE n > 1 AND (($1::bigint > 0 AND n > $1::bigint) OR ($2::bigint > 0 AND ended < $3::bigint))

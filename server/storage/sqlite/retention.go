@@ -18,7 +18,7 @@ var _ storage.Retention = (*Store)(nil)
 // the newest (rank 1 is never pruned) that are beyond the count limit or finished before the age
 // limit. Runs are a small table (one row per run); the audit rows are what retention deletes.
 const candidatesQuery = `SELECT id FROM (
-		SELECT id, started_at, coalesce(finished_at, started_at) AS ended,
+		SELECT id, started_at, coalesce(nullif(finished_at, 0), started_at) AS ended,
 			row_number() OVER (PARTITION BY flow ORDER BY started_at DESC, id DESC) AS n
 		FROM runs WHERE status <> 'running')
 	WHERE n > 1 AND ((? > 0 AND n > ?) OR (? > 0 AND ended < ?))
