@@ -76,6 +76,29 @@ func testRetentionCandidates(t *testing.T, open Opener) {
 	retentionFixture(t, b, 1)
 	// c5 finished at base+4h1m; "now" one day after it.
 	now := retentionBase.Add(28*time.Hour + time.Minute)
+	// A finished run without an end time ages from its start: z started half an hour before now.
+	if err := b.st.CreateRun(b.ctx, storage.Run{ID: "z", Flow: "zflow", Options: []byte("{}"), Status: "running", StartedAt: retentionBase.Add(-48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.CreateRun(b.ctx, storage.Run{ID: "z2", Flow: "zflow", Options: []byte("{}"), Status: "running", StartedAt: now.Add(-30 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.CreateRun(b.ctx, storage.Run{ID: "z3", Flow: "zflow", Options: []byte("{}"), Status: "running", StartedAt: now.Add(-20 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"z", "z2", "z3"} {
+		if err := b.st.FinishRun(b.ctx, storage.Run{ID: id, Status: "failed"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := r.PruneCandidates(b.ctx, storage.RetentionPolicy{MaxAge: time.Hour}, now, 100); err != nil || !slices.Contains(got, "z") || slices.Contains(got, "z2") {
+		t.Fatalf("runs without an end time: candidates = %v, %v; want z (started 2 days ago), not z2 (30 minutes ago)", got, err)
+	}
+	for _, id := range []string{"z", "z2", "z3"} {
+		if _, done, err := r.DeleteRunTrail(b.ctx, id, 10); err != nil || !done {
+			t.Fatalf("delete %s: %v %v", id, done, err)
+		}
+	}
 	for _, tt := range []struct {
 		name   string
 		policy storage.RetentionPolicy
