@@ -57,6 +57,17 @@ type Config struct {
 	Greatonce Greatonce `koanf:"greatonce"`
 	Zhilong   Zhilong   `koanf:"zhilong"`
 	Sync      Sync      `koanf:"sync"`
+	Retention Retention `koanf:"retention"`
+}
+
+// Retention is how long finished runs and their audit trails are kept (server/retention). A running
+// run and each flow's newest finished run are always kept, and so are mappings, checkpoints, dead
+// letters, schedules and create intents.
+type Retention struct {
+	Age      time.Duration `koanf:"age" env:"RETENTION_AGE" flag:"retention-age" help:"finished runs that finished longer ago than this are pruned with their audit trails (0: no age limit)"`
+	Runs     int           `koanf:"runs" env:"RETENTION_RUNS" flag:"retention-runs" help:"per flow, keep at most the newest N finished runs with their audit trails (0: no count limit)"`
+	Interval time.Duration `koanf:"interval" env:"RETENTION_INTERVAL" flag:"retention-interval" help:"how often a retention pass runs (the first at start-up; with replicas, one of them runs each pass)"`
+	Batch    int           `koanf:"batch" env:"RETENTION_BATCH" flag:"retention-batch" help:"most audit rows a retention pass deletes per transaction (a running sync's page commit waits for at most one)"`
 }
 
 // Kingdee holds the Kingdee K/3 Cloud connection.
@@ -154,6 +165,7 @@ func Defaults() Config {
 		Greatonce:       Greatonce{Rate: 200, RateMode: "adaptive"},
 		Zhilong:         Zhilong{Rate: 50, RateMode: "adaptive"},
 		Sync:            Sync{PageSize: 1000, BatchSize: 500, Concurrency: 16, BatchConcurrency: 4, Overlap: 2 * time.Minute},
+		Retention:       Retention{Age: 90 * 24 * time.Hour, Interval: 10 * time.Minute, Batch: 1000},
 	}
 }
 
@@ -458,6 +470,7 @@ func (c Config) Validate() error {
 	if c.Sync.Overlap < 0 {
 		errs = append(errs, fmt.Errorf("sync overlap %s is negative", c.Sync.Overlap))
 	}
+	errs = append(errs, c.Retention.validate()...)
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -467,6 +480,28 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks the retention settings.
+func (r Retention) validate() []error {
+	var errs []error
+	if r.Age < 0 {
+		errs = append(errs, fmt.Errorf("retention age %s is negative (0 keeps runs whatever their age)", r.Age))
+	} else if r.Age > 0 && r.Age < time.Minute {
+		errs = append(errs, fmt.Errorf("retention age %s: want at least 1m, or 0 for no age limit", r.Age))
+	} else if r.Age > 100*365*24*time.Hour {
+		errs = append(errs, fmt.Errorf("retention age %s: want at most 100 years, or 0 for no age limit", r.Age))
+	}
+	if r.Runs < 0 || r.Runs > 1_000_000 {
+		errs = append(errs, fmt.Errorf("retention runs %d: want 0 (no count limit) or 1..1000000", r.Runs))
+	}
+	if r.Interval < time.Second || r.Interval > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("retention interval %s: want 1s..168h", r.Interval))
+	}
+	if r.Batch < 1 || r.Batch > 100000 {
+		errs = append(errs, fmt.Errorf("retention batch %d: want 1..100000", r.Batch))
+	}
+	return errs
 }
 
 // IsLoopbackAddr reports whether addr (host:port) names a loopback host: "localhost" or a loopback

@@ -381,3 +381,32 @@ func TestIsLoopbackAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestRetentionSettings: the retention defaults (90 days, no count limit, a pass every 10 minutes in
+// batches of 1000), and clear errors for values that make no sense.
+func TestRetentionSettings(t *testing.T) {
+	if d := Defaults().Retention; d.Age != 2160*time.Hour || d.Runs != 0 || d.Interval != 10*time.Minute || d.Batch != 1000 {
+		t.Fatalf("retention defaults = %+v", d)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--retention-age", "-1h"}, "retention age -1h0m0s is negative"},
+		{[]string{"--retention-age", "30s"}, "retention age 30s: want at least 1m, or 0 for no age limit"},
+		{[]string{"--retention-age", "1000000h"}, "want at most 100 years"},
+		{[]string{"--retention-runs", "-2"}, "retention runs -2: want 0 (no count limit) or 1..1000000"},
+		{[]string{"--retention-interval", "0s"}, "retention interval 0s: want 1s..168h"},
+		{[]string{"--retention-batch", "0"}, "retention batch 0: want 1..100000"},
+		{[]string{"--retention-age", "0", "--retention-runs", "0"}, ""},
+		{[]string{"--retention-age", "1m", "--retention-runs", "2", "--retention-interval", "1s", "--retention-batch", "1"}, ""},
+	} {
+		cfg, _, err := Load(pflag.NewFlagSet("t", pflag.ContinueOnError), tt.args, nil)
+		if (tt.want == "" && err != nil) || (tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want))) {
+			t.Errorf("%v: %v, want %q", tt.args, err, tt.want)
+		}
+		if tt.want == "" && tt.args[1] == "1m" && (cfg.Retention.Runs != 2 || cfg.Retention.Batch != 1 || cfg.Retention.Interval != time.Second) {
+			t.Errorf("%v: retention = %+v", tt.args, cfg.Retention)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 // Package jobs runs syncgate's runs and schedules as jobs on River (github.com/riverqueue/river), an
 // existing job engine: every run that writes (started over the API, by a schedule or by a dead-letter
 // retry) is a River job, and a River periodic job, enqueued by River's elected leader only, fires the
-// due schedules about once a second.
+// due schedules about once a second; another, when configured, runs a retention pass every few minutes.
 //
 // Two drivers, one package (it uses River only through its driver-independent API):
 //
@@ -80,6 +80,11 @@ type Config struct {
 	PollInterval time.Duration
 	// TickInterval is how often due schedules are fired (default 1s, River's minimum period).
 	TickInterval time.Duration
+	// Retention, when set, is run as a River periodic job every RetentionInterval (default 10m, at
+	// least 1s), the first at start-up: one retention pass (server/retention), bounded by the interval.
+	// River's leader alone enqueues it, so one replica prunes at a time.
+	Retention         func(ctx context.Context) error
+	RetentionInterval time.Duration
 }
 
 // riverClient is the part of a *river.Client[TTx] the job system uses, whatever the driver.
@@ -210,6 +215,30 @@ func (w *tickWorker) Work(ctx context.Context, job *river.Job[tickArgs]) error {
 	}
 	return err
 }
+
+// retentionArgs is the periodic job that runs a retention pass.
+type retentionArgs struct{}
+
+func (retentionArgs) Kind() string { return "syncgate_retention" }
+
+type retentionWorker struct {
+	river.WorkerDefaults[retentionArgs]
+	pass     func(ctx context.Context) error
+	interval time.Duration
+}
+
+// Timeout: a pass lasts at most until the next one is due (at least a minute); what it did not reach
+// the next pass prunes.
+func (w *retentionWorker) Timeout(*river.Job[retentionArgs]) time.Duration {
+	return max(w.interval, time.Minute)
+}
+
+func (w *retentionWorker) Work(ctx context.Context, job *river.Job[retentionArgs]) error {
+	return w.pass(ctx)
+}
+
+// queueRetention is the retention passes' queue: one at a time, never taking a run's worker.
+const queueRetention = "retention"
 
 // strandedGrace is how old a running run without a job must be before it is failed as stranded: a
 // run is stored just before its job is queued.
@@ -359,22 +388,38 @@ func (j *Jobs) riverConfig(cfg Config) *river.Config {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{j: j})
 	river.AddWorker(workers, &tickWorker{j: j})
+	queues := map[string]river.QueueConfig{
+		river.QueueDefault: {MaxWorkers: cfg.Workers},
+		queueSchedules:     {MaxWorkers: 1},
+	}
+	periodic := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.TickInterval),
+		func() (river.JobArgs, *river.InsertOpts) {
+			return tickArgs{}, &river.InsertOpts{Queue: queueSchedules, MaxAttempts: 1,
+				UniqueOpts: river.UniqueOpts{ByPeriod: cfg.TickInterval}}
+		}, &river.PeriodicJobOpts{ID: "schedules", RunOnStart: true})}
+	if cfg.Retention != nil {
+		every := cfg.RetentionInterval
+		if every <= 0 {
+			every = 10 * time.Minute
+		}
+		every = max(every, time.Second)
+		river.AddWorker(workers, &retentionWorker{pass: cfg.Retention, interval: every})
+		queues[queueRetention] = river.QueueConfig{MaxWorkers: 1}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return retentionArgs{}, &river.InsertOpts{Queue: queueRetention, MaxAttempts: 1,
+					UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+			}, &river.PeriodicJobOpts{ID: "retention", RunOnStart: true}))
+	}
 	return &river.Config{
 		// River reports its routine work (job counts every few seconds) at info: only its warnings
 		// and errors reach the gateway's log.
-		Logger: slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}).With("component", "river"),
-		Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: cfg.Workers},
-			queueSchedules:     {MaxWorkers: 1},
-		},
-		Workers:           workers,
-		FetchPollInterval: cfg.PollInterval,
-		FetchCooldown:     min(cfg.PollInterval, 100*time.Millisecond),
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.TickInterval),
-			func() (river.JobArgs, *river.InsertOpts) {
-				return tickArgs{}, &river.InsertOpts{Queue: queueSchedules, MaxAttempts: 1,
-					UniqueOpts: river.UniqueOpts{ByPeriod: cfg.TickInterval}}
-			}, &river.PeriodicJobOpts{ID: "schedules", RunOnStart: true})},
+		Logger:                      slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}).With("component", "river"),
+		Queues:                      queues,
+		Workers:                     workers,
+		FetchPollInterval:           cfg.PollInterval,
+		FetchCooldown:               min(cfg.PollInterval, 100*time.Millisecond),
+		PeriodicJobs:                periodic,
 		CompletedJobRetentionPeriod: time.Hour,
 	}
 }

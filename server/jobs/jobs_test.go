@@ -117,3 +117,48 @@ func TestRunJobsExecuteOnePerFlowAndTicksFire(t *testing.T) {
 		t.Fatalf("stopped %s", got)
 	}
 }
+
+// A configured retention pass runs as a periodic job: once at start-up, then every interval, one at
+// a time on its own queue.
+func TestRetentionPassesRunPeriodically(t *testing.T) {
+	eng := &fakeEngine{executing: make(chan string), release: make(chan struct{}), stopped: make(chan string, 4), ticks: make(chan struct{}, 1),
+		running: map[string]bool{}, ended: make(chan string, 8)}
+	passes := make(chan struct{}, 8)
+	var mu sync.Mutex
+	active, overlapped := 0, false
+	cfg := Config{DB: filepath.Join(t.TempDir(), "jobs.db"), PollInterval: 10 * time.Millisecond, RetentionInterval: time.Second,
+		Retention: func(ctx context.Context) error {
+			mu.Lock()
+			active++
+			overlapped = overlapped || active > 1
+			mu.Unlock()
+			defer func() {
+				mu.Lock()
+				active--
+				mu.Unlock()
+				passes <- struct{}{}
+			}()
+			return nil
+		}}
+	j, err := Open(context.Background(), cfg, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Stop(context.Background()); j.Close() })
+	timeout := time.After(30 * time.Second) // a guard against a hang, not a wait
+	for i := range 2 {
+		select {
+		case <-passes:
+		case <-timeout:
+			t.Fatalf("%d retention passes ran, want 2", i)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if overlapped {
+		t.Fatal("two retention passes ran at once")
+	}
+}

@@ -42,7 +42,7 @@ func TestContract(t *testing.T) {
 func TestOpenMigratesAndReopens(t *testing.T) {
 	ctx := context.Background()
 	st, dsn := open(t)
-	if v, err := st.SchemaVersion(ctx); err != nil || v != 1 {
+	if v, err := st.SchemaVersion(ctx); err != nil || v != 3 {
 		t.Fatalf("schema version = %d, %v", v, err)
 	}
 	if err := st.Ping(ctx); err != nil {
@@ -82,7 +82,7 @@ func TestConcurrentOpensOnAFreshDatabase(t *testing.T) {
 			continue
 		}
 		defer stores[i].Close()
-		if v, err := stores[i].SchemaVersion(ctx); err != nil || v != 1 {
+		if v, err := stores[i].SchemaVersion(ctx); err != nil || v != 3 {
 			t.Errorf("replica %d: schema version %d, %v", i, v, err)
 		}
 	}

@@ -83,7 +83,7 @@ func TestMigration4KeepsRunsAndAudit(t *testing.T) {
 		`INSERT INTO runs (id, flow, options, status, started_at) VALUES ('old-run', 'customers', '{}', 'succeeded', 1)`,
 		`INSERT INTO run_records (run_id, seq, source_key, action, outcome, at) VALUES ('old-run', 1, 'K', 'add', 'ok', 5)`)
 	st := openOrFail(t, path)
-	wantVersion(t, st, 5)
+	wantVersion(t, st, 7)
 	r, err := st.GetRun(ctx, "old-run")
 	if err != nil || r.Trigger != "" || r.Actor != "" || r.Status != "succeeded" {
 		t.Fatalf("old run after migration 4 = %+v, %v", r, err)

@@ -3,7 +3,8 @@
 // covers atomic page commits, mappings, checkpoints, the read-only view, the run lifecycle and its
 // listing, dead-letter upserts and resolution, audit-trail paging and create intents; and (operator.go)
 // dead letters by page and by key, a record's history across runs, schedules and their
-// compare-and-set firing, and a run's trigger and actor.
+// compare-and-set firing, and a run's trigger and actor; and (retention.go) retention: which runs a
+// policy selects, deleting a run's trail in bounded batches, and the record of passes.
 package storagetest
 
 import (
@@ -39,6 +40,9 @@ func Run(t *testing.T, open Opener) {
 		{"RunTriggerAndActor", testRunTriggerAndActor},
 		{"RunWindowAndCursorCommitWithThePage", testRunWindowAndCursorCommitWithThePage},
 		{"CancelRequestAndLiveProgress", testCancelRequestAndLiveProgress},
+		{"RetentionCandidates", testRetentionCandidates},
+		{"RetentionDeletesInBatches", testRetentionDeletesInBatches},
+		{"RetentionPassesRecorded", testRetentionPassesRecorded},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open) })
 	}

@@ -1,0 +1,149 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/syncgate/syncgate/server/storage"
+)
+
+var _ storage.Retention = (*Store)(nil)
+
+// candidatesQuery ranks each flow's finished runs newest first by start time and keeps those beyond
+// the newest (rank 1 is never pruned) that are beyond the count limit or finished before the age
+// limit. Runs are a small table (one row per run); the audit rows are what retention deletes.
+const candidatesQuery = `SELECT id FROM (
+		SELECT id, started_at, coalesce(nullif(finished_at, 0), started_at) AS ended,
+			row_number() OVER (PARTITION BY flow ORDER BY started_at DESC, id DESC) AS n
+		FROM runs WHERE status <> 'running')
+	WHERE n > 1 AND ((? > 0 AND n > ?) OR (? > 0 AND ended < ?))
+	ORDER BY started_at, id LIMIT ?`
+
+// PruneCandidates lists, oldest first, at most limit ids of the runs policy selects at now.
+func (s *Store) PruneCandidates(ctx context.Context, p storage.RetentionPolicy, now time.Time, limit int) ([]string, error) {
+	if !p.Enabled() || limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, candidatesQuery, p.KeepRuns, p.KeepRuns, int64(p.MaxAge), now.Add(-p.MaxAge).UnixNano(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list runs to prune: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list runs to prune: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs to prune: %w", err)
+	}
+	return ids, nil
+}
+
+// errRunning refuses to prune a run that is running.
+var errRunning = errors.New("the run is running")
+
+// DeleteRunTrail deletes at most limit audit rows of a finished run in one transaction, and the run
+// once its trail is gone.
+func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (deleted int64, done bool, err error) {
+	limit = max(limit, 1)
+	err = s.inTx(ctx, "prune run "+runID, func(tx *sql.Tx) error {
+		var status string
+		switch err := tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, runID).Scan(&status); {
+		case errors.Is(err, sql.ErrNoRows):
+			done = true
+			return nil
+		case err != nil:
+			return err
+		case status == "running":
+			return errRunning
+		}
+		if deleted, err = deleteTrailBatch(ctx, tx, runID, limit); err != nil {
+			return err
+		}
+		if deleted < int64(limit) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id = ?`, runID); err != nil {
+				return err
+			}
+			done = true
+		}
+		return nil
+	})
+	if err != nil {
+		var se sqlite3.Error
+		if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
+			err = &busyError{err: err}
+		}
+		return 0, false, err
+	}
+	return deleted, done, nil
+}
+
+// busyError is a write that waited out the busy timeout; it matches storage.ErrBusy and wraps
+// SQLite's error.
+type busyError struct{ err error }
+
+func (e *busyError) Error() string   { return e.err.Error() }
+func (e *busyError) Unwrap() []error { return []error{storage.ErrBusy, e.err} }
+
+// deleteTrailBatch deletes the first limit audit rows of a run (by sequence) and returns how many it
+// deleted: fewer than limit means the trail is gone. It is the one place retention deletes audit
+// rows, so a change of the audit layout changes only this function.
+func deleteTrailBatch(ctx context.Context, tx *sql.Tx, runID string, limit int) (int64, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM run_records WHERE run_id = ? AND seq IN (
+		SELECT seq FROM run_records WHERE run_id = ? ORDER BY seq LIMIT ?)`, runID, runID, limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// RecordRetention stores what a pass removed and drops the passes beyond the newest
+// storage.RetentionPassesKept.
+func (s *Store) RecordRetention(ctx context.Context, p storage.RetentionPass) error {
+	return s.inTx(ctx, "record retention pass", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO retention_passes (started_at, finished_at, policy, runs, records,
+			oldest_run_id, oldest_started_at, newest_run_id, newest_started_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			nanos(p.StartedAt), nanos(p.FinishedAt), p.Policy, p.Runs, p.Records,
+			p.OldestRunID, nullNanos(p.OldestStartedAt), p.NewestRunID, nullNanos(p.NewestStartedAt), p.Error)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM retention_passes WHERE id <= (
+			SELECT id FROM retention_passes ORDER BY id DESC LIMIT 1 OFFSET ?)`, storage.RetentionPassesKept)
+		return err
+	})
+}
+
+// RetentionPasses lists the newest recorded passes first, at most limit of them.
+func (s *Store) RetentionPasses(ctx context.Context, limit int) ([]storage.RetentionPass, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT started_at, finished_at, policy, runs, records, oldest_run_id,
+		coalesce(oldest_started_at, 0), newest_run_id, coalesce(newest_started_at, 0), error
+		FROM retention_passes ORDER BY id DESC LIMIT ?`, max(limit, 1))
+	if err != nil {
+		return nil, fmt.Errorf("read retention passes: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.RetentionPass
+	for rows.Next() {
+		var p storage.RetentionPass
+		var started, finished, oldest, newest int64
+		if err := rows.Scan(&started, &finished, &p.Policy, &p.Runs, &p.Records, &p.OldestRunID, &oldest, &p.NewestRunID, &newest, &p.Error); err != nil {
+			return nil, fmt.Errorf("read retention passes: %w", err)
+		}
+		p.StartedAt, p.FinishedAt, p.OldestStartedAt, p.NewestStartedAt = fromNanos(started), fromNanos(finished), fromNanos(oldest), fromNanos(newest)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read retention passes: %w", err)
+	}
+	return out, nil
+}
