@@ -279,7 +279,11 @@ func openSQLite(ctx context.Context, j *Jobs, cfg Config) error {
 		db.Close()
 		return fmt.Errorf("migrate the job database %s: %w", cfg.DB, err)
 	}
-	client, err := river.NewClient(driver, j.riverConfig(cfg))
+	rc := j.riverConfig(cfg)
+	// A notified fetch (a run queued) follows the last fetch by at most 20 ms, as at the 20 ms poll
+	// PostgreSQL keeps, not by min(PollInterval, 100 ms).
+	rc.FetchCooldown = min(cfg.PollInterval, 20*time.Millisecond)
+	client, err := river.NewClient(driver, rc)
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("job client: %w", err)
@@ -374,7 +378,7 @@ func (j *Jobs) riverConfig(cfg Config) *river.Config {
 		},
 		Workers:           workers,
 		FetchPollInterval: cfg.PollInterval,
-		FetchCooldown:     min(cfg.PollInterval, 20*time.Millisecond), // a notified fetch follows the last one by at most this
+		FetchCooldown:     min(cfg.PollInterval, 100*time.Millisecond),
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.TickInterval),
 			func() (river.JobArgs, *river.InsertOpts) {
 				return tickArgs{}, &river.InsertOpts{Queue: queueSchedules, MaxAttempts: 1,
