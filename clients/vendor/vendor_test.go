@@ -409,9 +409,62 @@ func TestReadBodyWhateverTheAnnouncedLength(t *testing.T) {
 		{"hello", 2, 3, "hel"},
 		{"", 0, 100, ""},
 	} {
-		got, err := readBody(&http.Response{Body: io.NopCloser(strings.NewReader(c.body)), ContentLength: c.declared}, c.limit)
-		if err != nil || string(got) != c.want {
-			t.Errorf("%+v: got %q, %v", c, got, err)
+		// Whatever the size of the last body (the hint for a body of unknown length), all of it is read.
+		for _, hint := range []int64{0, 1, 5, 4096} {
+			got, err := readBody(&http.Response{Body: io.NopCloser(strings.NewReader(c.body)), ContentLength: c.declared}, c.limit, hint)
+			if err != nil || string(got) != c.want {
+				t.Errorf("%+v, hint %d: got %q, %v", c, hint, got, err)
+			}
 		}
+	}
+	// A long body of unknown length, read with the hint of the last one, fits its first buffer.
+	long := strings.Repeat("x", 3<<20)
+	got, _ := readBody(&http.Response{Body: io.NopCloser(strings.NewReader(long)), ContentLength: -1}, 1<<30, int64(len(long)))
+	if string(got) != long || cap(got) > len(long)*5/4 {
+		t.Errorf("3 MiB body with its size as the hint: read %d bytes into a buffer of %d", len(got), cap(got))
+	}
+	read := func(hint int64) float64 {
+		return testing.AllocsPerRun(5, func() {
+			readBody(&http.Response{Body: io.NopCloser(strings.NewReader(long)), ContentLength: -1}, 1<<30, hint)
+		})
+	}
+	// Four: the reader, the response, the limit and the one buffer (without a hint, ReadAll grows its
+	// buffer some twenty times).
+	if with, without := read(int64(len(long))), read(0); with > 4 || without <= with {
+		t.Errorf("3 MiB body of unknown length: %.0f allocations with its size as the hint, %.0f without", with, without)
+	}
+}
+
+// The client reads a streamed body (no Content-Length) of an operation with the size of that
+// operation's last body as the hint.
+func TestClientHintsBodySizeByOperation(t *testing.T) {
+	page := strings.Repeat("y", 1<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush() // chunked: no Content-Length
+		io.WriteString(w, page)
+	}))
+	defer srv.Close()
+	c, err := New(Options{Vendor: "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := Retry(context.Background(), c, "page", func(ctx context.Context, call *Call) (struct{}, error) {
+			_, err := call.Do(ctx, Request{Op: "page", URL: srv.URL}, func(resp *Response) error {
+				if string(resp.Body) != page {
+					return fmt.Errorf("body of %d bytes", len(resp.Body))
+				}
+				return nil
+			})
+			return struct{}{}, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.bodySize("page").Load(); got != int64(len(page)) {
+		t.Errorf("hint for page: %d, want %d", got, len(page))
+	}
+	if got := c.bodySize("other").Load(); got != 0 {
+		t.Errorf("hint for an operation never called: %d", got)
 	}
 }

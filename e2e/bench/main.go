@@ -9,7 +9,10 @@
 // also measures a takeover: two replicas on a fresh database, the one executing a SyncCustomers run
 // killed (kill -9) mid-run, and the seconds from the kill until the run moves again on the other and
 // until it ends. It also measures the limit: the raw rate (median of six rounds around the SyncCustomers run) at which the Greatonce mock serves signed calls at
-// the gateway's concurrency, so SyncCustomers' throughput is reported as a share of it.
+// the gateway's concurrency, so SyncCustomers' throughput is reported as a share of it; and SyncAgents'
+// limit, the raw BatchSave rate (items per second, median of six rounds around the SyncAgents run, each
+// of distinct new items rendered with the agents spec, straight at the Kingdee mock with the gateway's
+// Kingdee client, batch size and batch concurrency; batchsave.go).
 //
 // It measures storage too: after both flows' first runs it delivers the customers SyncAgents created
 // (a settling SyncCustomers run), measures the database (SQLite: its file after a WAL checkpoint),
@@ -110,6 +113,10 @@ type result struct {
 	agentGwCPU, agentMockCPU time.Duration
 	// CPU per call of the raw measurement: the client (this process) and the Greatonce mock.
 	rawClientCPU, rawMockCPU time.Duration
+	// bsRate is the raw BatchSave rate (items/s, median of six rounds around SyncAgents);
+	// bsClientCPU and bsMockCPU its CPU per item (this process, the mocks).
+	bsRate                 float64
+	bsClientCPU, bsMockCPU time.Duration
 	// takeover is the PostgreSQL takeover measurement (nil for SQLite).
 	takeover *takeoverResult
 	// growth is the storage growth measurement (nil when not measured).
@@ -189,9 +196,10 @@ func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
 			r.n, r.backend, r.custRecords, r.custTime.Round(time.Millisecond), cr, float64(r.custCalls)/r.custTime.Seconds(),
 			r.custRerun.Round(time.Millisecond), 100*r.custRerun.Seconds()/r.custTime.Seconds(), r.rawRate, 100*cr/r.rawRate,
 			float64(r.peakRSS)/(1<<20), float64(r.dbSize)/(1<<20))
-		fmt.Printf("| %d | %s | SyncAgents | %d | %s | %.0f | %.0f | %s | %.1f%% | | | | |\n",
-			r.n, r.backend, r.agentRecords, r.agentTime.Round(time.Millisecond), float64(r.agentRecords)/r.agentTime.Seconds(),
-			float64(r.agentCalls)/r.agentTime.Seconds(), r.agentRerun.Round(time.Millisecond), 100*r.agentRerun.Seconds()/r.agentTime.Seconds())
+		ar := float64(r.agentRecords) / r.agentTime.Seconds()
+		fmt.Printf("| %d | %s | SyncAgents | %d | %s | %.0f | %.0f | %s | %.1f%% | %.0f items/s (BatchSave) | %.0f%% | | |\n",
+			r.n, r.backend, r.agentRecords, r.agentTime.Round(time.Millisecond), ar,
+			float64(r.agentCalls)/r.agentTime.Seconds(), r.agentRerun.Round(time.Millisecond), 100*r.agentRerun.Seconds()/r.agentTime.Seconds(), r.bsRate, 100*ar/r.bsRate)
 	}
 	if slices.Contains(bes, "postgres") {
 		fmt.Printf("\nWith postgres: the database size is pg_database_size (River's tables included); the peak RSS is the gateway's alone, not PostgreSQL's processes.\n")
@@ -202,6 +210,8 @@ func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
 		perRec := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
 		fmt.Printf("| %d | %s | raw Greatonce calls | | | | %.0f µs (client) | %.0f µs |\n", r.n, r.backend,
 			float64(r.rawClientCPU.Nanoseconds())/1000, float64(r.rawMockCPU.Nanoseconds())/1000)
+		fmt.Printf("| %d | %s | raw BatchSave items | | | | %.0f µs (client) | %.0f µs |\n", r.n, r.backend,
+			float64(r.bsClientCPU.Nanoseconds())/1000, float64(r.bsMockCPU.Nanoseconds())/1000)
 		fmt.Printf("| %d | %s | SyncCustomers | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.backend, r.custTime.Round(time.Millisecond), r.custGwCPU.Round(10*time.Millisecond),
 			r.custMockCPU.Round(10*time.Millisecond), perRec(r.custGwCPU, r.custRecords), perRec(r.custMockCPU, r.custRecords))
 		fmt.Printf("| %d | %s | SyncAgents | %s | %s | %s | %.0f µs | %.0f µs |\n", r.n, r.backend, r.agentTime.Round(time.Millisecond), r.agentGwCPU.Round(10*time.Millisecond),
@@ -356,6 +366,15 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	fmt.Fprintf(os.Stderr, "raw Greatonce rate: %.0f calls/s (median of %.0f … %.0f, three rounds before SyncCustomers and three after)\n",
 		r.rawRate, rates[0], rates[len(rates)-1])
 
+	// SyncAgents' limit: raw BatchSave rounds before and after it (batchsave.go).
+	bs, err := newBatchSaver(ctx, v, batchSize, batchConcurrency)
+	if err != nil {
+		return r, err
+	}
+	braw := &rawBatchSave{saver: bs, mocks: mocks, n: min(n, 20000)}
+	if err := braw.rounds(ctx, 0); err != nil {
+		return r, err
+	}
 	c0 = count(kd) + count(zl)
 	g0, m0 = cpu()
 	prof = startProfile(ctx, debugAddr, fmt.Sprintf("agents-%d.pprof", n))
@@ -375,6 +394,13 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	}
 	r.agentRerun = time.Since(t0)
 	fmt.Fprintf(os.Stderr, "agents: %v in %s (%s)\n", ar.GetRun().GetCounts(), r.agentTime, ar.GetRun().GetStatus())
+	if err := braw.rounds(ctx, 3); err != nil {
+		return r, err
+	}
+	r.bsRate = braw.median()
+	r.bsClientCPU, r.bsMockCPU = braw.client/time.Duration(braw.items), braw.mock/time.Duration(braw.items)
+	fmt.Fprintf(os.Stderr, "raw BatchSave rate: %.0f items/s (median of %.0f … %.0f, batches of %d, %d in flight; three rounds before SyncAgents and three after)\n",
+		r.bsRate, slices.Min(braw.rates), slices.Max(braw.rates), batchSize, batchConcurrency)
 
 	if debugAddr != "" { // allocations since start, both flows
 		if err := fetchTo(ctx, "http://"+debugAddr+"/debug/pprof/allocs", filepath.Join(profileDir, fmt.Sprintf("allocs-%d.pprof", n))); err != nil {

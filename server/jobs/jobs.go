@@ -74,9 +74,11 @@ type Config struct {
 	Logger        *slog.Logger
 	// Workers is how many run jobs execute at once (default 4; each flow runs one at a time).
 	Workers int
-	// PollInterval is how often an idle worker looks for new jobs (default 20ms): the delay
-	// between queueing a run and its start when the database does not notify (SQLite has no
-	// LISTEN/NOTIFY; on PostgreSQL River also listens).
+	// PollInterval is how often an idle worker looks for new jobs (default 20ms on PostgreSQL, 250ms
+	// on SQLite). It is the fallback: a queued run wakes the workers through River's notifications
+	// (LISTEN/NOTIFY on PostgreSQL; on SQLite River's notification table, which its listener reads
+	// every 50ms), and a poll picks up what no notification announced. On SQLite each poll is a write
+	// transaction on River's database: at 20ms they cost an idle gateway ~20% of a core.
 	PollInterval time.Duration
 	// TickInterval is how often due schedules are fired (default 1s, River's minimum period).
 	TickInterval time.Duration
@@ -276,6 +278,9 @@ func Open(ctx context.Context, cfg Config, eng Engine) (*Jobs, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 20 * time.Millisecond
+		if cfg.PostgresURL == "" {
+			cfg.PollInterval = 250 * time.Millisecond
+		}
 	}
 	if cfg.TickInterval < time.Second {
 		cfg.TickInterval = time.Second
@@ -303,7 +308,11 @@ func openSQLite(ctx context.Context, j *Jobs, cfg Config) error {
 		db.Close()
 		return fmt.Errorf("migrate the job database %s: %w", cfg.DB, err)
 	}
-	client, err := river.NewClient(driver, j.riverConfig(cfg))
+	rc := j.riverConfig(cfg)
+	// A notified fetch (a run queued) follows the last fetch by at most 20 ms, as at the 20 ms poll
+	// PostgreSQL keeps, not by min(PollInterval, 100 ms).
+	rc.FetchCooldown = min(cfg.PollInterval, 20*time.Millisecond)
+	client, err := river.NewClient(driver, rc)
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("job client: %w", err)

@@ -483,90 +483,149 @@ func (t *kingdeeCustomerWriter) Write(ctx context.Context, items []engine.Planne
 
 func (t *kingdeeCustomerWriter) write(ctx context.Context, items []engine.Planned) []engine.Delivery {
 	out := make([]engine.Delivery, len(items))
-	failAll := func(err error) []engine.Delivery {
-		for i := range out {
-			out[i] = engine.Delivery{Action: items[i].Action, Err: err}
-		}
-		return out
-	}
 	ids := make([]int64, len(items))
-	bad := make([]bool, len(items))
+	var unmapped, updates []int
 	for i, p := range items {
 		var err error
-		if ids[i], err = customerID(p); err != nil {
-			out[i], bad[i] = engine.Delivery{Action: engine.ActionUpdate, Err: err}, true
+		switch ids[i], err = customerID(p); {
+		case err != nil:
+			out[i] = engine.Delivery{Action: engine.ActionUpdate, Err: err}
+		case ids[i] == 0:
+			unmapped = append(unmapped, i)
+		default:
+			updates = append(updates, i)
 		}
-	}
-	// Unmapped agents may exist in Kingdee already (written before a crash, before the local commit):
-	// find them by their external id and update them instead of creating duplicates.
-	existing, err := t.findExisting(ctx, items)
-	if err != nil {
-		return failAll(err)
-	}
-	for i, key := range existing {
-		ids[i], _ = strconv.ParseInt(key, 10, 64)
 	}
 	var spec *mapping.Spec // one run renders every item with the same spec
 	if len(items) > 0 {
 		spec = t.specOf(items[0])
 	}
-	var updateIDs []int64
-	for i := range items {
-		if !bad[i] && ids[i] != 0 {
-			updateIDs = append(updateIDs, ids[i])
-		}
+	w := &pageWrite{t: t, items: items, ids: ids, spec: spec, changes: make([]change, len(items)), out: out,
+		sem: make(chan struct{}, max(t.concurrency, 1))}
+	w.audit, w.verify = t.options(spec)
+	// The batches of a page are saved concurrently (they hold disjoint records), up to concurrency
+	// calls at a time: each BatchSave is a round trip the server works through on its own. Unmapped
+	// agents may exist in Kingdee already (written before a crash, before the local commit): each
+	// chunk of them is first looked up by its external id, in the chunk's own turn, so that one
+	// chunk's lookup overlaps another's save; those found are updated instead of created twice.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var found []int
+	for start := 0; start < len(unmapped); start += t.batchSize {
+		chunk := unmapped[start:min(start+t.batchSize, len(unmapped))]
+		w.sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-w.sem; wg.Done() }()
+			if f := w.create(ctx, chunk); len(f) > 0 {
+				mu.Lock()
+				found = append(found, f...)
+				mu.Unlock()
+			}
+		}()
 	}
-	current, err := t.currentValues(ctx, spec, updateIDs)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.update(ctx, updates)
+	}()
+	wg.Wait()
+	if len(found) > 0 {
+		slices.Sort(found)
+		w.update(ctx, found)
+	}
+	return out
+}
+
+// pageWrite is one page's BatchSave calls: each item's change and delivery at its index.
+type pageWrite struct {
+	t             *kingdeeCustomerWriter
+	items         []engine.Planned
+	ids           []int64 // FCUSTID per item (0: create)
+	spec          *mapping.Spec
+	audit, verify bool
+	changes       []change
+	out           []engine.Delivery
+	sem           chan struct{} // bounds the page's calls in flight
+}
+
+// create looks the unmapped items at idx up by their external id and creates those Kingdee does not
+// hold, with one BatchSave; it returns the items found (their ids set), to be updated.
+func (w *pageWrite) create(ctx context.Context, idx []int) (found []int) {
+	got, err := w.t.lookup(ctx, w.items, idx)
 	if err != nil {
-		return failAll(err)
+		for _, i := range idx {
+			w.out[i] = engine.Delivery{Action: w.items[i].Action, Err: err}
+		}
+		return nil
 	}
-	// Creates and updates go in separate calls, and updates with different NeedUpDateFields too:
-	// NeedUpDateFields applies to a whole call.
-	changes := make([]change, len(items))
 	var creates []int
+	for _, i := range idx {
+		if id, ok := got[i]; ok {
+			w.ids[i] = id
+			found = append(found, i)
+			continue
+		}
+		c, err := w.t.prepare(w.items[i], 0, nil)
+		if err != nil {
+			w.out[i] = engine.Delivery{Action: w.items[i].Action, Err: err}
+			continue
+		}
+		w.changes[i] = c
+		creates = append(creates, i)
+	}
+	if len(creates) > 0 {
+		w.t.saveBatch(ctx, w.items, w.changes, creates, w.audit, w.verify, w.out)
+	}
+	return found
+}
+
+// update updates the items at idx (their ids set): Kingdee's current values of the spec's if_empty
+// fields are read first, and updates with different NeedUpDateFields go in separate calls
+// (NeedUpDateFields applies to a whole call), up to the page's concurrency at a time.
+func (w *pageWrite) update(ctx context.Context, idx []int) {
+	if len(idx) == 0 {
+		return
+	}
+	ids := make([]int64, len(idx))
+	for j, i := range idx {
+		ids[j] = w.ids[i]
+	}
+	current, err := w.t.currentValues(ctx, w.spec, ids)
+	if err != nil {
+		for _, i := range idx {
+			w.out[i] = engine.Delivery{Action: w.items[i].Action, Err: err}
+		}
+		return
+	}
 	groups := map[string][]int{}
 	var order []string
-	for i, p := range items {
-		if bad[i] {
-			continue
-		}
-		c, err := t.prepare(p, ids[i], current[ids[i]])
+	for _, i := range idx {
+		c, err := w.t.prepare(w.items[i], w.ids[i], current[w.ids[i]])
 		if err != nil {
-			out[i] = engine.Delivery{Action: p.Action, Err: err}
+			w.out[i] = engine.Delivery{Action: w.items[i].Action, Err: err}
 			continue
 		}
-		changes[i] = c
-		if c.id == 0 {
-			creates = append(creates, i)
-			continue
-		}
+		w.changes[i] = c
 		k := strings.Join(c.fields, ",")
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
 		groups[k] = append(groups[k], i)
 	}
-	audit, verify := t.options(spec)
-	// The batches of a page are saved concurrently (they hold disjoint records), up to concurrency at a
-	// time: each BatchSave is a round trip the server works through on its own.
-	var batches [][]int
-	for _, group := range append([][]int{creates}, mapValues(groups, order)...) {
-		for start := 0; start < len(group); start += t.batchSize {
-			batches = append(batches, group[start:min(start+t.batchSize, len(group))])
+	var wg sync.WaitGroup
+	for _, group := range mapValues(groups, order) {
+		for start := 0; start < len(group); start += w.t.batchSize {
+			batch := group[start:min(start+w.t.batchSize, len(group))]
+			w.sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-w.sem; wg.Done() }()
+				w.t.saveBatch(ctx, w.items, w.changes, batch, w.audit, w.verify, w.out)
+			}()
 		}
 	}
-	sem := make(chan struct{}, max(t.concurrency, 1))
-	var wg sync.WaitGroup
-	for _, batch := range batches {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			t.saveBatch(ctx, items, changes, batch, audit, verify, out)
-		}()
-	}
 	wg.Wait()
-	return out
 }
 
 func mapValues(m map[string][]int, order []string) [][]int {
