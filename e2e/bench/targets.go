@@ -90,7 +90,7 @@ func quotaTargets(ts *targets, results []quotaResult) {
 }
 
 // scaleTargets adds one scale measurement's figures: SyncCustomers' share of the raw Greatonce rate
-// (≥ 85%, ≥ 80% from 1M records) and the storage figures (≤ 500 bytes per delivered record, ≤ 1.3×
+// (≥ 85%, ≥ 80% from 1M records), SyncAgents' share of the raw BatchSave rate (≥ 60%) and the storage figures (≤ 500 bytes per delivered record, ≤ 1.3×
 // after the resyncs and reruns).
 func scaleTargets(ts *targets, r result) {
 	name := fmt.Sprintf("N=%d %s", r.n, r.backend)
@@ -100,6 +100,9 @@ func scaleTargets(ts *targets, r result) {
 	}
 	if r.rawRate > 0 && r.custTime > 0 {
 		ts.atLeast(name+": SyncCustomers share of raw Greatonce rate", 100*float64(r.custRecords)/r.custTime.Seconds()/r.rawRate, "%", share)
+	}
+	if r.bsRate > 0 && r.agentTime > 0 {
+		ts.atLeast(name+": SyncAgents share of raw BatchSave rate", 100*float64(r.agentRecords)/r.agentTime.Seconds()/r.bsRate, "%", 60)
 	}
 	if g := r.growth; g != nil {
 		ts.atMost(name+": database bytes per delivered record", g.bytesPerRecord(), "B", 500)
