@@ -61,6 +61,9 @@ var profileSeconds int
 // takeoverAfter is the replicas' takeover_after in the PostgreSQL takeover measurement.
 var takeoverAfter time.Duration
 
+// readersCfg is the read-API-under-load measurement (-readers).
+var readersCfg readersConfig
+
 // adminDSN is the PostgreSQL server (a role that may create databases) for the PostgreSQL backend.
 var adminDSN string
 
@@ -77,7 +80,12 @@ func main() {
 	backends := flag.String("backends", "sqlite,postgres", "comma-separated storage backends to measure: sqlite, postgres")
 	flag.DurationVar(&takeoverAfter, "takeover-after", 4*time.Second, "PostgreSQL: the replicas' takeover_after in the kill -9 takeover measurement")
 	flag.StringVar(&adminDSN, "postgres", pgtest.AdminDSN(), "PostgreSQL: admin DSN of the server on which the throw-away databases are made (default: $"+pgtest.EnvAdminDSN+", or the local socket)")
+	flag.IntVar(&readersCfg.readers, "readers", 0, "also measure the read API under load: this many concurrent readers (ListRuns, GetRun with records, GetRecord) during a SyncCustomers run of -readers-n customers, against the same run without readers (0: not measured)")
+	flag.IntVar(&readersCfg.n, "readers-n", 100000, "customers in the -readers measurement")
+	flag.DurationVar(&readersCfg.pace, "readers-pace", 5*time.Second, "-readers: each reader's mean wait between two calls (uniform within ±50%; 5 s is the console's refresh interval); 0 is a closed loop")
+	flag.BoolVar(&readersCfg.closed, "readers-closed", false, "-readers: also measure the readers in a closed loop (no wait), for information")
 	flag.Parse()
+	readersCfg.profile = profileDir != ""
 	if err := run(*scales, *quotas, *backends, *concurrency, *pageSize, *batchSize); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -145,6 +153,13 @@ func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
 	}
 	if len(qresults) > 0 {
 		printQuotas(qresults)
+	}
+	if readersCfg.readers > 0 {
+		runs, err := measureReaders(ctx, gw, mk, dir, readersCfg, conc, pageSize, batchSize)
+		if err != nil {
+			return fmt.Errorf("readers: %w", err)
+		}
+		printReaders(readersCfg, runs)
 	}
 	if strings.TrimSpace(scales) == "" {
 		return nil
