@@ -75,6 +75,7 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 		// Small answers go uncompressed: gzip costs more CPU than it saves below a few KiB (7% of the
 		// gateway's CPU under 200 concurrent ListRuns went to resetting compressors).
 		connect.WithCompressMinBytes(compressMinBytes),
+		gzipCompression(),
 	)
 	path, h := syncgatev1connect.NewSyncServiceHandler(svc, opts...)
 	mux.Handle(path, obs.Middleware(h))
