@@ -83,6 +83,7 @@ func main() {
 	flag.IntVar(&readersCfg.readers, "readers", 0, "also measure the read API under load: this many concurrent readers (ListRuns, GetRun with records, GetRecord) during a SyncCustomers run of -readers-n customers, against the same run without readers (0: not measured)")
 	flag.IntVar(&readersCfg.n, "readers-n", 100000, "customers in the -readers measurement")
 	flag.DurationVar(&readersCfg.pace, "readers-pace", 5*time.Second, "-readers: each reader's mean wait between two calls (uniform within ±50%; 5 s is the console's refresh interval); 0 is a closed loop")
+	flag.IntVar(&readersCfg.rounds, "readers-rounds", 1, "-readers: pairs of runs (without readers, with them) measured alternately; the share is reported per pair")
 	flag.BoolVar(&readersCfg.closed, "readers-closed", false, "-readers: also measure the readers in a closed loop (no wait), for information")
 	flag.Parse()
 	readersCfg.profile = profileDir != ""

@@ -30,6 +30,7 @@ type readersConfig struct {
 	n       int           // customers in the SyncCustomers run
 	pace    time.Duration // each reader's mean wait between calls (0: closed loop, no wait)
 	closed  bool          // also measure the closed loop once, for information
+	rounds  int           // pairs of runs (without, with readers), alternating
 	profile bool          // write the gateway's CPU profile of the run with readers to profileDir
 }
 
@@ -58,6 +59,7 @@ type readStats struct {
 
 // readersRun is one SyncCustomers run over N customers, with or without readers.
 type readersRun struct {
+	round      int // the pair it belongs to (from 1)
 	readers    int
 	pace       time.Duration
 	added      int64
@@ -73,24 +75,28 @@ func (r readersRun) rate() float64 { return float64(r.added) / r.elapsed.Seconds
 // readers, then the same run (fresh mocks, fresh database) with c.readers readers over the Connect
 // protocol, and with -readers-closed the same again with the readers in a closed loop.
 func measureReaders(ctx context.Context, gwBin, mkBin, dir string, c readersConfig, conc, pageSize, batchSize int) ([]readersRun, error) {
-	var out []readersRun
-	cases := []struct {
-		readers int
-		pace    time.Duration
-	}{{0, 0}, {c.readers, c.pace}}
-	if c.closed && c.pace > 0 {
-		cases = append(cases, struct {
-			readers int
-			pace    time.Duration
-		}{c.readers, 0})
+	type runCase struct {
+		round, readers int
+		pace           time.Duration
 	}
+	var cases []runCase
+	// Alternating pairs: this machine's speed drifts by tens of percent over minutes (other work
+	// shares its cores), so each run with readers is compared with the run without them just before.
+	for round := 1; round <= max(c.rounds, 1); round++ {
+		cases = append(cases, runCase{round, 0, 0}, runCase{round, c.readers, c.pace})
+	}
+	if c.closed && c.pace > 0 {
+		cases = append(cases, runCase{max(c.rounds, 1), c.readers, 0})
+	}
+	var out []readersRun
 	for i, k := range cases {
-		fmt.Fprintf(os.Stderr, "== readers: SyncCustomers N=%d with %d readers (pace %s)\n", c.n, k.readers, k.pace)
+		fmt.Fprintf(os.Stderr, "== readers: round %d, SyncCustomers N=%d with %d readers (pace %s)\n", k.round, c.n, k.readers, k.pace)
 		prof := c.profile && i == 1
 		r, err := readersOnce(ctx, gwBin, mkBin, filepath.Join(dir, fmt.Sprintf("readers-%d.db", i)), c.n, k.readers, k.pace, prof, conc, pageSize, batchSize)
 		if err != nil {
 			return nil, err
 		}
+		r.round = k.round
 		out = append(out, r)
 	}
 	return out, nil
@@ -380,10 +386,12 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 
 // printReaders prints the read-API-under-load figures beside the targets.
 func printReaders(c readersConfig, runs []readersRun) {
-	base := runs[0]
 	fmt.Printf("\nThe read API under load (SyncCustomers over %d customers; readers over Connect+JSON, each on its own HTTP/1.1 connection, a third of the calls each method):\n\n", c.n)
-	fmt.Printf("| readers | pacing | method | calls | calls/s | errors | p50 | p95 | p99 (target ≤ %s) | |\n|---|---|---|---|---|---|---|---|---|---|\n", ms(readP99Target))
-	for _, r := range runs[1:] {
+	fmt.Printf("| round | readers | pacing | method | calls | calls/s | errors | p50 | p95 | p99 (target ≤ %s) | |\n|---|---|---|---|---|---|---|---|---|---|---|\n", ms(readP99Target))
+	for _, r := range runs {
+		if r.readers == 0 {
+			continue
+		}
 		pacing := fmt.Sprintf("a call, then a wait of %s ± 50%%", r.pace)
 		if r.pace == 0 {
 			pacing = "closed loop, no wait (information)"
@@ -400,16 +408,18 @@ func printReaders(c readersConfig, runs []readersRun) {
 			if s.firstErr != "" {
 				errs += " (" + strings.ReplaceAll(s.firstErr, "|", "/") + ")"
 			}
-			fmt.Printf("| %d | %s | %s | %d | %.0f | %s | %s | %s | %s | %s |\n", r.readers, pacing, readNames[m], len(s.lat),
+			fmt.Printf("| %d | %d | %s | %s | %d | %.0f | %s | %s | %s | %s | %s |\n", r.round, r.readers, pacing, readNames[m], len(s.lat),
 				float64(len(s.lat))/r.elapsed.Seconds(), errs, ms(percentile(s.lat, 0.5)), ms(percentile(s.lat, 0.95)), ms(p99), verdict)
 		}
 	}
-	fmt.Printf("\n| readers | pacing | records | status | time | records/s | gateway CPU | share of the run without readers (target ≥ %.0f%%) | |\n|---|---|---|---|---|---|---|---|---|\n", 100*readRatioTarget)
+	fmt.Printf("\n| round | readers | pacing | records | status | time | records/s | gateway CPU | share of the round's run without readers (target ≥ %.0f%%) | |\n|---|---|---|---|---|---|---|---|---|---|\n", 100*readRatioTarget)
+	var base readersRun
+	var shares []float64
 	for _, r := range runs {
 		pacing, share, verdict := "", "", ""
 		switch {
 		case r.readers == 0:
-			pacing = "none"
+			pacing, base = "none", r
 		case r.pace == 0:
 			pacing = "closed loop (information)"
 		default:
@@ -421,8 +431,24 @@ func printReaders(c readersConfig, runs []readersRun) {
 			if ratio < readRatioTarget {
 				verdict = "misses"
 			}
+			if r.pace > 0 {
+				shares = append(shares, ratio)
+			}
 		}
-		fmt.Printf("| %d | %s | %d | %s | %s | %.0f | %s | %s | %s |\n", r.readers, pacing, r.added, r.status, r.elapsed.Round(time.Millisecond),
+		fmt.Printf("| %d | %d | %s | %d | %s | %s | %.0f | %s | %s | %s |\n", r.round, r.readers, pacing, r.added, r.status, r.elapsed.Round(time.Millisecond),
 			r.rate(), r.gatewayCPU.Round(10*time.Millisecond), share, verdict)
 	}
+	if len(shares) > 1 {
+		slices.Sort(shares)
+		fmt.Printf("\nShare with %s-paced readers over %d rounds: %.1f%% … %.1f%%, median %.1f%% (target ≥ %.0f%%)\n", runs[1].pace, len(shares),
+			100*shares[0], 100*shares[len(shares)-1], 100*median(shares), 100*readRatioTarget)
+	}
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
