@@ -17,6 +17,12 @@
 // throttled and the dead letters beside the targets. -n "" skips the scale measurements:
 //
 //	go run ./e2e/bench -n "" -quota 300:10000,3000:30000
+//
+// With -readers R it also measures the read API under load (readers.go): R concurrent readers
+// (ListRuns, GetRun with records, GetRecord) during a SyncCustomers run of -readers-n customers,
+// against the same run without them, in -readers-rounds alternating pairs:
+//
+//	go run ./e2e/bench -n "" -readers 200 -readers-n 100000 -readers-rounds 2
 package main
 
 import (
