@@ -67,6 +67,7 @@ type readersRun struct {
 	status     string
 	stats      [readMethods]readStats
 	gatewayCPU time.Duration
+	benchCPU   time.Duration // this process (the readers' side) during the run
 }
 
 func (r readersRun) rate() float64 { return float64(r.added) / r.elapsed.Seconds() }
@@ -176,6 +177,7 @@ func readersOnce(ctx context.Context, gwBin, mkBin, db string, n, readers int, p
 	}
 
 	g0, _ := gw.CPUTime()
+	b0 := selfCPU()
 	t0 := time.Now()
 	started, err := control.SyncCustomers(actx, &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{}})
 	if err != nil {
@@ -236,7 +238,7 @@ func readersOnce(ctx context.Context, gwBin, mkBin, db string, n, readers int, p
 		stopProf()
 	}
 	g1, _ := gw.CPUTime()
-	r.gatewayCPU = g1 - g0
+	r.gatewayCPU, r.benchCPU = g1-g0, selfCPU()-b0
 	if last == nil {
 		return r, errors.New("watch run: no snapshot")
 	}
@@ -412,7 +414,7 @@ func printReaders(c readersConfig, runs []readersRun) {
 				float64(len(s.lat))/r.elapsed.Seconds(), errs, ms(percentile(s.lat, 0.5)), ms(percentile(s.lat, 0.95)), ms(p99), verdict)
 		}
 	}
-	fmt.Printf("\n| round | readers | pacing | records | status | time | records/s | gateway CPU | share of the round's run without readers (target ≥ %.0f%%) | |\n|---|---|---|---|---|---|---|---|---|---|\n", 100*readRatioTarget)
+	fmt.Printf("\n| round | readers | pacing | records | status | time | records/s | gateway CPU | bench CPU (the readers) | share of the round's run without readers (target ≥ %.0f%%) | |\n|---|---|---|---|---|---|---|---|---|---|---|\n", 100*readRatioTarget)
 	var base readersRun
 	var shares []float64
 	for _, r := range runs {
@@ -435,8 +437,8 @@ func printReaders(c readersConfig, runs []readersRun) {
 				shares = append(shares, ratio)
 			}
 		}
-		fmt.Printf("| %d | %d | %s | %d | %s | %s | %.0f | %s | %s | %s |\n", r.round, r.readers, pacing, r.added, r.status, r.elapsed.Round(time.Millisecond),
-			r.rate(), r.gatewayCPU.Round(10*time.Millisecond), share, verdict)
+		fmt.Printf("| %d | %d | %s | %d | %s | %s | %.0f | %s | %s | %s | %s |\n", r.round, r.readers, pacing, r.added, r.status, r.elapsed.Round(time.Millisecond),
+			r.rate(), r.gatewayCPU.Round(10*time.Millisecond), r.benchCPU.Round(10*time.Millisecond), share, verdict)
 	}
 	if len(shares) > 1 {
 		slices.Sort(shares)
