@@ -40,8 +40,8 @@ type MuxOptions struct {
 	// ("https://*.example.com"); "*" alone allows every origin.
 	AllowedOrigins []string
 	// ReadConcurrency is how many of the read calls (GetRun, ListRuns, GetRecord, ListDeadLetters,
-	// ListSchedules, GetOverview) are served at once; more wait their turn (0: one per CPU,
-	// GOMAXPROCS). See limitReads.
+	// ListSchedules, GetOverview) are served at once; more wait their turn (0: four per CPU,
+	// 4·GOMAXPROCS). See limitReads.
 	ReadConcurrency int
 	// Console, when set, serves the web console at "/": every path that the API, health, reflection
 	// and /metrics do not serve. Nil: those paths answer 404.
