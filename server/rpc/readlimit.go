@@ -33,8 +33,8 @@ func defaultReadConcurrency() int { return 4 * runtime.GOMAXPROCS(0) }
 // runtime wakes them. Without it, every concurrent reader is a runnable goroutine that the scheduler
 // shares the CPUs with fairly, so 200 readers in a closed loop left a running sync a few percent of
 // the gateway's CPU (its records/s fell to 4% on 2 cores, measured); with it, reads beyond n queue
-// instead of competing, and a sync's few goroutines keep their share. A caller whose context ends
-// while it waits is passed on at once, and the call answers its Canceled or DeadlineExceeded.
+// instead of competing, and a sync's goroutines keep a larger share. A caller that hangs up while it
+// waits (its request's context ends) is passed on at once, so that its call ends with that error.
 // Other procedures are not limited.
 func limitReads(n int, next http.Handler) http.Handler { return newReadLimiter(n, nil, next) }
 
