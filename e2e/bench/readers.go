@@ -279,7 +279,8 @@ func (p *keyPool) size() int {
 	return len(p.keys)
 }
 
-// pick returns a key: half the time one of the 200 newest (the records being synced), else any.
+// pick returns a key: half the time one of the 200 added last (records the running run delivered, as
+// the readers page through it), else any.
 func (p *keyPool) pick(rng *rand.Rand) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
