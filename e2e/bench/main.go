@@ -26,6 +26,12 @@
 // throttled and the dead letters beside the targets. -n "" skips the scale measurements:
 //
 //	go run ./e2e/bench -n "" -quota 300:10000,3000:30000
+//
+// With -readers R it also measures the read API under load (readers.go): R concurrent readers
+// (ListRuns, GetRun with records, GetRecord) during a SyncCustomers run of -readers-n customers,
+// against the same run without them, in -readers-rounds alternating pairs:
+//
+//	go run ./e2e/bench -n "" -readers 200 -readers-n 100000 -readers-rounds 2
 package main
 
 import (
@@ -74,6 +80,9 @@ var takeoverAfter time.Duration
 // reruns (both zero: not measured).
 var growthResyncs, growthReruns int
 
+// readersCfg is the read-API-under-load measurement (-readers).
+var readersCfg readersConfig
+
 // adminDSN is the PostgreSQL server (a role that may create databases) for the PostgreSQL backend.
 var adminDSN string
 
@@ -92,7 +101,13 @@ func main() {
 	flag.StringVar(&adminDSN, "postgres", pgtest.AdminDSN(), "PostgreSQL: admin DSN of the server on which the throw-away databases are made (default: $"+pgtest.EnvAdminDSN+", or the local socket)")
 	flag.IntVar(&growthResyncs, "resyncs", 3, "storage growth: full resyncs of both flows after every record was delivered once (0 with -reruns 0: no growth measurement)")
 	flag.IntVar(&growthReruns, "reruns", 10, "storage growth: no-change reruns of both flows after the full resyncs")
+	flag.IntVar(&readersCfg.readers, "readers", 0, "also measure the read API under load: this many concurrent readers (ListRuns, GetRun with records, GetRecord) during a SyncCustomers run of -readers-n customers, against the same run without readers (0: not measured)")
+	flag.IntVar(&readersCfg.n, "readers-n", 100000, "customers in the -readers measurement")
+	flag.DurationVar(&readersCfg.pace, "readers-pace", 5*time.Second, "-readers: each reader's mean wait between two calls (uniform within ±50%; 5 s is the console's refresh interval); 0 is a closed loop")
+	flag.IntVar(&readersCfg.rounds, "readers-rounds", 1, "-readers: pairs of runs (without readers, with them) measured alternately; the share is reported per pair")
+	flag.BoolVar(&readersCfg.closed, "readers-closed", false, "-readers: also measure the readers in a closed loop (no wait), for information")
 	flag.Parse()
+	readersCfg.profile = profileDir != ""
 	if err := run(*scales, *quotas, *backends, *concurrency, *pageSize, *batchSize); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -169,6 +184,14 @@ func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
 	if len(qresults) > 0 {
 		printQuotas(qresults)
 		quotaTargets(&ts, qresults)
+	}
+	if readersCfg.readers > 0 {
+		runs, err := measureReaders(ctx, gw, mk, dir, readersCfg, conc, pageSize, batchSize)
+		if err != nil {
+			return fmt.Errorf("readers: %w", err)
+		}
+		printReaders(readersCfg, runs)
+		readersTargets(&ts, runs)
 	}
 	if strings.TrimSpace(scales) == "" {
 		return nil

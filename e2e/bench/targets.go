@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -107,5 +108,27 @@ func scaleTargets(ts *targets, r result) {
 	if g := r.growth; g != nil {
 		ts.atMost(name+": database bytes per delivered record", g.bytesPerRecord(), "B", 500)
 		ts.atMost(fmt.Sprintf("%s: database after %d full resyncs and %d no-change reruns / after the first sync", name, g.resyncs, g.reruns), g.factor(), "×", 1.3)
+	}
+}
+
+// readersTargets adds the read API figures of each paced round: p99 of each method ≤ 250 ms, and the
+// sync with readers at ≥ 80% of its rate without them (the closed loop is information only).
+func readersTargets(ts *targets, runs []readersRun) {
+	var base readersRun
+	for _, r := range runs {
+		if r.readers == 0 {
+			base = r
+			continue
+		}
+		if r.pace == 0 {
+			continue
+		}
+		name := fmt.Sprintf("read API, %d readers paced %s, round %d", r.readers, r.pace, r.round)
+		for m := range readMethods {
+			s := r.stats[m]
+			slices.Sort(s.lat)
+			ts.atMost(name+": "+readNames[m]+" p99", float64(percentile(s.lat, 0.99).Microseconds())/1000, "ms", float64(readP99Target.Microseconds())/1000)
+		}
+		ts.atLeast(name+": SyncCustomers records/s / the round's run without readers", 100*r.rate()/base.rate(), "%", 100*readRatioTarget)
 	}
 }

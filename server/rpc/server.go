@@ -39,6 +39,10 @@ type MuxOptions struct {
 	// browsers refuse cross-origin calls. An entry may hold one "*" wildcard
 	// ("https://*.example.com"); "*" alone allows every origin.
 	AllowedOrigins []string
+	// ReadConcurrency is how many of the read calls (GetRun, ListRuns, GetRecord, ListDeadLetters,
+	// ListSchedules, GetOverview) are served at once; more wait their turn (0: four per CPU,
+	// 4·GOMAXPROCS). See limitReads.
+	ReadConcurrency int
 	// Console, when set, serves the web console at "/": every path that the API, health, reflection
 	// and /metrics do not serve. Nil: those paths answer 404.
 	Console http.Handler
@@ -75,9 +79,13 @@ func NewMux(svc syncgatev1connect.SyncServiceHandler, o MuxOptions) *Mux {
 		// Small answers go uncompressed: gzip costs more CPU than it saves below a few KiB (7% of the
 		// gateway's CPU under 200 concurrent ListRuns went to resetting compressors).
 		connect.WithCompressMinBytes(compressMinBytes),
+		gzipCompression(),
 	)
 	path, h := syncgatev1connect.NewSyncServiceHandler(svc, opts...)
-	mux.Handle(path, obs.Middleware(h))
+	if o.ReadConcurrency <= 0 {
+		o.ReadConcurrency = defaultReadConcurrency()
+	}
+	mux.Handle(path, obs.Middleware(limitReads(o.ReadConcurrency, h)))
 
 	health := grpchealth.NewStaticChecker(syncgatev1connect.SyncServiceName)
 	mux.Handle(grpchealth.NewHandler(health))

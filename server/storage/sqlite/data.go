@@ -58,7 +58,7 @@ func placeholders(n int) string {
 func (s *Store) Checkpoint(ctx context.Context, flow string) (storage.Cursor, bool, error) {
 	var t int64
 	var k string
-	err := s.db.QueryRowContext(ctx, `SELECT cursor_time, cursor_key FROM checkpoints WHERE flow = ?`, flow).Scan(&t, &k)
+	err := s.queryRow(ctx, `SELECT cursor_time, cursor_key FROM checkpoints WHERE flow = ?`, flow).Scan(&t, &k)
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.Cursor{}, false, nil
 	}
@@ -414,7 +414,7 @@ func scanRun(sc interface{ Scan(...any) error }) (storage.Run, error) {
 
 // GetRun reads one run; ErrNotFound when it does not exist.
 func (s *Store) GetRun(ctx context.Context, id string) (storage.Run, error) {
-	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	r, err := scanRun(s.queryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.Run{}, fmt.Errorf("run %s: %w", id, storage.ErrNotFound)
 	}
@@ -444,7 +444,7 @@ func (s *Store) ListRuns(ctx context.Context, f storage.RunFilter) ([]storage.Ru
 		where, args = append(where, "(started_at, id) < (?, ?)"), append(args, at, id)
 	}
 	args = append(args, f.PageSize+1)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+
+	rows, err := s.query(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY started_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list runs: %w", err)

@@ -33,6 +33,8 @@ import (
 type Store struct {
 	db   *sql.DB
 	path string
+	// stmts are the prepared run-table reads (stmts.go).
+	stmts *stmtCache
 	// full is set when a write found the database full, and cleared when Ping finds room again.
 	full atomic.Bool
 }
@@ -178,7 +180,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db, path: path, stmts: newStmtCache(db)}, nil
 }
 
 // ErrDirty reports a database whose migration state cannot be recovered automatically.
@@ -727,7 +729,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.stmts.close(), s.db.Close()) }
 
 // SchemaVersion reports the applied migration version (0 when none).
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
