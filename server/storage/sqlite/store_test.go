@@ -40,7 +40,7 @@ func setup(t *testing.T) *bundle {
 func TestMigrations(t *testing.T) {
 	b := setup(t)
 	v, err := b.st.SchemaVersion(b.ctx)
-	if err != nil || v != 5 {
+	if err != nil || v != 6 {
 		t.Fatalf("version after up from empty = %d, %v", v, err)
 	}
 	if err := b.st.CreateRun(b.ctx, storage.Run{ID: "r1", Flow: "agents", Options: []byte("{}"), Status: "running", StartedAt: time.Now()}); err != nil {

@@ -1,0 +1,379 @@
+// Package compact is the storage backends' shared encoding of what they keep per delivered record:
+// a run's audit trail as zstd-compressed blocks (one per page commit) and the id mappings' payloads
+// (zstd with a raw dictionary of the flows' field skeletons) and payload hashes (32 raw bytes). Both
+// backends (server/storage/sqlite, server/storage/postgres) store the same bytes through this package,
+// so a block or a payload written by one decodes the same in the other.
+//
+// Every stored format begins with a version byte; a version, once written, is decoded forever (its
+// dictionary included), and a new layout takes a new version byte.
+package compact
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/syncgate/syncgate/server/storage"
+)
+
+// Format version bytes.
+const (
+	// blockV1 is a block: a zstd frame (no dictionary) of the records in the binary layout of
+	// appendRecord.
+	blockV1 = 1
+	// payloadRaw is a payload kept as is after the byte (compression would not make it smaller).
+	payloadRaw = 0
+	// payloadDictV1 is a payload as a zstd frame with the raw dictionary payloadDict1.
+	payloadDictV1 = 1
+	// hashLiteral marks a payload hash that is not 64 lower-case hex digits, kept as its text.
+	hashLiteral = 0
+)
+
+// payloadDict1 is the raw zstd dictionary of payloadDictV1: the canonical JSON (keys sorted, no
+// spaces) of both flows' mapped payloads with their constant values, so that a payload's frame
+// refers to it for the field names instead of spelling them. It must never change (stored payloads
+// are decoded with it); a new dictionary takes a new version byte.
+const payloadDict1 = `{"FADDRESS":"","FCreateOrgId":{"FNumber":"100"},"FDescription":"","FGroup":{"FNumber":"02"},` +
+	`"FINVOICEADDRESS":"","FINVOICEBANKACCOUNT":"","FINVOICEBANKNAME":"","FINVOICETEL":"","FINVOICETITLE":"",` +
+	`"FName":"","FNumber":"","FTAXREGISTERCODE":"","FTRADINGCURRID":{"FNumber":"PRE001"},"FUseOrgId":{"FNumber":"100"},` +
+	`"F_KHLX":"KHLX02_SYS","F_out_id":"AG"}` +
+	`{"address":"","balance_deduct_type":"1","contact":"","distributorCode":"","distributorCompanyName":"植隆集团总部",` +
+	`"distributorLevelName":"A","distributorName":"","mobile":""}`
+
+// maxDecoded bounds what one frame may decode to (a block of a page of large bodies stays far below).
+const maxDecoded = 1 << 30
+
+// Codec encodes and decodes blocks and payloads. It is safe for concurrent use; make one per store.
+type Codec struct {
+	blockEnc, payloadEnc *zstd.Encoder
+	blockDec, payloadDec *zstd.Decoder
+}
+
+// New returns a Codec.
+func New() (*Codec, error) {
+	c := &Codec{}
+	var err error
+	// Blocks are compressed on the page commit's path: the fastest level already finds the
+	// repetition across a page's records (measured: see server/storage/sqlite/bench_test.go).
+	if c.blockEnc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false),
+		zstd.WithEncoderConcurrency(1)); err != nil {
+		return nil, fmt.Errorf("block encoder: %w", err)
+	}
+	if c.payloadEnc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false),
+		zstd.WithEncoderConcurrency(1), zstd.WithEncoderDictRaw(1, []byte(payloadDict1))); err != nil {
+		return nil, fmt.Errorf("payload encoder: %w", err)
+	}
+	if c.blockDec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecoded)); err != nil {
+		return nil, fmt.Errorf("block decoder: %w", err)
+	}
+	if c.payloadDec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecoded),
+		zstd.WithDecoderDictRaw(1, []byte(payloadDict1))); err != nil {
+		return nil, fmt.Errorf("payload decoder: %w", err)
+	}
+	return c, nil
+}
+
+// EncodePayload returns a mapping's payload as stored.
+func (c *Codec) EncodePayload(p []byte) []byte {
+	z := c.payloadEnc.EncodeAll(p, []byte{payloadDictV1})
+	if len(z) >= len(p)+1 {
+		return append([]byte{payloadRaw}, p...)
+	}
+	return z
+}
+
+// DecodePayload returns a stored payload as the mapping's payload. A value without a version byte
+// (a payload stored as plain JSON before this encoding, which begins with '{') is returned as is.
+func (c *Codec) DecodePayload(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return []byte{}, nil
+	}
+	switch b[0] {
+	case payloadRaw:
+		return b[1:], nil
+	case payloadDictV1:
+		p, err := c.payloadDec.DecodeAll(b[1:], nil)
+		if err != nil {
+			return nil, fmt.Errorf("decode payload: %w", err)
+		}
+		return p, nil
+	default:
+		return b, nil
+	}
+}
+
+// EncodeHash returns a payload hash as stored: a hex SHA-256 (64 lower-case hex digits, what the
+// engine computes) as its 32 bytes, anything else as hashLiteral and its text.
+func EncodeHash(h string) []byte {
+	if len(h) == 64 && strings.ToLower(h) == h {
+		if b, err := hex.DecodeString(h); err == nil {
+			return b
+		}
+	}
+	return append([]byte{hashLiteral}, h...)
+}
+
+// DecodeHash is the inverse of EncodeHash.
+func DecodeHash(b []byte) string {
+	if len(b) == 32 {
+		return hex.EncodeToString(b)
+	}
+	if len(b) > 0 && b[0] == hashLiteral {
+		return string(b[1:])
+	}
+	return string(b)
+}
+
+// Indexed reports whether an audit row gets an entry in the record index (and so appears in the
+// record's history): every row but an unchanged skip (action "skip", outcome "skipped": the record
+// was unchanged and nothing was sent), which a full resync writes for every record.
+func Indexed(r storage.Record) bool {
+	return r.Action != "skip" || r.Outcome != "skipped"
+}
+
+// Summary lists the distinct (action, outcome) pairs of a block's records, one "action\toutcome"
+// per line in sorted order: RunRecords skips a block whose summary cannot match its filter without
+// decoding it.
+func Summary(recs []storage.Record) string {
+	var pairs []string
+	for _, r := range recs {
+		p := r.Action + "\t" + r.Outcome
+		if !slices.Contains(pairs, p) {
+			pairs = append(pairs, p)
+		}
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, "\n")
+}
+
+// Matches reports whether a block with this summary can hold a record that f selects.
+func Matches(summary string, f storage.RecordFilter) bool {
+	if f.Action == "" && f.Outcome == "" {
+		return true
+	}
+	for line := range strings.SplitSeq(summary, "\n") {
+		a, o, _ := strings.Cut(line, "\t")
+		if (f.Action == "" || f.Action == a) && (f.Outcome == "" || f.Outcome == o) {
+			return true
+		}
+	}
+	return false
+}
+
+// Selects reports whether f selects r.
+func Selects(f storage.RecordFilter, r storage.Record) bool {
+	return (f.Action == "" || f.Action == r.Action) && (f.Outcome == "" || f.Outcome == r.Outcome)
+}
+
+// EncodeBlock returns the block of these records (in sequence order, their Seq and At set; RunID is
+// not stored: a block belongs to one run).
+func (c *Codec) EncodeBlock(recs []storage.Record) []byte {
+	var raw []byte
+	raw = binary.AppendUvarint(raw, uint64(len(recs)))
+	for _, r := range recs {
+		raw = appendRecord(raw, r)
+	}
+	return c.blockEnc.EncodeAll(raw, []byte{blockV1})
+}
+
+func appendRecord(b []byte, r storage.Record) []byte {
+	b = binary.AppendVarint(b, r.Seq)
+	for _, s := range []string{r.SourceKey, r.TargetKey, r.Action} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendVarint(b, int64(r.Attempt))
+	for _, s := range []string{r.Vendor, r.Operation, r.Request, r.Response, r.Outcome, r.Error} {
+		b = appendString(b, s)
+	}
+	return binary.AppendVarint(b, r.At.UnixNano())
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// errCorrupt reports a block that does not decode.
+var errCorrupt = errors.New("corrupt audit block")
+
+// DecodeBlock returns a block's records, in sequence order, with RunID set to runID.
+func (c *Codec) DecodeBlock(runID string, b []byte) ([]storage.Record, error) {
+	if len(b) == 0 || b[0] != blockV1 {
+		return nil, fmt.Errorf("%w: unknown version", errCorrupt)
+	}
+	raw, err := c.blockDec.DecodeAll(b[1:], nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	d := decoder{b: raw}
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(raw)) {
+		return nil, fmt.Errorf("%w: record count", errCorrupt)
+	}
+	out := make([]storage.Record, 0, n)
+	for range n {
+		r := storage.Record{RunID: runID}
+		r.Seq = d.varint()
+		r.SourceKey, r.TargetKey, r.Action = d.string(), d.string(), d.string()
+		r.Attempt = int(d.varint())
+		r.Vendor, r.Operation, r.Request, r.Response, r.Outcome, r.Error = d.string(), d.string(), d.string(), d.string(), d.string(), d.string()
+		if at := d.varint(); at != 0 {
+			r.At = time.Unix(0, at).UTC()
+		}
+		if d.err != nil {
+			return nil, fmt.Errorf("%w: %w", errCorrupt, d.err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// decoder reads appendRecord's layout; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("truncated")
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errShort
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// Find returns the record with this seq from a block's records (in sequence order).
+func Find(recs []storage.Record, seq int64) (storage.Record, bool) {
+	i, ok := slices.BinarySearchFunc(recs, seq, func(r storage.Record, s int64) int {
+		switch {
+		case r.Seq < s:
+			return -1
+		case r.Seq > s:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return storage.Record{}, false
+	}
+	return recs[i], true
+}
+
+// Block is a block's row without its data: its first and last sequence numbers and its Summary.
+type Block struct {
+	FirstSeq, LastSeq int64
+	Summary           string
+}
+
+// PageRun returns the records after seq after that f selects, in sequence order, at most limit of
+// them, from a run's blocks (in sequence order, those ending after after): a block whose summary
+// cannot match is skipped without its data; data returns a block's data by its first sequence number.
+func (c *Codec) PageRun(runID string, blocks []Block, data func(firstSeq int64) ([]byte, error), f storage.RecordFilter,
+	after int64, limit int) ([]storage.Record, error) {
+	var out []storage.Record
+	for _, b := range blocks {
+		if b.LastSeq <= after || !Matches(b.Summary, f) {
+			continue
+		}
+		raw, err := data(b.FirstSeq)
+		if err != nil {
+			return nil, err
+		}
+		recs, err := c.DecodeBlock(runID, raw)
+		if err != nil {
+			return nil, fmt.Errorf("run %s block %d: %w", runID, b.FirstSeq, err)
+		}
+		for _, r := range recs {
+			if r.Seq > after && Selects(f, r) {
+				out = append(out, r)
+				if len(out) == limit {
+					return out, nil
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Blocks fetches audit rows by (run, seq) from their blocks, decoding each block once (a record's
+// history reads several rows of one run's page, and rows of the same pages across calls to Get).
+// Make one per read; it is not safe for concurrent use.
+type Blocks struct {
+	codec *Codec
+	// fetch returns the block of runID that holds seq: its first sequence number and its data.
+	fetch func(runID string, seq int64) (firstSeq int64, data []byte, err error)
+	// decoded holds each run's decoded blocks.
+	decoded map[string][][]storage.Record
+}
+
+// NewBlocks returns a Blocks over fetch.
+func (c *Codec) NewBlocks(fetch func(runID string, seq int64) (int64, []byte, error)) *Blocks {
+	return &Blocks{codec: c, fetch: fetch, decoded: map[string][][]storage.Record{}}
+}
+
+// errMissing reports an indexed audit row that its run's blocks do not hold.
+var errMissing = errors.New("audit row missing from its block")
+
+// Get returns the audit row seq of run runID.
+func (b *Blocks) Get(runID string, seq int64) (storage.Record, error) {
+	for _, recs := range b.decoded[runID] {
+		if len(recs) > 0 && recs[0].Seq <= seq && seq <= recs[len(recs)-1].Seq {
+			if r, ok := Find(recs, seq); ok {
+				return r, nil
+			}
+		}
+	}
+	_, raw, err := b.fetch(runID, seq)
+	if err != nil {
+		return storage.Record{}, err
+	}
+	recs, err := b.codec.DecodeBlock(runID, raw)
+	if err != nil {
+		return storage.Record{}, fmt.Errorf("run %s: %w", runID, err)
+	}
+	b.decoded[runID] = append(b.decoded[runID], recs)
+	r, ok := Find(recs, seq)
+	if !ok {
+		return storage.Record{}, fmt.Errorf("run %s seq %d: %w", runID, seq, errMissing)
+	}
+	return r, nil
+}
