@@ -16,7 +16,7 @@ CREATE TABLE mappings_v2 (
 INSERT INTO mappings_v2 (flow, source_key, target_key, payload_hash, payload, created_at, updated_at)
     SELECT flow, source_key, target_key,
         CASE WHEN length(payload_hash) = 32 THEN lower(hex(payload_hash)) ELSE CAST(payload_hash AS TEXT) END,
-        CASE WHEN hex(substr(payload, 1, 1)) = '7B' THEN CAST(payload AS TEXT) ELSE '' END,
+        CASE hex(substr(payload, 1, 1)) WHEN '7B' THEN CAST(payload AS TEXT) WHEN '00' THEN CAST(substr(payload, 2) AS TEXT) ELSE '' END,
         created_at, updated_at
     FROM mappings;
 DROP TABLE mappings;

@@ -171,12 +171,16 @@ func Selects(f storage.RecordFilter, r storage.Record) bool {
 	return (f.Action == "" || f.Action == r.Action) && (f.Outcome == "" || f.Outcome == r.Outcome)
 }
 
-// EncodeBlock returns the block of these records (in sequence order, their Seq and At set; RunID is
-// not stored: a block belongs to one run).
-func (c *Codec) EncodeBlock(recs []storage.Record) []byte {
+// EncodeBlock returns the block of these records (in sequence order, their Seq and At set), whose
+// first sequence number is first. Sequence numbers are stored relative to first, so that a backend
+// that numbers a page's rows in SQL (PostgreSQL, in a pipelined batch) can encode the block before it
+// knows first: it passes first 0 and the rows numbered from 0, and stores the block under its real
+// first sequence number. RunID is not stored: a block belongs to one run.
+func (c *Codec) EncodeBlock(first int64, recs []storage.Record) []byte {
 	var raw []byte
 	raw = binary.AppendUvarint(raw, uint64(len(recs)))
 	for _, r := range recs {
+		r.Seq -= first
 		raw = appendRecord(raw, r)
 	}
 	return c.blockEnc.EncodeAll(raw, []byte{blockV1})
@@ -201,8 +205,9 @@ func appendString(b []byte, s string) []byte {
 // errCorrupt reports a block that does not decode.
 var errCorrupt = errors.New("corrupt audit block")
 
-// DecodeBlock returns a block's records, in sequence order, with RunID set to runID.
-func (c *Codec) DecodeBlock(runID string, b []byte) ([]storage.Record, error) {
+// DecodeBlock returns the records of a block stored under first sequence number first, in sequence
+// order, with RunID set to runID.
+func (c *Codec) DecodeBlock(runID string, first int64, b []byte) ([]storage.Record, error) {
 	if len(b) == 0 || b[0] != blockV1 {
 		return nil, fmt.Errorf("%w: unknown version", errCorrupt)
 	}
@@ -218,7 +223,7 @@ func (c *Codec) DecodeBlock(runID string, b []byte) ([]storage.Record, error) {
 	out := make([]storage.Record, 0, n)
 	for range n {
 		r := storage.Record{RunID: runID}
-		r.Seq = d.varint()
+		r.Seq = first + d.varint()
 		r.SourceKey, r.TargetKey, r.Action = d.string(), d.string(), d.string()
 		r.Attempt = int(d.varint())
 		r.Vendor, r.Operation, r.Request, r.Response, r.Outcome, r.Error = d.string(), d.string(), d.string(), d.string(), d.string(), d.string()
@@ -318,7 +323,7 @@ func (c *Codec) PageRun(runID string, blocks []Block, data func(firstSeq int64) 
 		if err != nil {
 			return nil, err
 		}
-		recs, err := c.DecodeBlock(runID, raw)
+		recs, err := c.DecodeBlock(runID, b.FirstSeq, raw)
 		if err != nil {
 			return nil, fmt.Errorf("run %s block %d: %w", runID, b.FirstSeq, err)
 		}
@@ -362,11 +367,11 @@ func (b *Blocks) Get(runID string, seq int64) (storage.Record, error) {
 			}
 		}
 	}
-	_, raw, err := b.fetch(runID, seq)
+	first, raw, err := b.fetch(runID, seq)
 	if err != nil {
 		return storage.Record{}, err
 	}
-	recs, err := b.codec.DecodeBlock(runID, raw)
+	recs, err := b.codec.DecodeBlock(runID, first, raw)
 	if err != nil {
 		return storage.Record{}, fmt.Errorf("run %s: %w", runID, err)
 	}

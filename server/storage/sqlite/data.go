@@ -546,7 +546,7 @@ func (s *Store) runBlocks(ctx context.Context, runID string, after int64) ([]com
 // record index entries of those that get one (compact.Indexed).
 func (s *Store) writeBlock(ctx context.Context, tx *sql.Tx, runID string, recs []storage.Record) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO run_blocks (run_id, first_seq, last_seq, summary, data) VALUES (?, ?, ?, ?, ?)`,
-		runID, recs[0].Seq, recs[len(recs)-1].Seq, compact.Summary(recs), s.codec.EncodeBlock(recs)); err != nil {
+		runID, recs[0].Seq, recs[len(recs)-1].Seq, compact.Summary(recs), s.codec.EncodeBlock(recs[0].Seq, recs)); err != nil {
 		return fmt.Errorf("block: %w", err)
 	}
 	indexed := make([]storage.Record, 0, len(recs))
