@@ -195,7 +195,11 @@ func appendRecord(b []byte, r storage.Record) []byte {
 	for _, s := range []string{r.Vendor, r.Operation, r.Request, r.Response, r.Outcome, r.Error} {
 		b = appendString(b, s)
 	}
-	return binary.AppendVarint(b, r.At.UnixNano())
+	var at int64 // the zero time is 0 (its UnixNano is not defined)
+	if !r.At.IsZero() {
+		at = r.At.UnixNano()
+	}
+	return binary.AppendVarint(b, at)
 }
 
 func appendString(b []byte, s string) []byte {
