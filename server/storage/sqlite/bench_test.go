@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"github.com/syncgate/syncgate/server/storage"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,7 +194,9 @@ func (g footprintGen) address() string {
 		g.pick("漕溪北路", "人民路", "解放路", "中山路", "建设路", "文三路"), 1+g.r.IntN(999))
 }
 
-func (g footprintGen) mobile() string { return fmt.Sprintf("1%d%09d", 3+g.r.IntN(7), g.r.IntN(1_000_000_000)) }
+func (g footprintGen) mobile() string {
+	return fmt.Sprintf("1%d%09d", 3+g.r.IntN(7), g.r.IntN(1_000_000_000))
+}
 
 // footprintPage is one page of a flow as the engine commits it: per record its id mapping (canonical
 // payload) and one audit row (the body sent, the vendor's answer), plus a page-level "call" row (the
