@@ -58,6 +58,22 @@ func TestBlockRoundTrip(t *testing.T) {
 	}
 	t.Logf("1000 records: %d bytes of bodies, block %d bytes (%.1f per record)", bodies, len(data), float64(len(data))/1000)
 
+	// Rows fetched one by one come from their frames (rows 1, 128, 129 and 999 of the page span
+	// three frames, one fetch of the block per frame).
+	fetches := 0
+	bl := c.NewBlocks(func(string, int64) (int64, []byte, error) { fetches++; return 501, data, nil })
+	for _, i := range []int{0, 127, 128, 999, 130} {
+		r, err := bl.Get("run-1", 501+int64(i))
+		want := recs[i]
+		want.RunID = "run-1"
+		if err != nil || r != want {
+			t.Fatalf("Get(row %d) = %+v, %v", i, r, err)
+		}
+	}
+	if fetches != 3 {
+		t.Fatalf("%d block fetches for rows of 3 frames", fetches)
+	}
+
 	// Stored relative to the first sequence number: the same bytes decode under another one.
 	again, err := c.DecodeBlock("run-1", 1, data)
 	if err != nil || again[0].Seq != 1 || again[999].Seq != 1000 {
@@ -191,4 +207,36 @@ func TestPageRunAndBlocks(t *testing.T) {
 	if calls != 2 {
 		t.Fatalf("%d block fetches for rows of 2 blocks", calls)
 	}
+}
+
+// BenchmarkBlockRead: a row of a 1000-row page read as RecordHistory reads it (Blocks.Get: one
+// frame decompressed, one row decoded) against the whole page decoded (as RunRecords reads it).
+func BenchmarkBlockRead(b *testing.B) {
+	c, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs []storage.Record
+	for i := range 1000 {
+		recs = append(recs, storage.Record{Seq: 1 + int64(i), SourceKey: fmt.Sprint(100000 + i*7919%100003), TargetKey: fmt.Sprintf("上海植隆贸易有限公司CUST%04d", i),
+			Action: "add", Attempt: 1, Vendor: "greatonce", Operation: "greatonce.distributor.single.sync",
+			Request:  fmt.Sprintf(`{"actionType":"add","address":"上海市徐汇区漕溪北路%d号","distributorCode":"C%07d","distributorName":"植隆代理商%d"}`, i, i, i),
+			Response: `{"success":true,"code":"0","message":"成功"}`, Outcome: "ok", At: time.Unix(0, int64(i+1))})
+	}
+	data := c.EncodeBlock(1, recs)
+	b.Run("one row", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			bl := c.NewBlocks(func(string, int64) (int64, []byte, error) { return 1, data, nil })
+			if _, err := bl.Get("r", 1+int64(i*7919%1000)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("whole page", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.DecodeBlock("r", 1, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
