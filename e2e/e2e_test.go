@@ -3,11 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -159,6 +161,30 @@ func TestFullSyncsThroughGRPCAndConnect(t *testing.T) {
 	dists, _ := v.gc.GreatonceDistributors(context.Background())
 	if len(dists) != want {
 		t.Fatalf("greatonce has %d distributors, want %d", len(dists), want)
+	}
+	// A delivered record's body reads back whole, as Greatonce received it, through GetRun and
+	// GetRecord (the store keeps the audit trail compressed).
+	firstRun := resp.GetRun().GetId()
+	adds, err := client.GetRun(authCtx(), &syncgatev1.GetRunRequest{RunId: firstRun, IncludeRecords: true, PageSize: 1, Action: syncgatev1.Action_ACTION_ADD})
+	if err != nil || len(adds.GetRecords()) != 1 {
+		t.Fatalf("GetRun, first add: %v %v", adds, err)
+	}
+	added := adds.GetRecords()[0]
+	var sent mockctl.GreatonceDistributor
+	if err := json.Unmarshal([]byte(added.GetRequest()), &sent); err != nil || sent.DistributorCode == "" {
+		t.Fatalf("the add's request body %q: %v", added.GetRequest(), err)
+	}
+	if i := slices.IndexFunc(dists, func(d mockctl.GreatonceDistributor) bool { return d.DistributorCode == sent.DistributorCode }); i < 0 ||
+		dists[i].DistributorName != sent.DistributorName || dists[i].Address != sent.Address || dists[i].Mobile != sent.Mobile {
+		t.Fatalf("the add's request body %q is not what Greatonce holds", added.GetRequest())
+	}
+	story, err := client.GetRecord(authCtx(), &syncgatev1.GetRecordRequest{Flow: syncgatev1.Flow_FLOW_CUSTOMERS, SourceKey: added.GetSourceKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(story.GetHistory(), func(h *syncgatev1.RecordOutcome) bool { return h.GetRunId() == firstRun && h.GetAction() == syncgatev1.Action_ACTION_ADD }); i < 0 ||
+		story.GetHistory()[i].GetRequest() != added.GetRequest() || story.GetHistory()[i].GetResponse() != added.GetResponse() || added.GetResponse() == "" {
+		t.Fatalf("GetRecord %s: history %v, want the add with the bodies GetRun shows", added.GetSourceKey(), story.GetHistory())
 	}
 	before, _ := v.gc.Counts(context.Background())
 	resp, err = client.SyncCustomers(authCtx(), &syncgatev1.SyncCustomersRequest{Options: &syncgatev1.SyncOptions{Wait: true}})
