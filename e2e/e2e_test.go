@@ -182,7 +182,9 @@ func TestFullSyncsThroughGRPCAndConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := slices.IndexFunc(story.GetHistory(), func(h *syncgatev1.RecordOutcome) bool { return h.GetRunId() == firstRun && h.GetAction() == syncgatev1.Action_ACTION_ADD }); i < 0 ||
+	if i := slices.IndexFunc(story.GetHistory(), func(h *syncgatev1.RecordOutcome) bool {
+		return h.GetRunId() == firstRun && h.GetAction() == syncgatev1.Action_ACTION_ADD
+	}); i < 0 ||
 		story.GetHistory()[i].GetRequest() != added.GetRequest() || story.GetHistory()[i].GetResponse() != added.GetResponse() || added.GetResponse() == "" {
 		t.Fatalf("GetRecord %s: history %v, want the add with the bodies GetRun shows", added.GetSourceKey(), story.GetHistory())
 	}
