@@ -421,15 +421,26 @@ func (c *Codec) PageRun(runID string, blocks []Block, data func(firstSeq int64) 
 		if err != nil {
 			return nil, err
 		}
-		recs, err := c.DecodeBlock(runID, b.FirstSeq, raw)
+		fs, err := frames(raw)
 		if err != nil {
 			return nil, fmt.Errorf("run %s block %d: %w", runID, b.FirstSeq, err)
 		}
-		for _, r := range recs {
-			if r.Seq > after && Selects(f, r) {
-				out = append(out, r)
-				if len(out) == limit {
-					return out, nil
+		// Frames are decoded one at a time, from the first that can hold a row after after, until
+		// the page is full.
+		for i, fr := range fs {
+			if i+1 < len(fs) && b.FirstSeq+fs[i+1].firstRel-1 <= after {
+				continue
+			}
+			recs, err := c.decodeFrame(runID, b.FirstSeq, fr)
+			if err != nil {
+				return nil, fmt.Errorf("run %s block %d: %w", runID, b.FirstSeq, err)
+			}
+			for _, r := range recs {
+				if r.Seq > after && Selects(f, r) {
+					out = append(out, r)
+					if len(out) == limit {
+						return out, nil
+					}
 				}
 			}
 		}

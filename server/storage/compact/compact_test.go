@@ -74,6 +74,14 @@ func TestBlockRoundTrip(t *testing.T) {
 		t.Fatalf("%d block fetches for rows of 3 frames", fetches)
 	}
 
+	// PageRun from a token in the middle of the page starts at the token's frame, and stops decoding
+	// when the page is full.
+	page, err := c.PageRun("run-1", []Block{{FirstSeq: 501, LastSeq: 1500, Summary: Summary(recs)}},
+		func(int64) ([]byte, error) { return data, nil }, storage.RecordFilter{}, 501+700, 3)
+	if err != nil || len(page) != 3 || page[0].Seq != 501+701 || page[2].Seq != 501+703 || page[0].Request != recs[701].Request {
+		t.Fatalf("PageRun after row 700 = %+v, %v", page, err)
+	}
+
 	// Stored relative to the first sequence number: the same bytes decode under another one.
 	again, err := c.DecodeBlock("run-1", 1, data)
 	if err != nil || again[0].Seq != 1 || again[999].Seq != 1000 {
