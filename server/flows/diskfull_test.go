@@ -75,7 +75,7 @@ func mappedCount(t *testing.T, v *vendors, flow string, keys []string) int {
 func TestAgentsRunOnAFullDatabaseFailsCleanlyAndCompletesAfterSpaceReturns(t *testing.T) {
 	const n = 120
 	v := newVendors(t, 0, n, 8)
-	free := fillDisk(t, v, 60)
+	free := fillDisk(t, v, 12)
 	r := v.run(t, engine.FlowAgents, engine.Options{})
 	agents, err := v.zl.ZhilongAgents(v.ctx)
 	if err != nil {

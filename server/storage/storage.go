@@ -41,7 +41,11 @@ type Reader interface {
 	// CountDeadLetters counts a flow's dead letters.
 	CountDeadLetters(ctx context.Context, flow string) (int64, error)
 	// RecordHistory pages through one record's audit rows across the flow's runs, newest first (by
-	// time, then run, then sequence, descending). It reads an index: fast at millions of rows.
+	// time, then run, then sequence, descending). It reads an index: fast at millions of rows. The
+	// unchanged skips (action "skip", outcome "skipped": the record was unchanged and nothing was
+	// sent), which every full resync writes for every unchanged record, are not in it: they are kept
+	// in their run's trail (RunRecords) only, so a record's history lists what was sent, failed,
+	// dropped, discarded or planned, not each run that found it unchanged.
 	RecordHistory(ctx context.Context, flow, sourceKey, pageToken string, pageSize int) ([]Record, string, error)
 	// Schedules returns the stored schedules, by flow.
 	Schedules(ctx context.Context) ([]Schedule, error)

@@ -1,11 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncgate/syncgate/server/storage"
+	"github.com/syncgate/syncgate/server/storage/compact"
 )
 
 // nanos is t as Unix nanoseconds, 0 for the zero time (columns that always hold a time).
@@ -70,10 +73,14 @@ func (s *Store) Mappings(ctx context.Context, flow string, keys []string) (map[s
 	for rows.Next() {
 		m := storage.Mapping{Flow: flow}
 		var c, u int64
-		if err := rows.Scan(&m.SourceKey, &m.TargetKey, &m.PayloadHash, &m.Payload, &c, &u); err != nil {
+		var hash, payload []byte
+		if err := rows.Scan(&m.SourceKey, &m.TargetKey, &hash, &payload, &c, &u); err != nil {
 			return nil, fmt.Errorf("read mappings: %w", err)
 		}
-		m.CreatedAt, m.UpdatedAt = fromNanos(c), fromNanos(u)
+		if m.Payload, err = s.codec.DecodePayload(payload); err != nil {
+			return nil, fmt.Errorf("read mapping %s: %w", m.SourceKey, err)
+		}
+		m.PayloadHash, m.CreatedAt, m.UpdatedAt = compact.DecodeHash(hash), fromNanos(c), fromNanos(u)
 		out[m.SourceKey] = m
 	}
 	if err := rows.Err(); err != nil {
@@ -196,7 +203,7 @@ func (s *Store) CountDeadLetters(ctx context.Context, flow string) (int64, error
 // one pipelined batch (one round trip), the mappings and audit rows each as one statement over
 // arrays.
 func (s *Store) CommitPage(ctx context.Context, p storage.PageCommit) error {
-	b := commitBatch(p, time.Now().UnixNano())
+	b := s.commitBatch(p, time.Now().UnixNano())
 	if b.Len() == 0 {
 		return nil
 	}
@@ -217,21 +224,25 @@ func (s *Store) sendInTx(ctx context.Context, b *pgx.Batch) error {
 const (
 	upsertMappings = `INSERT INTO mappings (flow, source_key, target_key, payload_hash, payload, created_at, updated_at)
 		SELECT $1, u.source_key, u.target_key, u.payload_hash, u.payload, $6, $6
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[]) AS u(source_key, target_key, payload_hash, payload)
+		FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bytea[]) AS u(source_key, target_key, payload_hash, payload)
 		ON CONFLICT (flow, source_key) DO UPDATE SET target_key = excluded.target_key,
 			payload_hash = excluded.payload_hash, payload = excluded.payload, updated_at = excluded.updated_at`
 	// lockRun serialises the page commits of one run (their audit rows are numbered after the run's
 	// last one). FOR NO KEY UPDATE is the lock an UPDATE of the run takes; it does not block the
 	// foreign-key checks of other transactions.
-	lockRun       = `SELECT 1 FROM runs WHERE id = $1 FOR NO KEY UPDATE`
-	insertRecords = `INSERT INTO run_records (run_id, seq, source_key, target_key, action, attempt, vendor, operation,
-			request, response, outcome, error, at)
-		SELECT $1, last.seq + u.ord, u.source_key, u.target_key, u.action, u.attempt, u.vendor, u.operation,
-			u.request, u.response, u.outcome, u.error, u.at
-		FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM run_records WHERE run_id = $1) AS last,
-			unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[], $9::bytea[],
-				$10::text[], $11::text[], $12::bigint[]) WITH ORDINALITY
-			AS u(source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at, ord)`
+	lockRun = `SELECT 1 FROM runs WHERE id = $1 FOR NO KEY UPDATE`
+	// insertBlock stores a page's block after the run's last one: its rows are numbered from there
+	// (the block holds them numbered from 0, see compact.Codec.EncodeBlock).
+	insertBlock = `INSERT INTO run_blocks (run_id, first_seq, last_seq, summary, data)
+		SELECT $1, last.seq + 1, last.seq + $2::bigint, $3, $4
+		FROM (SELECT COALESCE((SELECT last_seq FROM run_blocks WHERE run_id = $1 ORDER BY first_seq DESC LIMIT 1), 0) AS seq) AS last`
+	// insertIndex adds the record index entries of the block just stored (the run's last), by the
+	// rows' positions in it.
+	insertIndex = `INSERT INTO record_index (source_key, at, run_id, seq)
+		SELECT u.source_key, u.at, $1, b.first_seq + u.pos
+		FROM (SELECT first_seq FROM run_blocks WHERE run_id = $1 ORDER BY first_seq DESC LIMIT 1) AS b,
+			unnest($2::text[], $3::bigint[], $4::bigint[]) AS u(source_key, at, pos)
+		ON CONFLICT DO NOTHING`
 	upsertDeadLetter = `INSERT INTO dead_letters (flow, source_key, attempts, last_error, payload, first_failed_at, last_failed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $6)
 		ON CONFLICT (flow, source_key) DO UPDATE SET attempts = dead_letters.attempts + excluded.attempts,
@@ -247,41 +258,39 @@ const (
 )
 
 // commitBatch is the statements of one page commit, in the SQLite backend's order.
-func commitBatch(p storage.PageCommit, now int64) *pgx.Batch {
+func (s *Store) commitBatch(p storage.PageCommit, now int64) *pgx.Batch {
 	b := &pgx.Batch{}
 	if len(p.Mappings) > 0 {
 		// One statement cannot upsert a row twice: a key given twice keeps its last mapping, as the
 		// SQLite backend's row-by-row upserts leave it.
 		ms := lastPerKey(p.Mappings)
-		keys, targets, hashes := make([]string, len(ms)), make([]string, len(ms)), make([]string, len(ms))
-		payloads := make([][]byte, len(ms))
+		keys, targets := make([]string, len(ms)), make([]string, len(ms))
+		hashes, payloads := make([][]byte, len(ms)), make([][]byte, len(ms))
 		for i, m := range ms {
-			keys[i], targets[i], hashes[i], payloads[i] = m.SourceKey, m.TargetKey, m.PayloadHash, nonNil(m.Payload)
+			keys[i], targets[i] = m.SourceKey, m.TargetKey
+			hashes[i], payloads[i] = compact.EncodeHash(m.PayloadHash), s.codec.EncodePayload(m.Payload)
 		}
 		b.Queue(upsertMappings, p.Flow, keys, targets, hashes, payloads, now)
 	}
 	if n := len(p.Records); n > 0 {
-		cols := struct {
-			key, target, action, vendor, op, outcome, err []string
-			req, resp                                     [][]byte
-			attempt                                       []int32
-			at                                            []int64
-		}{
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([][]byte, n), make([][]byte, n), make([]int32, n), make([]int64, n),
-		}
+		recs := make([]storage.Record, n)
+		var keys []string
+		var ats, pos []int64
 		for i, r := range p.Records {
-			at := now
-			if !r.At.IsZero() {
-				at = r.At.UnixNano()
+			r.Seq = int64(i) // numbered from 0: the block's first sequence number is added in SQL
+			if r.At.IsZero() {
+				r.At = time.Unix(0, now)
 			}
-			cols.key[i], cols.target[i], cols.action[i], cols.attempt[i] = r.SourceKey, r.TargetKey, r.Action, int32(r.Attempt)
-			cols.vendor[i], cols.op[i], cols.req[i], cols.resp[i] = r.Vendor, r.Operation, []byte(r.Request), []byte(r.Response)
-			cols.outcome[i], cols.err[i], cols.at[i] = r.Outcome, r.Error, at
+			recs[i] = r
+			if compact.Indexed(r) {
+				keys, ats, pos = append(keys, r.SourceKey), append(ats, r.At.UnixNano()), append(pos, int64(i))
+			}
 		}
 		b.Queue(lockRun, p.RunID)
-		b.Queue(insertRecords, p.RunID, cols.key, cols.target, cols.action, cols.attempt, cols.vendor, cols.op,
-			cols.req, cols.resp, cols.outcome, cols.err, cols.at)
+		b.Queue(insertBlock, p.RunID, int64(n), compact.Summary(recs), s.codec.EncodeBlock(0, recs))
+		if len(keys) > 0 {
+			b.Queue(insertIndex, p.RunID, keys, ats, pos)
+		}
 	}
 	for _, d := range p.DeadLetters {
 		b.Queue(upsertDeadLetter, p.Flow, d.SourceKey, max(d.Attempts, 1), d.LastError, nonNil(d.Payload), now)
@@ -567,7 +576,7 @@ func (s *Store) ListRuns(ctx context.Context, f storage.RunFilter) ([]storage.Ru
 
 const recordColumns = `seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at`
 
-func scanRecord(rows pgx.Rows, r *storage.Record) error {
+func scanRecord(rows pgx.Row, r *storage.Record) error {
 	var at int64
 	var req, resp []byte
 	if err := rows.Scan(&r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
@@ -593,22 +602,16 @@ func (s *Store) RunRecords(ctx context.Context, runID string, f storage.RecordFi
 			return nil, "", storage.ErrBadPageToken
 		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM run_records WHERE run_id = $1 AND seq > $2
-		AND ($3 = '' OR action = $3) AND ($4 = '' OR outcome = $4) ORDER BY seq LIMIT $5`,
-		runID, after, f.Action, f.Outcome, pageSize+1)
+	blocks, err := s.runBlocks(ctx, runID, after)
 	if err != nil {
 		return nil, "", fmt.Errorf("read run records: %w", err)
 	}
-	defer rows.Close()
-	var out []storage.Record
-	for rows.Next() {
-		r := storage.Record{RunID: runID}
-		if err := scanRecord(rows, &r); err != nil {
-			return nil, "", fmt.Errorf("read run records: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := s.codec.PageRun(runID, blocks, func(first int64) ([]byte, error) {
+		var data []byte
+		err := s.pool.QueryRow(ctx, `SELECT data FROM run_blocks WHERE run_id = $1 AND first_seq = $2`, runID, first).Scan(&data)
+		return data, err
+	}, f, after, pageSize+1)
+	if err != nil {
 		return nil, "", fmt.Errorf("read run records: %w", err)
 	}
 	next := ""
@@ -619,22 +622,23 @@ func (s *Store) RunRecords(ctx context.Context, runID string, f storage.RecordFi
 	return out, next, nil
 }
 
-// historyQuery reads a record's history newest first. It is one backward range scan of the index
-// run_records_history (source_key, at, run_id, seq) from the page token, with no sort, that stops
-// after the page's rows (TestRecordHistoryUsesTheIndex checks the plan). The flow is checked per row
-// by a scalar subquery (a primary-key probe of runs), which PostgreSQL cannot turn into a join: as a
-// join, the planner may drive the query from the flow's runs instead, probing the index once per run
-// and sorting, which grows with the number of runs rather than with the page (the role of the CROSS
-// JOIN in the SQLite backend).
-const historyQuery = `SELECT rr.run_id, rr.seq, rr.source_key, rr.target_key, rr.action, rr.attempt, rr.vendor, rr.operation,
-		rr.request, rr.response, rr.outcome, rr.error, rr.at
-	FROM run_records AS rr
-	WHERE rr.source_key = $1 AND (rr.at, rr.run_id, rr.seq) < ($3, $4, $5)
-		AND (SELECT r.flow FROM runs AS r WHERE r.id = rr.run_id) = $2
-	ORDER BY rr.at DESC, rr.run_id DESC, rr.seq DESC LIMIT $6`
+// historyQuery reads a record's history newest first: its record index entries, from which the rows
+// are read from their blocks. It is one backward range scan of record_index's primary key
+// (source_key, at, run_id, seq) from the page token, with no sort, that stops after the page's
+// entries (TestRecordHistoryUsesTheIndex checks the plan). The flow is checked per entry by a scalar
+// subquery (a primary-key probe of runs), which PostgreSQL cannot turn into a join: as a join, the
+// planner may drive the query from the flow's runs instead, probing the index once per run and
+// sorting, which grows with the number of runs rather than with the page (the role of the CROSS JOIN
+// in the SQLite backend).
+const historyQuery = `SELECT ri.run_id, ri.seq
+	FROM record_index AS ri
+	WHERE ri.source_key = $1 AND (ri.at, ri.run_id, ri.seq) < ($3, $4, $5)
+		AND (SELECT r.flow FROM runs AS r WHERE r.id = ri.run_id) = $2
+	ORDER BY ri.at DESC, ri.run_id DESC, ri.seq DESC LIMIT $6`
 
 // RecordHistory pages through one record's audit rows across the flow's runs, newest first (by time,
-// then run id, then sequence, descending), pageSize rows at a time (<= 0: 100).
+// then run id, then sequence, descending), pageSize rows at a time (<= 0: 100). Unchanged skips are
+// not in it (see storage.Reader.RecordHistory).
 func (s *Store) RecordHistory(ctx context.Context, flow, sourceKey, pageToken string, pageSize int) ([]storage.Record, string, error) {
 	if pageSize <= 0 {
 		pageSize = 100
@@ -658,21 +662,31 @@ func (s *Store) RecordHistory(ctx context.Context, flow, sourceKey, pageToken st
 	if err != nil {
 		return nil, "", fmt.Errorf("read record history: %w", err)
 	}
-	defer rows.Close()
-	var out []storage.Record
-	for rows.Next() {
-		var r storage.Record
-		var at int64
-		var req, resp []byte
-		if err := rows.Scan(&r.RunID, &r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
-			&req, &resp, &r.Outcome, &r.Error, &at); err != nil {
+	type entry struct {
+		runID string
+		seq   int64
+	}
+	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (entry, error) {
+		var e entry
+		return e, row.Scan(&e.runID, &e.seq)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("read record history: %w", err)
+	}
+	blocks := s.codec.NewBlocks(func(runID string, seq int64) (int64, []byte, error) {
+		var first int64
+		var data []byte
+		err := s.pool.QueryRow(ctx, `SELECT first_seq, data FROM run_blocks WHERE run_id = $1 AND first_seq <= $2
+			ORDER BY first_seq DESC LIMIT 1`, runID, seq).Scan(&first, &data)
+		return first, data, err
+	})
+	out := make([]storage.Record, 0, len(entries))
+	for _, e := range entries {
+		r, err := blocks.Get(e.runID, e.seq)
+		if err != nil {
 			return nil, "", fmt.Errorf("read record history: %w", err)
 		}
-		r.Request, r.Response, r.At = string(req), string(resp), fromNanos(at)
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("read record history: %w", err)
 	}
 	next := ""
 	if len(out) > pageSize {
@@ -681,6 +695,77 @@ func (s *Store) RecordHistory(ctx context.Context, flow, sourceKey, pageToken st
 		next = encodeToken(historyPrefix, strconv.FormatInt(last.At.UnixNano(), 10), strconv.FormatInt(last.Seq, 10), last.RunID)
 	}
 	return out, next, nil
+}
+
+// runBlocks lists a run's blocks that end after seq after, in order, without their data.
+func (s *Store) runBlocks(ctx context.Context, runID string, after int64) ([]compact.Block, error) {
+	rows, err := s.pool.Query(ctx, `SELECT first_seq, last_seq, summary FROM run_blocks WHERE run_id = $1 AND last_seq > $2 ORDER BY first_seq`, runID, after)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (compact.Block, error) {
+		var b compact.Block
+		return b, row.Scan(&b.FirstSeq, &b.LastSeq, &b.Summary)
+	})
+}
+
+// legacyBatch is how many audit rows of run_records one transaction of convertLegacyTrail moves.
+const legacyBatch = 1000
+
+// convertLegacyTrail moves the audit rows that a database made before migration 2 keeps in
+// run_records into blocks and the record index, legacyBatch rows of one run per transaction: each
+// batch is deleted from run_records (its rows locked, so a gateway opening at the same time gets
+// none of them) and written as one block in the same transaction, so an interrupted conversion
+// resumes at the next open.
+func (s *Store) convertLegacyTrail(ctx context.Context) error {
+	for {
+		var runID string
+		err := s.pool.QueryRow(ctx, `SELECT run_id FROM run_records LIMIT 1`).Scan(&runID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("convert audit rows: %w", err)
+		}
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `DELETE FROM run_records WHERE run_id = $1 AND seq IN
+				(SELECT seq FROM run_records WHERE run_id = $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+				RETURNING `+recordColumns, runID, legacyBatch)
+			if err != nil {
+				return err
+			}
+			recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Record, error) {
+				r := storage.Record{RunID: runID}
+				return r, scanRecord(row, &r)
+			})
+			if err != nil || len(recs) == 0 {
+				return err
+			}
+			slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+			first := recs[0].Seq
+			if _, err := tx.Exec(ctx, `INSERT INTO run_blocks (run_id, first_seq, last_seq, summary, data) VALUES ($1, $2, $3, $4, $5)`,
+				runID, first, recs[len(recs)-1].Seq, compact.Summary(recs), s.codec.EncodeBlock(first, recs)); err != nil {
+				return err
+			}
+			var keys []string
+			var ats, pos []int64
+			for _, r := range recs {
+				if compact.Indexed(r) {
+					keys, ats, pos = append(keys, r.SourceKey), append(ats, r.At.UnixNano()), append(pos, r.Seq-first)
+				}
+			}
+			if len(keys) == 0 {
+				return nil
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO record_index (source_key, at, run_id, seq)
+				SELECT u.source_key, u.at, $1, $2::bigint + u.pos FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS u(source_key, at, pos)
+				ON CONFLICT DO NOTHING`, runID, first, keys, ats, pos)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("convert audit rows: %w", classifyWrite(err))
+		}
+	}
 }
 
 // Schedules returns the stored schedules, by flow.

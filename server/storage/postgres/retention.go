@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncgate/syncgate/server/storage"
+	"github.com/syncgate/syncgate/server/storage/compact"
 )
 
 var _ storage.Retention = (*Store)(nil)
@@ -59,10 +60,11 @@ func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (de
 			return errRunning
 		}
 		var err error
-		if deleted, err = deleteTrailBatch(ctx, tx, runID, limit); err != nil {
+		var remaining bool
+		if deleted, remaining, err = s.deleteTrailBatch(ctx, tx, runID, limit); err != nil {
 			return err
 		}
-		if deleted < int64(limit) {
+		if !remaining {
 			if _, err := tx.Exec(ctx, `DELETE FROM runs WHERE id = $1`, runID); err != nil {
 				return err
 			}
@@ -76,16 +78,57 @@ func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (de
 	return deleted, done, nil
 }
 
-// deleteTrailBatch deletes the first limit audit rows of a run (by sequence) and returns how many it
-// deleted: fewer than limit means the trail is gone. It is the one place retention deletes audit
-// rows, so a change of the audit layout changes only this function.
-func deleteTrailBatch(ctx context.Context, tx pgx.Tx, runID string, limit int) (int64, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM run_records WHERE run_id = $1 AND seq IN (
-		SELECT seq FROM run_records WHERE run_id = $1 ORDER BY seq LIMIT $2)`, runID, limit)
+// deleteTrailBatch deletes the run's first blocks (by sequence), whole, as many as hold at most
+// limit audit rows together (at least one, whatever its size: a block is one page commit's rows),
+// with their record index entries, and returns how many audit rows it deleted and whether any block
+// is left. It is the one place retention deletes audit rows.
+func (s *Store) deleteTrailBatch(ctx context.Context, tx pgx.Tx, runID string, limit int) (deleted int64, remaining bool, err error) {
+	rows, err := tx.Query(ctx, `SELECT first_seq, last_seq FROM run_blocks WHERE run_id = $1 ORDER BY first_seq LIMIT $2`, runID, limit+1)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return tag.RowsAffected(), nil
+	var firsts []int64
+	for rows.Next() {
+		var first, last int64
+		if err := rows.Scan(&first, &last); err != nil {
+			rows.Close()
+			return 0, false, err
+		}
+		if n := last - first + 1; len(firsts) == 0 || deleted+n <= int64(limit) {
+			firsts, deleted = append(firsts, first), deleted+n
+			continue
+		}
+		remaining = true
+		break
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, false, err
+	}
+	var keys []string
+	var ats, seqs []int64
+	for _, first := range firsts {
+		var data []byte
+		if err := tx.QueryRow(ctx, `DELETE FROM run_blocks WHERE run_id = $1 AND first_seq = $2 RETURNING data`, runID, first).Scan(&data); err != nil {
+			return 0, false, err
+		}
+		recs, err := s.codec.DecodeBlock(runID, first, data)
+		if err != nil {
+			return 0, false, fmt.Errorf("block %d of run %s: %w", first, runID, err)
+		}
+		for _, r := range recs {
+			if compact.Indexed(r) {
+				keys, ats, seqs = append(keys, r.SourceKey), append(ats, r.At.UnixNano()), append(seqs, r.Seq)
+			}
+		}
+	}
+	if len(keys) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM record_index AS ri USING unnest($2::text[], $3::bigint[], $4::bigint[]) AS u(source_key, at, seq)
+			WHERE ri.source_key = u.source_key AND ri.at = u.at AND ri.run_id = $1 AND ri.seq = u.seq`, runID, keys, ats, seqs); err != nil {
+			return 0, false, err
+		}
+	}
+	return deleted, remaining, nil
 }
 
 // RecordRetention stores what a pass removed and drops the passes beyond the newest

@@ -26,6 +26,7 @@ import (
 
 	"github.com/syncgate/syncgate/migrations"
 	"github.com/syncgate/syncgate/server/storage"
+	"github.com/syncgate/syncgate/server/storage/compact"
 )
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
@@ -34,6 +35,7 @@ type Store struct {
 	// connConfig makes the connections that hold flow locks (LockFlow), outside the pool.
 	connConfig *pgx.ConnConfig
 	lockCheck  time.Duration
+	codec      *compact.Codec
 }
 
 var (
@@ -86,7 +88,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, connConfig: cfg.ConnConfig, lockCheck: o.lockCheck}, nil
+	codec, err := compact.New()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	st := &Store{pool: pool, connConfig: cfg.ConnConfig, lockCheck: o.lockCheck, codec: codec}
+	if err := st.convertLegacyTrail(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // migrateUp applies the pending migrations with golang-migrate's pgx driver, which holds a PostgreSQL

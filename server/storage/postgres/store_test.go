@@ -205,10 +205,12 @@ func TestPageTokensAreNotInterchangeable(t *testing.T) {
 	}
 }
 
-// RecordHistory's query reads the key's range of the index run_records_history from the page token,
+// RecordHistory's query reads the key's range of record_index's primary key from the page token,
 // and checks each row's flow by a probe of runs: its cost follows the key's rows, never the number of
 // runs (the plan a join invites: the flow's runs as the outer loop, one index probe per run, then a
-// sort). Checked for a key with a few rows and for one with 4000 of the 20000.
+// sort). Checked for a key with a few rows and for one with 4000 of the 20000, after a VACUUM (which
+// autovacuum runs on an insert-only table too): record_index is all key, and on a visible table the
+// scan is index-only; before any vacuum the planner may read the key's entries by bitmap and sort them.
 func TestRecordHistoryUsesTheIndex(t *testing.T) {
 	ctx := context.Background()
 	st, dsn := open(t)
@@ -236,7 +238,7 @@ func TestRecordHistoryUsesTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `ANALYZE`); err != nil {
+	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
 	plan := func(key string) string {
@@ -254,10 +256,10 @@ func TestRecordHistoryUsesTheIndex(t *testing.T) {
 	}
 	for _, key := range []string{"100007", "HOT"} {
 		p := plan(key)
-		if !strings.Contains(p, "Index Scan") || !strings.Contains(p, "run_records_history") ||
+		if !strings.Contains(p, "Index") || !strings.Contains(p, "record_index_pkey") ||
 			!strings.Contains(p, "Index Cond: ((source_key = '"+key+"'::text) AND (ROW(at, run_id, seq) < ROW(") ||
-			strings.Contains(p, "Nested Loop") || strings.Contains(p, "Join") || strings.Contains(p, "Seq Scan on run_records") {
-			t.Errorf("history plan of key %s does not read the key's range of run_records_history alone:\n%s", key, p)
+			strings.Contains(p, "Nested Loop") || strings.Contains(p, "Join") || strings.Contains(p, "Seq Scan on record_index") || strings.Contains(p, "Sort") {
+			t.Errorf("history plan of key %s does not read the key's range of record_index alone:\n%s", key, p)
 		} else {
 			t.Logf("plan of key %s:\n%s", key, p)
 		}

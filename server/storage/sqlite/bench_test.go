@@ -2,8 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"github.com/syncgate/syncgate/server/storage"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,10 +143,10 @@ func BenchmarkRecordHistory(b *testing.B) {
 		}
 	}
 	var rows int64
-	if err := st.db.QueryRowContext(ctx, `SELECT count(*) FROM run_records`).Scan(&rows); err != nil || rows != runs*perRun {
+	if err := st.db.QueryRowContext(ctx, `SELECT count(*) FROM record_index`).Scan(&rows); err != nil || rows != runs*perRun {
 		b.Fatalf("%d audit rows, %v", rows, err)
 	}
-	b.Logf("built %d audit rows in %v", rows, time.Since(start).Round(time.Second))
+	b.Logf("built %d audit rows (record index entries) in %v", rows, time.Since(start).Round(time.Second))
 
 	b.Run("first page", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
@@ -168,4 +171,144 @@ func BenchmarkRecordHistory(b *testing.B) {
 			}
 		}
 	})
+}
+
+// footprintGen makes record bodies like the mocks' demo data (mocks/internal/gen): Chinese company,
+// person and street names, mobile numbers, codes; deterministic for a seed.
+type footprintGen struct{ r *rand.Rand }
+
+func (g footprintGen) pick(s ...string) string { return s[g.r.IntN(len(s))] }
+
+func (g footprintGen) company() string {
+	return g.pick("上海", "北京", "杭州", "苏州", "南京", "广州", "深圳", "成都", "武汉", "宁波") +
+		g.pick("植隆", "华润", "恒信", "金桥", "瑞丰", "鼎盛", "嘉禾", "同创", "宏远", "润泽") +
+		g.pick("贸易", "商贸", "科技", "实业", "日化", "食品", "医药", "电子") + g.pick("有限公司", "股份有限公司", "商行", "经营部")
+}
+
+func (g footprintGen) person() string {
+	return g.pick("张", "王", "李", "赵", "刘", "陈", "杨", "黄", "周", "吴") + g.pick("伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "婷")
+}
+
+func (g footprintGen) address() string {
+	return fmt.Sprintf("%s%s%s%d号", g.pick("上海市", "北京市", "杭州市", "苏州市", "南京市"), g.pick("徐汇区", "浦东新区", "西湖区", "朝阳区", "天河区"),
+		g.pick("漕溪北路", "人民路", "解放路", "中山路", "建设路", "文三路"), 1+g.r.IntN(999))
+}
+
+func (g footprintGen) mobile() string {
+	return fmt.Sprintf("1%d%09d", 3+g.r.IntN(7), g.r.IntN(1_000_000_000))
+}
+
+// footprintPage is one page of a flow as the engine commits it: per record its id mapping (canonical
+// payload) and one audit row (the body sent, the vendor's answer), plus a page-level "call" row (the
+// source page read, a 14 KB answer); in a resync of unchanged records, one unchanged skip per record
+// (no bodies) and the call row.
+func footprintPage(g footprintGen, runID, flow string, first, n int, resync bool, at time.Time) storage.PageCommit {
+	p := storage.PageCommit{Flow: flow, RunID: runID, Counts: &storage.Counts{Read: int64(first + n)}}
+	var src strings.Builder
+	for i := first; i < first+n; i++ {
+		key := fmt.Sprint(100000 + (i*7919)%1000003)
+		var payload, request, target, vendor, op, response string
+		name, person := g.company(), g.person()
+		if flow == "customers" {
+			target = name + fmt.Sprintf("CUST%06d", i)
+			payload = fmt.Sprintf(`{"address":"%s","balance_deduct_type":"%s","contact":"%s","distributorCode":"%s","distributorCompanyName":"植隆集团总部","distributorLevelName":"%s","distributorName":"%s","mobile":"%s"}`,
+				g.address(), g.pick("1", "2"), person, target, g.pick("A", "B", "C"), name, g.mobile())
+			request = `{"actionType":"add",` + payload[1:]
+			vendor, op = "greatonce", "greatonce.distributor.single.sync"
+			response = `{"success":true,"code":"0","message":"成功","data":{"distributorCode":"` + target + `"}}`
+		} else {
+			target = fmt.Sprintf("AG%06d", i)
+			payload = fmt.Sprintf(`{"FADDRESS":"%s","FCreateOrgId":{"FNumber":"100"},"FDescription":"%s","FGroup":{"FNumber":"02"},"FINVOICEADDRESS":"%s","FINVOICEBANKACCOUNT":"","FINVOICEBANKNAME":"","FINVOICETEL":"%s","FINVOICETITLE":"%s","FName":"%s","FNumber":"","FTAXREGISTERCODE":"","FTRADINGCURRID":{"FNumber":"PRE001"},"FUseOrgId":{"FNumber":"100"},"F_KHLX":"KHLX02_SYS","F_out_id":"%s"}`,
+				g.address(), g.pick("金牌代理", "银牌代理", "普通代理"), g.address(), g.mobile(), name, name, target)
+			request = `{"Model":` + payload + `}`
+			vendor, op = "kingdee", "BatchSave BD_Customer"
+			response = `{"Id":` + fmt.Sprint(100000+i) + `,"Number":"` + target + `","DIndex":0}`
+		}
+		fmt.Fprintf(&src, `[%s,"%s","%s","%s"],`, key, name, person, at.Format(time.DateTime))
+		h := sha256.Sum256([]byte(payload))
+		if resync {
+			p.Records = append(p.Records, storage.Record{SourceKey: key, TargetKey: target, Action: "skip", Outcome: "skipped", At: at})
+			continue
+		}
+		p.Mappings = append(p.Mappings, storage.Mapping{SourceKey: key, TargetKey: target, PayloadHash: hex.EncodeToString(h[:]), Payload: []byte(payload)})
+		p.Records = append(p.Records, storage.Record{SourceKey: key, TargetKey: target, Action: "add", Attempt: 1, Vendor: vendor, Operation: op,
+			Request: request, Response: response, Outcome: "ok", At: at})
+		p.Resolved = append(p.Resolved, key)
+	}
+	body := src.String()
+	p.Records = append(p.Records, storage.Record{SourceKey: "", Action: "call", Attempt: 1, Vendor: "source", Operation: "read page",
+		Request: fmt.Sprintf(`{"page":%d,"size":%d}`, first/n, n), Response: "[" + body[:min(len(body), 14000)] + "]", Outcome: "ok", At: at})
+	p.Checkpoint = &storage.Cursor{Time: at, Key: fmt.Sprint(first + n)}
+	return p
+}
+
+// BenchmarkFootprint measures what issue #16 bounds: the database bytes per delivered record after
+// a first full sync of 100k records (50k customers, 50k agents, pages of 1000 shaped by
+// footprintPage), and the growth after three full resyncs in which every record is unchanged. It
+// reports the database's pages (page_count × page_size after a WAL checkpoint) and its file size per
+// delivered record, the growth factor, and CommitPage's time per record in the first sync and in the
+// resyncs. It runs the whole measurement once whatever -benchtime says (about a minute):
+//
+//	go test -run XXX -bench Footprint -benchtime 1x ./server/storage/sqlite
+func BenchmarkFootprint(b *testing.B) {
+	const perFlow, perPage, resyncs = 50_000, 1000, 3
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "footprint.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	g := footprintGen{r: rand.New(rand.NewPCG(16, 1))}
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	sync := func(round int, resync bool) time.Duration {
+		var spent time.Duration
+		for _, flow := range []string{"customers", "agents"} {
+			id := fmt.Sprintf("%s-%d", flow, round)
+			if err := st.CreateRun(ctx, storage.Run{ID: id, Flow: flow, Options: []byte(`{"fullResync":true}`), Status: "running", StartedAt: base}); err != nil {
+				b.Fatal(err)
+			}
+			for first := 0; first < perFlow; first += perPage {
+				p := footprintPage(g, id, flow, first, perPage, resync, base.Add(time.Duration(round*perFlow+first)*time.Millisecond))
+				start := time.Now()
+				if err := st.CommitPage(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+				spent += time.Since(start)
+			}
+			if err := st.FinishRun(ctx, storage.Run{ID: id, Status: "succeeded", FinishedAt: base}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return spent
+	}
+	size := func() (pages, file int64) {
+		if _, err := st.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
+		var count, pageSize int64
+		if err := st.db.QueryRowContext(ctx, `SELECT page_count * page_size, page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&count, &pageSize); err != nil {
+			b.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return count, fi.Size()
+	}
+	const delivered = 2 * perFlow
+	for b.Loop() {
+		first := sync(0, false)
+		pages1, file1 := size()
+		var again time.Duration
+		for r := 1; r <= resyncs; r++ {
+			again += sync(r, true)
+		}
+		pages4, _ := size()
+		b.ReportMetric(float64(pages1)/delivered, "db-bytes/record")
+		b.ReportMetric(float64(file1)/delivered, "file-bytes/record")
+		b.ReportMetric(float64(pages4)/float64(pages1), "growth-after-3-resyncs")
+		b.ReportMetric(float64(first.Microseconds())/delivered, "commit-µs/record")
+		b.ReportMetric(float64(again.Microseconds())/(resyncs*delivered), "resync-commit-µs/record")
+	}
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -8,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/syncgate/syncgate/server/storage"
+	"github.com/syncgate/syncgate/server/storage/compact"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,13 +30,17 @@ func (s *Store) Mappings(ctx context.Context, flow string, keys []string) (map[s
 		}
 		for rows.Next() {
 			m := storage.Mapping{Flow: flow}
-			var payload string
+			var hash, payload []byte
 			var c, u int64
-			if err := rows.Scan(&m.SourceKey, &m.TargetKey, &m.PayloadHash, &payload, &c, &u); err != nil {
+			if err := rows.Scan(&m.SourceKey, &m.TargetKey, &hash, &payload, &c, &u); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("read mappings: %w", err)
 			}
-			m.Payload, m.CreatedAt, m.UpdatedAt = []byte(payload), fromNanos(c), fromNanos(u)
+			if m.Payload, err = s.codec.DecodePayload(payload); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read mapping %s: %w", m.SourceKey, err)
+			}
+			m.PayloadHash, m.CreatedAt, m.UpdatedAt = compact.DecodeHash(hash), fromNanos(c), fromNanos(u)
 			out[m.SourceKey] = m
 		}
 		if err := rows.Close(); err != nil {
@@ -101,7 +108,7 @@ func (s *Store) DeadLetters(ctx context.Context, flow string, limit int) ([]stor
 // CommitPage writes one page's mappings, audit rows, dead letters, checkpoint and run counts in one
 // transaction: either all of it is durable or none of it.
 func (s *Store) CommitPage(ctx context.Context, p storage.PageCommit) error {
-	return s.inTx(ctx, "commit page", func(tx *sql.Tx) error { return commitPage(ctx, tx, p) })
+	return s.inTx(ctx, "commit page", func(tx *sql.Tx) error { return s.commitPage(ctx, tx, p) })
 }
 
 // inTx runs fn in one transaction: committed when fn succeeds, rolled back otherwise. Errors are
@@ -121,7 +128,7 @@ func (s *Store) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error
 	return nil
 }
 
-func commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit) error {
+func (s *Store) commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit) error {
 	now := time.Now().UnixNano()
 	if len(p.Mappings) > 0 {
 		err := insertRows(ctx, tx, `INSERT INTO mappings (flow, source_key, target_key, payload_hash, payload, created_at, updated_at) VALUES `,
@@ -129,7 +136,7 @@ func commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit) error {
 				payload_hash = excluded.payload_hash, payload = excluded.payload, updated_at = excluded.updated_at`,
 			7, len(p.Mappings), func(i int, args []any) []any {
 				m := p.Mappings[i]
-				return append(args, p.Flow, m.SourceKey, m.TargetKey, m.PayloadHash, string(m.Payload), now, now)
+				return append(args, p.Flow, m.SourceKey, m.TargetKey, compact.EncodeHash(m.PayloadHash), s.codec.EncodePayload(m.Payload), now, now)
 			})
 		if err != nil {
 			return fmt.Errorf("upsert mappings: %w", err)
@@ -137,20 +144,19 @@ func commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit) error {
 	}
 	if len(p.Records) > 0 {
 		var seq int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM run_records WHERE run_id = ?`, p.RunID).Scan(&seq); err != nil {
-			return err
+		err := tx.QueryRowContext(ctx, `SELECT last_seq FROM run_blocks WHERE run_id = ? ORDER BY first_seq DESC LIMIT 1`, p.RunID).Scan(&seq)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("audit rows: %w", err)
 		}
-		err := insertRows(ctx, tx, `INSERT INTO run_records (run_id, seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at) VALUES `,
-			"", 13, len(p.Records), func(i int, args []any) []any {
-				r := p.Records[i]
-				at := r.At
-				if at.IsZero() {
-					at = time.Unix(0, now)
-				}
-				return append(args, p.RunID, seq+int64(i)+1, r.SourceKey, r.TargetKey, r.Action, r.Attempt, r.Vendor, r.Operation,
-					r.Request, r.Response, r.Outcome, r.Error, at.UnixNano())
-			})
-		if err != nil {
+		recs := make([]storage.Record, len(p.Records))
+		for i, r := range p.Records {
+			r.Seq = seq + int64(i) + 1
+			if r.At.IsZero() {
+				r.At = time.Unix(0, now)
+			}
+			recs[i] = r
+		}
+		if err := s.writeBlock(ctx, tx, p.RunID, recs); err != nil {
 			return fmt.Errorf("audit rows: %w", err)
 		}
 	}
@@ -498,25 +504,16 @@ func (s *Store) RunRecords(ctx context.Context, runID string, f storage.RecordFi
 			return nil, "", storage.ErrBadPageToken
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at
-		FROM run_records WHERE run_id = ? AND seq > ? AND (? = '' OR action = ?) AND (? = '' OR outcome = ?)
-		ORDER BY seq LIMIT ?`, runID, after, f.Action, f.Action, f.Outcome, f.Outcome, pageSize+1)
+	blocks, err := s.runBlocks(ctx, runID, after)
 	if err != nil {
 		return nil, "", fmt.Errorf("read run records: %w", err)
 	}
-	defer rows.Close()
-	var out []storage.Record
-	for rows.Next() {
-		r := storage.Record{RunID: runID}
-		var at int64
-		if err := rows.Scan(&r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
-			&r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {
-			return nil, "", fmt.Errorf("read run records: %w", err)
-		}
-		r.At = fromNanos(at)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := s.codec.PageRun(runID, blocks, func(first int64) ([]byte, error) {
+		var data []byte
+		err := s.db.QueryRowContext(ctx, `SELECT data FROM run_blocks WHERE run_id = ? AND first_seq = ?`, runID, first).Scan(&data)
+		return data, err
+	}, f, after, pageSize+1)
+	if err != nil {
 		return nil, "", fmt.Errorf("read run records: %w", err)
 	}
 	next := ""
@@ -525,4 +522,101 @@ func (s *Store) RunRecords(ctx context.Context, runID string, f storage.RecordFi
 		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(out[len(out)-1].Seq, 10)))
 	}
 	return out, next, nil
+}
+
+// runBlocks lists a run's blocks that end after seq after, in order, without their data.
+func (s *Store) runBlocks(ctx context.Context, runID string, after int64) ([]compact.Block, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT first_seq, last_seq, summary FROM run_blocks WHERE run_id = ? AND last_seq > ? ORDER BY first_seq`, runID, after)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []compact.Block
+	for rows.Next() {
+		var b compact.Block
+		if err := rows.Scan(&b.FirstSeq, &b.LastSeq, &b.Summary); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// writeBlock writes records (of one run, in sequence order, Seq and At set) as one block, and the
+// record index entries of those that get one (compact.Indexed).
+func (s *Store) writeBlock(ctx context.Context, tx *sql.Tx, runID string, recs []storage.Record) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO run_blocks (run_id, first_seq, last_seq, summary, data) VALUES (?, ?, ?, ?, ?)`,
+		runID, recs[0].Seq, recs[len(recs)-1].Seq, compact.Summary(recs), s.codec.EncodeBlock(recs[0].Seq, recs)); err != nil {
+		return fmt.Errorf("block: %w", err)
+	}
+	indexed := make([]storage.Record, 0, len(recs))
+	for _, r := range recs {
+		if compact.Indexed(r) {
+			indexed = append(indexed, r)
+		}
+	}
+	if len(indexed) == 0 {
+		return nil
+	}
+	err := insertRows(ctx, tx, `INSERT INTO record_index (source_key, at, run_id, seq) VALUES `, `ON CONFLICT DO NOTHING`, 4, len(indexed),
+		func(i int, args []any) []any {
+			r := indexed[i]
+			return append(args, r.SourceKey, r.At.UnixNano(), runID, r.Seq)
+		})
+	if err != nil {
+		return fmt.Errorf("record index: %w", err)
+	}
+	return nil
+}
+
+// legacyBatch is how many audit rows of run_records one transaction of convertLegacyTrail moves.
+const legacyBatch = 1000
+
+// convertLegacyTrail moves the audit rows that a database made before migration 6 keeps in
+// run_records into blocks and the record index, legacyBatch rows of one run per transaction (each
+// batch is deleted from run_records and written as one block in the same transaction, so an
+// interrupted conversion resumes where it stopped at the next open).
+func (s *Store) convertLegacyTrail(ctx context.Context) error {
+	for {
+		var runID string
+		err := s.db.QueryRowContext(ctx, `SELECT run_id FROM run_records LIMIT 1`).Scan(&runID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("convert audit rows: %w", err)
+		}
+		err = s.inTx(ctx, "convert audit rows", func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, `DELETE FROM run_records WHERE run_id = ? AND seq IN
+				(SELECT seq FROM run_records WHERE run_id = ? ORDER BY seq LIMIT ?)
+				RETURNING seq, source_key, target_key, action, attempt, vendor, operation, request, response, outcome, error, at`,
+				runID, runID, legacyBatch)
+			if err != nil {
+				return err
+			}
+			var recs []storage.Record
+			for rows.Next() {
+				r := storage.Record{RunID: runID}
+				var at int64
+				if err := rows.Scan(&r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
+					&r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {
+					rows.Close()
+					return err
+				}
+				r.At = fromNanos(at)
+				recs = append(recs, r)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			if len(recs) == 0 {
+				return nil
+			}
+			slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+			return s.writeBlock(ctx, tx, runID, recs)
+		})
+		if err != nil {
+			return err
+		}
+	}
 }

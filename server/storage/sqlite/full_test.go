@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +48,7 @@ func TestFullDatabaseIsClassifiedAndPingFollowsIt(t *testing.T) {
 	if !errors.Is(err, storage.ErrFull) || !strings.Contains(err.Error(), "full") {
 		t.Fatalf("CreateRun beyond the cap = %v, want storage.ErrFull", err)
 	}
-	err = st.CommitPage(ctx, storage.PageCommit{Flow: "agents", RunID: "r0", Records: []storage.Record{{SourceKey: "A1", Action: "add", Outcome: "ok", Request: strings.Repeat("y", 1<<20)}}})
+	err = st.CommitPage(ctx, storage.PageCommit{Flow: "agents", RunID: "r0", Records: []storage.Record{{SourceKey: "A1", Action: "add", Outcome: "ok", Request: incompressible(1 << 20)}}})
 	if !errors.Is(err, storage.ErrFull) {
 		t.Fatalf("CommitPage beyond the cap = %v, want storage.ErrFull", err)
 	}
@@ -72,4 +74,15 @@ func TestFullDatabaseIsClassifiedAndPingFollowsIt(t *testing.T) {
 	if err := st.CreateRun(ctx, big); err != nil {
 		t.Fatalf("CreateRun after room returned: %v", err)
 	}
+}
+
+// incompressible returns n bytes of hex digits of pseudo-random bytes: the audit trail is stored
+// compressed, and a repeated letter would not fill anything.
+func incompressible(n int) string {
+	r := rand.New(rand.NewChaCha8([32]byte{1}))
+	b := make([]byte, n/2)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return hex.EncodeToString(b)
 }

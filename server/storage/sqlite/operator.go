@@ -120,23 +120,26 @@ func decodeHistoryToken(tok string) (historyPosition, error) {
 }
 
 // RecordHistory pages through one record's audit rows across the flow's runs, newest first (by time,
-// then run id, then sequence, descending), pageSize rows at a time (<= 0: 100).
+// then run id, then sequence, descending), pageSize rows at a time (<= 0: 100). Unchanged skips
+// (action skip, outcome skipped) are not in it: they have no record index entry (see
+// storage.Reader.RecordHistory).
 //
-// The query walks the index run_records_history (source_key, at, run_id, seq) backwards from the
-// page token: no sort, and only the page's rows are read (plus rows of another flow's runs with the
-// same key, which the join on runs filters out). The CROSS JOIN fixes run_records as the outer loop
-// of SQLite's join, so the planner never drives the query from a flow's runs instead.
+// The query walks the table record_index (source_key, at, run_id, seq) backwards from the page token:
+// no sort, and only the page's entries are read (plus entries of another flow's runs with the same
+// key, which the join on runs filters out). The CROSS JOIN fixes record_index as the outer loop of
+// SQLite's join, so the planner never drives the query from a flow's runs instead. The rows
+// themselves are read from their runs' blocks, each block decoded once per call.
 func (s *Store) RecordHistory(ctx context.Context, flow, sourceKey, pageToken string, pageSize int) ([]storage.Record, string, error) {
 	if pageSize <= 0 {
 		pageSize = 100
 	}
-	where, args := "rr.source_key = ? AND r.flow = ?", []any{sourceKey, flow}
+	where, args := "ri.source_key = ? AND r.flow = ?", []any{sourceKey, flow}
 	if pageToken != "" {
 		pos, err := decodeHistoryToken(pageToken)
 		if err != nil {
 			return nil, "", err
 		}
-		where += " AND (rr.at, rr.run_id, rr.seq) < (?, ?, ?)"
+		where += " AND (ri.at, ri.run_id, ri.seq) < (?, ?, ?)"
 		args = append(args, pos.at, pos.runID, pos.seq)
 	}
 	args = append(args, pageSize+1)
@@ -144,20 +147,36 @@ func (s *Store) RecordHistory(ctx context.Context, flow, sourceKey, pageToken st
 	if err != nil {
 		return nil, "", fmt.Errorf("read record history: %w", err)
 	}
-	defer rows.Close()
-	var out []storage.Record
+	type entry struct {
+		runID string
+		seq   int64
+	}
+	var entries []entry
 	for rows.Next() {
-		var r storage.Record
-		var at int64
-		if err := rows.Scan(&r.RunID, &r.Seq, &r.SourceKey, &r.TargetKey, &r.Action, &r.Attempt, &r.Vendor, &r.Operation,
-			&r.Request, &r.Response, &r.Outcome, &r.Error, &at); err != nil {
+		var e entry
+		if err := rows.Scan(&e.runID, &e.seq); err != nil {
+			rows.Close()
 			return nil, "", fmt.Errorf("read record history: %w", err)
 		}
-		r.At = fromNanos(at)
-		out = append(out, r)
+		entries = append(entries, e)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rows.Close(); err != nil {
 		return nil, "", fmt.Errorf("read record history: %w", err)
+	}
+	blocks := s.codec.NewBlocks(func(runID string, seq int64) (int64, []byte, error) {
+		var first int64
+		var data []byte
+		err := s.db.QueryRowContext(ctx, `SELECT first_seq, data FROM run_blocks WHERE run_id = ? AND first_seq <= ?
+			ORDER BY first_seq DESC LIMIT 1`, runID, seq).Scan(&first, &data)
+		return first, data, err
+	})
+	out := make([]storage.Record, 0, len(entries))
+	for _, e := range entries {
+		r, err := blocks.Get(e.runID, e.seq)
+		if err != nil {
+			return nil, "", fmt.Errorf("read record history: %w", err)
+		}
+		out = append(out, r)
 	}
 	next := ""
 	if len(out) > pageSize {
@@ -169,10 +188,8 @@ func (s *Store) RecordHistory(ctx context.Context, flow, sourceKey, pageToken st
 }
 
 func historyQuery(where string) string {
-	return `SELECT rr.run_id, rr.seq, rr.source_key, rr.target_key, rr.action, rr.attempt, rr.vendor, rr.operation,
-		rr.request, rr.response, rr.outcome, rr.error, rr.at
-		FROM run_records AS rr CROSS JOIN runs AS r ON r.id = rr.run_id
-		WHERE ` + where + ` ORDER BY rr.at DESC, rr.run_id DESC, rr.seq DESC LIMIT ?`
+	return `SELECT ri.run_id, ri.seq FROM record_index AS ri CROSS JOIN runs AS r ON r.id = ri.run_id
+		WHERE ` + where + ` ORDER BY ri.at DESC, ri.run_id DESC, ri.seq DESC LIMIT ?`
 }
 
 // Schedules returns the stored schedules, by flow.

@@ -10,6 +10,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/syncgate/syncgate/server/storage"
+	"github.com/syncgate/syncgate/server/storage/compact"
 )
 
 var _ storage.Retention = (*Store)(nil)
@@ -66,10 +67,11 @@ func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (de
 		case status == "running":
 			return errRunning
 		}
-		if deleted, err = deleteTrailBatch(ctx, tx, runID, limit); err != nil {
+		var remaining bool
+		if deleted, remaining, err = s.deleteTrailBatch(ctx, tx, runID, limit); err != nil {
 			return err
 		}
-		if deleted < int64(limit) {
+		if !remaining {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id = ?`, runID); err != nil {
 				return err
 			}
@@ -94,16 +96,53 @@ type busyError struct{ err error }
 func (e *busyError) Error() string   { return e.err.Error() }
 func (e *busyError) Unwrap() []error { return []error{storage.ErrBusy, e.err} }
 
-// deleteTrailBatch deletes the first limit audit rows of a run (by sequence) and returns how many it
-// deleted: fewer than limit means the trail is gone. It is the one place retention deletes audit
-// rows, so a change of the audit layout changes only this function.
-func deleteTrailBatch(ctx context.Context, tx *sql.Tx, runID string, limit int) (int64, error) {
-	res, err := tx.ExecContext(ctx, `DELETE FROM run_records WHERE run_id = ? AND seq IN (
-		SELECT seq FROM run_records WHERE run_id = ? ORDER BY seq LIMIT ?)`, runID, runID, limit)
+// deleteTrailBatch deletes the run's first blocks (by sequence), whole, as many as hold at most
+// limit audit rows together (at least one, whatever its size: a block is one page commit's rows),
+// with their record index entries, and returns how many audit rows it deleted and whether any block
+// is left. It is the one place retention deletes audit rows.
+func (s *Store) deleteTrailBatch(ctx context.Context, tx *sql.Tx, runID string, limit int) (deleted int64, remaining bool, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT first_seq, last_seq FROM run_blocks WHERE run_id = ? ORDER BY first_seq LIMIT ?`, runID, limit+1)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return res.RowsAffected()
+	var firsts []int64
+	for rows.Next() {
+		var first, last int64
+		if err := rows.Scan(&first, &last); err != nil {
+			rows.Close()
+			return 0, false, err
+		}
+		if n := last - first + 1; len(firsts) == 0 || deleted+n <= int64(limit) {
+			firsts, deleted = append(firsts, first), deleted+n
+			continue
+		}
+		remaining = true
+		break
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, false, err
+	}
+	for _, first := range firsts {
+		var data []byte
+		if err := tx.QueryRowContext(ctx, `DELETE FROM run_blocks WHERE run_id = ? AND first_seq = ? RETURNING data`, runID, first).Scan(&data); err != nil {
+			return 0, false, err
+		}
+		recs, err := s.codec.DecodeBlock(runID, first, data)
+		if err != nil {
+			return 0, false, fmt.Errorf("block %d of run %s: %w", first, runID, err)
+		}
+		for _, r := range recs {
+			if !compact.Indexed(r) {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM record_index WHERE source_key = ? AND at = ? AND run_id = ? AND seq = ?`,
+				r.SourceKey, r.At.UnixNano(), runID, r.Seq); err != nil {
+				return 0, false, err
+			}
+		}
+	}
+	return deleted, remaining, nil
 }
 
 // RecordRetention stores what a pass removed and drops the passes beyond the newest

@@ -27,12 +27,14 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/syncgate/syncgate/migrations"
+	"github.com/syncgate/syncgate/server/storage/compact"
 )
 
 // Store is the SQLite store. It is safe for concurrent use; writes are serialised by SQLite.
 type Store struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	codec *compact.Codec
 	// stmts are the prepared run-table reads (stmts.go).
 	stmts *stmtCache
 	// full is set when a write found the database full, and cleared when Ping finds room again.
@@ -180,7 +182,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, path: path, stmts: newStmtCache(db)}, nil
+	codec, err := compact.New()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	st := &Store{db: db, path: path, codec: codec, stmts: newStmtCache(db)}
+	if err := st.convertLegacyTrail(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // ErrDirty reports a database whose migration state cannot be recovered automatically.

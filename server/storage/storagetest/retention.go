@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -33,12 +34,12 @@ func retentionFixture(t *testing.T, b *bundle, records int) {
 		if err := b.st.CreateRun(b.ctx, storage.Run{ID: id, Flow: flow, Options: []byte("{}"), Status: "running", StartedAt: start}); err != nil {
 			t.Fatal(err)
 		}
-		recs := make([]storage.Record, records)
-		for i := range recs {
-			recs[i] = storage.Record{SourceKey: id + "-" + string(rune('a'+i%26)), Action: "add", Attempt: 1, Outcome: "ok", Request: "{}", At: start}
-		}
-		if err := b.st.CommitPage(b.ctx, storage.PageCommit{Flow: flow, RunID: id, Records: recs}); err != nil {
-			t.Fatal(err)
+		// One audit row per page commit: a commit's rows are stored (and pruned) together.
+		for i := range records {
+			rec := storage.Record{SourceKey: id + "-" + string(rune('a'+i%26)), Action: "add", Attempt: 1, Outcome: "ok", Request: "{}", At: start}
+			if err := b.st.CommitPage(b.ctx, storage.PageCommit{Flow: flow, RunID: id, Records: []storage.Record{rec}}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if finish {
 			if err := b.st.FinishRun(b.ctx, storage.Run{ID: id, Status: "succeeded", FinishedAt: start.Add(time.Minute)}); err != nil {
@@ -156,9 +157,15 @@ func testRetentionDeletesInBatches(t *testing.T, open Opener) {
 	if _, err := b.st.GetRun(b.ctx, "c1"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("pruned run: GetRun = %v, want ErrNotFound", err)
 	}
-	// A trail of exactly limit rows: the second call finds none left and deletes the run.
-	if n, done, err := r.DeleteRunTrail(b.ctx, "c2", 5); err != nil || n != 5 || done {
+	// A trail of exactly limit rows: one call deletes it and the run.
+	if n, done, err := r.DeleteRunTrail(b.ctx, "c2", 5); err != nil || n != 5 || !done {
 		t.Fatalf("c2: deleted %d, done %v, %v", n, done, err)
+	}
+	// The pruned runs' records are gone from their history too.
+	for _, k := range []string{"c1-a", "c2-e"} {
+		if recs, _, err := b.st.RecordHistory(b.ctx, "customers", k, "", 10); err != nil || len(recs) != 0 {
+			t.Fatalf("history of %s after its run was pruned = %+v, %v", k, recs, err)
+		}
 	}
 	if n, done, err := r.DeleteRunTrail(b.ctx, "c2", 5); err != nil || n != 0 || !done {
 		t.Fatalf("c2 again: deleted %d, done %v, %v", n, done, err)
@@ -166,6 +173,34 @@ func testRetentionDeletesInBatches(t *testing.T, open Opener) {
 	// Gone already: done, nothing deleted.
 	if n, done, err := r.DeleteRunTrail(b.ctx, "c1", 2); err != nil || n != 0 || !done {
 		t.Fatalf("pruned run again: deleted %d, done %v, %v", n, done, err)
+	}
+	// A page commit's rows go together: a commit of more rows than the limit is deleted whole, with
+	// the history of its records.
+	if err := b.st.CreateRun(b.ctx, storage.Run{ID: "x1", Flow: "other", Options: []byte("{}"), Status: "running", StartedAt: retentionBase}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 7} {
+		page := make([]storage.Record, n)
+		for i := range page {
+			page[i] = storage.Record{SourceKey: fmt.Sprintf("big-%d-%d", n, i), Action: "update", Attempt: 1, Outcome: "ok", Request: "{}", At: retentionBase}
+		}
+		if err := b.st.CommitPage(b.ctx, storage.PageCommit{Flow: "other", RunID: "x1", Records: page}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.st.FinishRun(b.ctx, storage.Run{ID: "x1", Status: "succeeded", FinishedAt: retentionBase}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		deleted int64
+		done    bool
+	}{{1, false}, {7, true}, {0, true}} {
+		if n, done, err := r.DeleteRunTrail(b.ctx, "x1", 2); err != nil || n != want.deleted || done != want.done {
+			t.Fatalf("x1 batch %d: deleted %d, done %v, %v; want %d, %v", i, n, done, err, want.deleted, want.done)
+		}
+	}
+	if recs, _, err := b.st.RecordHistory(b.ctx, "other", "big-7-3", "", 10); err != nil || len(recs) != 0 {
+		t.Fatalf("history of big-7-3 after its run was pruned = %+v, %v", recs, err)
 	}
 	// A running run is refused and keeps its trail.
 	if _, _, err := r.DeleteRunTrail(b.ctx, "c6", 2); err == nil {

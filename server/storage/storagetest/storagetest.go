@@ -35,6 +35,8 @@ func Run(t *testing.T, open Opener) {
 		{"DeadLettersByManyKeys", testDeadLettersByManyKeys},
 		{"RecordHistory", testRecordHistory},
 		{"RecordHistoryPaging", testRecordHistoryPaging},
+		{"RunRecordsAcrossPages", testRunRecordsAcrossPages},
+		{"HistoryLeavesOutUnchangedSkips", testHistoryLeavesOutUnchangedSkips},
 		{"SchedulesPutAndList", testSchedulesPutAndList},
 		{"FireScheduleCompareAndSet", testFireScheduleCompareAndSet},
 		{"RunTriggerAndActor", testRunTriggerAndActor},
