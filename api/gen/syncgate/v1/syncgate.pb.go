@@ -2672,7 +2672,10 @@ type GetRecordResponse struct {
 	Mapping *RecordMapping `protobuf:"bytes,2,opt,name=mapping,proto3" json:"mapping,omitempty"`
 	// dead_letter is the record's dead letter; absent when it has none.
 	DeadLetter *DeadLetter `protobuf:"bytes,3,opt,name=dead_letter,json=deadLetter,proto3" json:"dead_letter,omitempty"`
-	// history is a page of the record's audit rows across runs, newest first.
+	// history is a page of the record's audit rows across runs, newest first: every row that did
+	// something (sent, planned, failed, dropped, discarded). The rows of runs that found the record
+	// unchanged (action skip, outcome "skipped": nothing was sent) are kept in their run's trail
+	// (GetRun) but not listed here.
 	History []*RecordOutcome `protobuf:"bytes,4,rep,name=history,proto3" json:"history,omitempty"`
 	// next_page_token continues the history; empty at the end.
 	NextPageToken string `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`

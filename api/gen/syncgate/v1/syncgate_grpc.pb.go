@@ -80,8 +80,8 @@ type SyncServiceClient interface {
 	// keeps an audit row (outcome "discarded", with the reason) in a run of its own (trigger DISCARD).
 	DiscardDeadLetters(ctx context.Context, in *DiscardDeadLettersRequest, opts ...grpc.CallOption) (*DiscardDeadLettersResponse, error)
 	// GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
-	// its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
-	// as an HTTP GET (Connect protocol).
+	// its dead letter if it has one, and its audit history across runs (without the runs that found it
+	// unchanged), newest first, paged. Callable as an HTTP GET (Connect protocol).
 	GetRecord(ctx context.Context, in *GetRecordRequest, opts ...grpc.CallOption) (*GetRecordResponse, error)
 	// ListSchedules shows each flow's schedule and its next run time. Callable as an HTTP GET (Connect
 	// protocol).
@@ -298,8 +298,8 @@ type SyncServiceServer interface {
 	// keeps an audit row (outcome "discarded", with the reason) in a run of its own (trigger DISCARD).
 	DiscardDeadLetters(context.Context, *DiscardDeadLettersRequest) (*DiscardDeadLettersResponse, error)
 	// GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
-	// its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
-	// as an HTTP GET (Connect protocol).
+	// its dead letter if it has one, and its audit history across runs (without the runs that found it
+	// unchanged), newest first, paged. Callable as an HTTP GET (Connect protocol).
 	GetRecord(context.Context, *GetRecordRequest) (*GetRecordResponse, error)
 	// ListSchedules shows each flow's schedule and its next run time. Callable as an HTTP GET (Connect
 	// protocol).

@@ -103,8 +103,8 @@ type SyncServiceClient interface {
 	// keeps an audit row (outcome "discarded", with the reason) in a run of its own (trigger DISCARD).
 	DiscardDeadLetters(context.Context, *v1.DiscardDeadLettersRequest) (*v1.DiscardDeadLettersResponse, error)
 	// GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
-	// its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
-	// as an HTTP GET (Connect protocol).
+	// its dead letter if it has one, and its audit history across runs (without the runs that found it
+	// unchanged), newest first, paged. Callable as an HTTP GET (Connect protocol).
 	GetRecord(context.Context, *v1.GetRecordRequest) (*v1.GetRecordResponse, error)
 	// ListSchedules shows each flow's schedule and its next run time. Callable as an HTTP GET (Connect
 	// protocol).
@@ -398,8 +398,8 @@ type SyncServiceHandler interface {
 	// keeps an audit row (outcome "discarded", with the reason) in a run of its own (trigger DISCARD).
 	DiscardDeadLetters(context.Context, *v1.DiscardDeadLettersRequest) (*v1.DiscardDeadLettersResponse, error)
 	// GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
-	// its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
-	// as an HTTP GET (Connect protocol).
+	// its dead letter if it has one, and its audit history across runs (without the runs that found it
+	// unchanged), newest first, paged. Callable as an HTTP GET (Connect protocol).
 	GetRecord(context.Context, *v1.GetRecordRequest) (*v1.GetRecordResponse, error)
 	// ListSchedules shows each flow's schedule and its next run time. Callable as an HTTP GET (Connect
 	// protocol).

@@ -1390,7 +1390,10 @@ export type GetRecordResponse = Message<"syncgate.v1.GetRecordResponse"> & {
   deadLetter?: DeadLetter | undefined;
 
   /**
-   * history is a page of the record's audit rows across runs, newest first.
+   * history is a page of the record's audit rows across runs, newest first: every row that did
+   * something (sent, planned, failed, dropped, discarded). The rows of runs that found the record
+   * unchanged (action skip, outcome "skipped": nothing was sent) are kept in their run's trail
+   * (GetRun) but not listed here.
    *
    * @generated from field: repeated syncgate.v1.RecordOutcome history = 4;
    */
@@ -2195,8 +2198,8 @@ export const SyncService: GenService<{
   },
   /**
    * GetRecord tells one record's story: its id mapping (target key, last delivered payload and when),
-   * its dead letter if it has one, and its audit history across runs, newest first, paged. Callable
-   * as an HTTP GET (Connect protocol).
+   * its dead letter if it has one, and its audit history across runs (without the runs that found it
+   * unchanged), newest first, paged. Callable as an HTTP GET (Connect protocol).
    *
    * @generated from rpc syncgate.v1.SyncService.GetRecord
    */
