@@ -113,7 +113,7 @@ func printGrowth(results []result) {
 			fmt.Printf("| N | backend | delivered | database | bytes per delivered record | full resyncs (unchanged / sent, time) | no-change reruns (time) | database after | growth |\n|---|---|---|---|---|---|---|---|---|\n")
 			header = true
 		}
-		fmt.Printf("| %d | %s | %d | %.1f MiB | %.0f B | %d (%d / %d, %s) | %d (%s) | %.1f MiB | %.2f× |\n", r.n, r.backend, g.delivered,
+		fmt.Printf("| %d | %s | %d | %.1f MiB | %.0f B | %d (%d / %d, %s) | %d (%s) | %.1f MiB | %.3f× |\n", r.n, r.backend, g.delivered,
 			float64(g.first)/(1<<20), g.bytesPerRecord(), g.resyncs, g.resyncSkipped, g.resyncChanged, g.resyncTime.Round(time.Second),
 			g.reruns, g.rerunTime.Round(time.Second), float64(g.after)/(1<<20), g.factor())
 	}

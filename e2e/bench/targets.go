@@ -44,7 +44,7 @@ func (ts *targets) atMost(figure string, value float64, unit string, limit float
 func format(v float64, unit string) string {
 	switch unit {
 	case "×":
-		return fmt.Sprintf("%.2f×", v)
+		return fmt.Sprintf("%.3f×", v)
 	case "%":
 		return fmt.Sprintf("%.1f%%", v)
 	default:
