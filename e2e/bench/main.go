@@ -94,7 +94,7 @@ func main() {
 	pageSize := flag.Int("page-size", 1000, "source page size")
 	batchSize := flag.Int("batch-size", 500, "Kingdee BatchSave size")
 	flag.DurationVar(&overlap, "overlap", 5*time.Second, "checkpoint overlap: a rerun re-reads (and skips) what changed this long before the checkpoint")
-	flag.StringVar(&profileDir, "profile", "", "write the gateway's CPU profile of each full run (agents-N.pprof, customers-N.pprof) and its allocations (allocs-N.pprof) to this directory")
+	flag.StringVar(&profileDir, "profile", "", "write the gateway's CPU profile of each full run (agents-N.pprof, customers-N.pprof), the mocks' (mocks-agents-N.pprof, mocks-customers-N.pprof) and the gateway's allocations (allocs-N.pprof) to this directory")
 	flag.IntVar(&profileSeconds, "profile-seconds", 20, "length of each profile (from the start of the run)")
 	backends := flag.String("backends", "sqlite,postgres", "comma-separated storage backends to measure: sqlite, postgres")
 	flag.DurationVar(&takeoverAfter, "takeover-after", 4*time.Second, "PostgreSQL: the replicas' takeover_after in the kill -9 takeover measurement")
@@ -256,7 +256,16 @@ func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
 
 func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, batchSize int, backend string) (result, error) {
 	r := result{n: n, backend: backend}
-	mocks, err := e2e.StartProcess("mocks", mkBin, []string{"-seed-customers", fmt.Sprint(n), "-seed-agents", fmt.Sprint(n)}, nil)
+	mockArgs := []string{"-seed-customers", fmt.Sprint(n), "-seed-agents", fmt.Sprint(n)}
+	var mockDebug string
+	if profileDir != "" {
+		var err error
+		if mockDebug, err = e2e.FreePort(); err != nil {
+			return r, err
+		}
+		mockArgs = append(mockArgs, "-debug-listen", mockDebug)
+	}
+	mocks, err := e2e.StartProcess("mocks", mkBin, mockArgs, nil)
 	if err != nil {
 		return r, err
 	}
@@ -363,7 +372,7 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	}
 	c0 := count(kd) + count(gc)
 	g0, m0 := cpu()
-	prof := startProfile(ctx, debugAddr, fmt.Sprintf("customers-%d.pprof", n))
+	prof := startProfiles(ctx, debugAddr, mockDebug, fmt.Sprintf("customers-%d.pprof", n))
 	t0 := time.Now()
 	cr, err := client.SyncCustomers(actx, &syncgatev1.SyncCustomersRequest{Options: wait})
 	if err != nil {
@@ -400,7 +409,7 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	}
 	c0 = count(kd) + count(zl)
 	g0, m0 = cpu()
-	prof = startProfile(ctx, debugAddr, fmt.Sprintf("agents-%d.pprof", n))
+	prof = startProfiles(ctx, debugAddr, mockDebug, fmt.Sprintf("agents-%d.pprof", n))
 	t0 = time.Now()
 	ar, err := client.SyncAgents(actx, &syncgatev1.SyncAgentsRequest{Options: wait})
 	if err != nil {
@@ -492,6 +501,13 @@ func startProfile(ctx context.Context, debugAddr, name string) (wait func()) {
 		}
 	}()
 	return func() { <-done }
+}
+
+// startProfiles profiles the gateway (into name) and the mocks (into mocks-name) at once; wait waits
+// for both.
+func startProfiles(ctx context.Context, gwDebug, mockDebug, name string) (wait func()) {
+	gw, mk := startProfile(ctx, gwDebug, name), startProfile(ctx, mockDebug, "mocks-"+name)
+	return func() { gw(); mk() }
 }
 
 // fetchTo writes the body of a GET of url to file.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,13 +104,15 @@ func TestDecodeBlockRejectsGarbage(t *testing.T) {
 
 // Payloads round-trip, compress with the dictionary, and plain JSON stored before the encoding reads
 // back as is.
+// samplePayloads are mapped payloads of both flows, in canonical JSON.
+var samplePayloads = [][]byte{
+	[]byte(`{"address":"上海市徐汇区漕溪北路88号","balance_deduct_type":"1","contact":"张伟","distributorCode":"上海植隆贸易有限公司CUST0007","distributorCompanyName":"植隆集团总部","distributorLevelName":"A","distributorName":"上海植隆贸易有限公司","mobile":"13800000000"}`),
+	[]byte(`{"FADDRESS":"浙江省杭州市西湖区文三路1号","FCreateOrgId":{"FNumber":"100"},"FDescription":"金牌代理","FGroup":{"FNumber":"02"},"FINVOICEADDRESS":"","FINVOICEBANKACCOUNT":"","FINVOICEBANKNAME":"","FINVOICETEL":"","FINVOICETITLE":"杭州植隆代理商","FName":"杭州植隆代理商","FNumber":"","FTAXREGISTERCODE":"","FTRADINGCURRID":{"FNumber":"PRE001"},"FUseOrgId":{"FNumber":"100"},"F_KHLX":"KHLX02_SYS","F_out_id":"AG000042"}`),
+}
+
 func TestPayloadRoundTrip(t *testing.T) {
 	c := codec(t)
-	payloads := [][]byte{
-		[]byte(`{"address":"上海市徐汇区漕溪北路88号","balance_deduct_type":"1","contact":"张伟","distributorCode":"上海植隆贸易有限公司CUST0007","distributorCompanyName":"植隆集团总部","distributorLevelName":"A","distributorName":"上海植隆贸易有限公司","mobile":"13800000000"}`),
-		[]byte(`{"FADDRESS":"浙江省杭州市西湖区文三路1号","FCreateOrgId":{"FNumber":"100"},"FDescription":"金牌代理","FGroup":{"FNumber":"02"},"FINVOICEADDRESS":"","FINVOICEBANKACCOUNT":"","FINVOICEBANKNAME":"","FINVOICETEL":"","FINVOICETITLE":"杭州植隆代理商","FName":"杭州植隆代理商","FNumber":"","FTAXREGISTERCODE":"","FTRADINGCURRID":{"FNumber":"PRE001"},"FUseOrgId":{"FNumber":"100"},"F_KHLX":"KHLX02_SYS","F_out_id":"AG000042"}`),
-		[]byte(`{}`), {}, []byte("x"),
-	}
+	payloads := append(slices.Clone(samplePayloads), []byte(`{}`), []byte{}, []byte("x"))
 	for _, p := range payloads {
 		enc := c.EncodePayload(p)
 		got, err := c.DecodePayload(enc)
@@ -247,4 +250,23 @@ func BenchmarkBlockRead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEncodePayload encodes the sample payloads (a mapping's stored payload, once per delivered
+// record inside the page commit) and reports the stored bytes.
+func BenchmarkEncodePayload(b *testing.B) {
+	c, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, p := range samplePayloads {
+		b.Run(fmt.Sprintf("payload%d", i), func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				n = len(c.EncodePayload(p))
+			}
+			b.ReportMetric(float64(len(p)), "bytes-in")
+			b.ReportMetric(float64(n), "bytes-stored")
+		})
+	}
 }
