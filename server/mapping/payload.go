@@ -26,6 +26,9 @@ type Payload struct {
 	fields   []string
 	values   map[string]any
 	warnings []Issue
+	// sorted is fields in sorted order, shared with the spec (nil once Set adds a field or Delete
+	// removes one: Canonical then sorts).
+	sorted []string
 	// hash and canonical cache Hash and Canonical.
 	hash      string
 	canonical []byte
@@ -35,7 +38,7 @@ type Payload struct {
 // as empty text with a warning; an empty required field is a warning too. A function that cannot
 // handle its input (a date that is not a date) is an error naming the target field.
 func (s *Spec) Render(rec Record, vars Vars) (*Payload, error) {
-	p, err := render(s.fields, "target field", rec, vars)
+	p, err := render(s.fields, s.sorted, "target field", rec, vars)
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +56,11 @@ func (s *Spec) Render(rec Record, vars Vars) (*Payload, error) {
 // RenderRequest renders the source call's parameters declared under source.request (the seed's
 // request table, e.g. updateTimeStart = {{LAST_SYNC_TIME datetime}}); empty when the spec has none.
 func (s *Spec) RenderRequest(vars Vars) (*Payload, error) {
-	return render(s.request, "request field", nil, vars)
+	return render(s.request, s.requestSorted, "request field", nil, vars)
 }
 
-func render(fields []compiledField, what string, rec Record, vars Vars) (*Payload, error) {
-	p := &Payload{fields: make([]string, 0, len(fields)), values: make(map[string]any, len(fields))}
+func render(fields []compiledField, sorted []string, what string, rec Record, vars Vars) (*Payload, error) {
+	p := &Payload{fields: make([]string, 0, len(fields)), values: make(map[string]any, len(fields)), sorted: sorted}
 	var errs []error
 	for _, cf := range fields {
 		v, absent, err := cf.render(rec, vars)
@@ -180,6 +183,7 @@ func (p *Payload) Get(field string) any { return p.values[field] }
 func (p *Payload) Set(field string, v any) {
 	if _, ok := p.values[field]; !ok {
 		p.fields = append(p.fields, field)
+		p.sorted = nil
 	}
 	p.values[field] = v
 	p.hash, p.canonical = "", nil
@@ -191,6 +195,7 @@ func (p *Payload) Delete(field string) {
 		return
 	}
 	delete(p.values, field)
+	p.sorted = nil
 	p.fields = slices.DeleteFunc(p.fields, func(f string) bool { return f == field })
 	p.hash, p.canonical = "", nil
 }
@@ -198,7 +203,7 @@ func (p *Payload) Delete(field string) {
 // Clone returns a copy that Set and Delete can change without touching p (values are shared; base-data
 // maps are never changed in place).
 func (p *Payload) Clone() *Payload {
-	return &Payload{fields: slices.Clone(p.fields), values: maps.Clone(p.values), warnings: p.warnings, hash: p.hash, canonical: p.canonical}
+	return &Payload{fields: slices.Clone(p.fields), values: maps.Clone(p.values), warnings: p.warnings, sorted: p.sorted, hash: p.hash, canonical: p.canonical}
 }
 
 // Map returns a deep copy of the payload as a map.
@@ -260,6 +265,16 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case map[string]any:
+		if len(x) == 1 { // a base-data reference: {"FNumber": …}
+			for k, inner := range x {
+				dst = append(appendString(append(dst, '{'), k), ':')
+				var err error
+				if dst, err = appendJSON(dst, inner); err != nil {
+					return nil, err
+				}
+			}
+			return append(dst, '}'), nil
+		}
 		var small [32]string // payloads have a few dozen fields: sort their names without allocating
 		keys := small[:0]
 		for k := range x {
@@ -329,6 +344,12 @@ func appendString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
+		if b := s[i]; b >= 0xE1 && b <= 0xEC && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 &&
+			(b != 0xE2 || s[i+1] != 0x80 || s[i+2]&0xFE != 0xA8) {
+			// A valid three-byte sequence (CJK text mostly) other than U+2028 and U+2029: as is.
+			i += 3
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
@@ -372,9 +393,30 @@ func (p *Payload) Hash() string {
 // hashes; computed once per payload like Hash. The caller must not modify it.
 func (p *Payload) Canonical() []byte {
 	if p.canonical == nil {
-		p.canonical = canonical(p.values)
+		p.canonical = p.appendCanonical(make([]byte, 0, 64*len(p.fields)))
 	}
 	return p.canonical
+}
+
+// appendCanonical appends the payload's canonical JSON to dst: in the spec's sorted order of its
+// fields while the payload has exactly those, as canonical sorts them otherwise.
+func (p *Payload) appendCanonical(dst []byte) []byte {
+	if p.sorted == nil || len(p.sorted) != len(p.values) {
+		return append(dst, canonical(p.values)...)
+	}
+	start := len(dst)
+	dst = append(dst, '{')
+	for i, f := range p.sorted {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(appendString(dst, f), ':')
+		var err error
+		if dst, err = appendJSON(dst, p.values[f]); err != nil {
+			return append(dst[:start], canonical(p.values)...)
+		}
+	}
+	return append(dst, '}')
 }
 
 // FieldChange is one field that differs between two payloads; Old or New is nil where the field is

@@ -80,8 +80,11 @@ type Spec struct {
 	schema  *schema
 	fields  []compiledField
 	request []compiledField
-	header  []string
-	entry   []string
+	// sorted and requestSorted are the names of fields and request in sorted order: a payload's
+	// canonical JSON lists them so, without sorting them per payload.
+	sorted, requestSorted []string
+	header                []string
+	entry                 []string
 }
 
 type compiledField struct {
@@ -261,9 +264,20 @@ func (c *compiler) compile() *Spec {
 	case !seen[f.Target.Key]:
 		c.problem(lookup(tgt, "key"), "target key %q is not one of the target fields", f.Target.Key)
 	}
+	s.sorted, s.requestSorted = sortedNames(s.fields), sortedNames(s.request)
 	s.header = slices.Sorted(maps.Keys(header))
 	s.entry = slices.Sorted(maps.Keys(entry))
 	return s
+}
+
+// sortedNames returns the fields' names in sorted order.
+func sortedNames(fields []compiledField) []string {
+	names := make([]string, len(fields))
+	for i, cf := range fields {
+		names[i] = cf.name
+	}
+	slices.Sort(names)
+	return names
 }
 
 func orNode(n, fallback *yaml.Node) *yaml.Node {
