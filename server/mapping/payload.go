@@ -124,29 +124,22 @@ func vars2value(key string, vars Vars) any {
 
 // render renders one field; absent lists the source fields the record lacks.
 func (cf *compiledField) render(rec Record, vars Vars) (v any, absent []string, err error) {
-	var b strings.Builder
-	for _, p := range cf.parts {
-		if p.expr == nil {
-			b.WriteString(p.text)
-			continue
+	var out string
+	if len(cf.parts) == 1 { // most fields are one literal or one action: their text as is
+		if out, err = cf.parts[0].render(rec, vars, &absent); err != nil {
+			return nil, nil, err
 		}
-		var val any
-		if p.expr.variable {
-			val = vars2value(p.expr.key, vars)
-		} else {
-			var ok bool
-			if val, ok = rec[p.expr.key]; !ok && !slices.Contains(absent, p.expr.key) {
-				absent = append(absent, p.expr.key)
-			}
-		}
-		for _, st := range p.expr.steps {
-			if val, err = st(val); err != nil {
+	} else {
+		var b strings.Builder
+		for _, p := range cf.parts {
+			t, err := p.render(rec, vars, &absent)
+			if err != nil {
 				return nil, nil, err
 			}
+			b.WriteString(t)
 		}
-		b.WriteString(text(val))
+		out = b.String()
 	}
-	out := b.String()
 	v = out
 	switch cf.typ {
 	case "bool":
@@ -170,6 +163,29 @@ func (cf *compiledField) render(rec Record, vars Vars) (v any, absent []string, 
 		v = map[string]any{cf.ref: v}
 	}
 	return v, absent, nil
+}
+
+// render renders one part as text, adding the source field it reads to absent when the record lacks it.
+func (p *compiledPart) render(rec Record, vars Vars, absent *[]string) (string, error) {
+	if p.expr == nil {
+		return p.text, nil
+	}
+	var val any
+	if p.expr.variable {
+		val = vars2value(p.expr.key, vars)
+	} else {
+		var ok bool
+		if val, ok = rec[p.expr.key]; !ok && !slices.Contains(*absent, p.expr.key) {
+			*absent = append(*absent, p.expr.key)
+		}
+	}
+	for _, st := range p.expr.steps {
+		var err error
+		if val, err = st(val); err != nil {
+			return "", err
+		}
+	}
+	return text(val), nil
 }
 
 // Fields lists the payload's fields in spec order.
