@@ -191,6 +191,9 @@ func (p *compiledPart) render(rec Record, vars Vars, absent *[]string) (string, 
 // Fields lists the payload's fields in spec order.
 func (p *Payload) Fields() []string { return slices.Clone(p.fields) }
 
+// Len is the number of fields.
+func (p *Payload) Len() int { return len(p.fields) }
+
 // Get returns a field's value (nil when absent): a string, a bool or json.Number where the spec
 // says so, or map[string]any{"FNumber": …} for a base-data reference.
 func (p *Payload) Get(field string) any { return p.values[field] }

@@ -304,8 +304,22 @@ type change struct {
 // prepare builds the change for p; current holds Kingdee's values of the spec's if_empty fields for
 // the customer p updates (nil when not read: no if_empty field is then sent).
 func (t *kingdeeCustomerWriter) prepare(p engine.Planned, id int64, current map[string]any) (change, error) {
-	m := p.Payload.Clone()
 	c := change{id: id}
+	if id == 0 && p.Payload.Get("FCUSTID") == nil {
+		// A create sends the whole payload with FCUSTID 0 last: what Set and MarshalJSON below render,
+		// without copying the payload.
+		b, err := p.Payload.AppendJSON(make([]byte, 0, 64*(p.Payload.Len()+1)))
+		if err != nil {
+			return c, &vendor.Error{Vendor: "kingdee", Op: "BatchSave", Kind: vendor.Permanent, Message: "payload does not encode as JSON: " + err.Error()}
+		}
+		b = b[:len(b)-1] // the closing brace
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		c.model = append(b, `"FCUSTID":0}`...)
+		return c, nil
+	}
+	m := p.Payload.Clone()
 	if id != 0 {
 		var empty func(string) bool
 		if current != nil {
