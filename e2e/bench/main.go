@@ -42,6 +42,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,6 +107,7 @@ func main() {
 	flag.DurationVar(&readersCfg.pace, "readers-pace", 5*time.Second, "-readers: each reader's mean wait between two calls (uniform within ±50%; 5 s is the console's refresh interval); 0 is a closed loop")
 	flag.IntVar(&readersCfg.rounds, "readers-rounds", 1, "-readers: pairs of runs (without readers, with them) measured alternately; the share is reported per pair")
 	flag.BoolVar(&readersCfg.closed, "readers-closed", false, "-readers: also measure the readers in a closed loop (no wait), for information")
+	flag.BoolVar(&pinVendors, "pin", false, "scale measurement (-n): run the mocks on half of the CPUs and the gateway and the raw measurement's client on the other half (taskset), as vendors on machines of their own; its figures are labelled so")
 	flag.Parse()
 	readersCfg.profile = profileDir != ""
 	if err := run(*scales, *quotas, *backends, *concurrency, *pageSize, *batchSize); err != nil {
@@ -136,6 +138,8 @@ type result struct {
 	takeover *takeoverResult
 	// growth is the storage growth measurement (nil when not measured).
 	growth *growthResult
+	// pinned says how the processes were pinned to CPUs (-pin; empty: not pinned).
+	pinned string
 }
 
 func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
@@ -227,7 +231,10 @@ func run(scales, quotas, backends string, conc, pageSize, batchSize int) error {
 	if slices.Contains(bes, "postgres") {
 		fmt.Printf("\nWith postgres: the database size is pg_database_size (River's tables included); the peak RSS is the gateway's alone, not PostgreSQL's processes.\n")
 	}
-	fmt.Printf("\nCPU time during the full runs (2 cores in all; the mocks serve both vendors of a flow):\n\n")
+	fmt.Printf("\nCPU time during the full runs (%d CPUs in all; the mocks serve both vendors of a flow):\n\n", runtime.NumCPU())
+	if pinVendors && len(results) > 0 {
+		fmt.Printf("Pinned (-pin): %s.\n\n", results[0].pinned)
+	}
 	fmt.Printf("| N | backend | flow | wall | gateway CPU | mocks CPU | gateway CPU per record | mocks CPU per record |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		perRec := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
@@ -265,7 +272,25 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 		}
 		mockArgs = append(mockArgs, "-debug-listen", mockDebug)
 	}
-	mocks, err := e2e.StartProcess("mocks", mkBin, mockArgs, nil)
+	var cpus cpuSplit
+	if pinVendors {
+		var err error
+		if cpus, err = splitCPUs(); err != nil {
+			return r, err
+		}
+		if err := pinSelf(cpus.gateway); err != nil {
+			return r, err
+		}
+		defer func() {
+			if err := pinSelf(cpus.all); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+			}
+		}()
+		r.pinned = fmt.Sprintf("mocks on CPU %s, gateway and bench on CPU %s", cpus.vendors, cpus.gateway)
+		fmt.Fprintln(os.Stderr, "pinned:", r.pinned)
+	}
+	mbin, margs := pinned(cpus.vendors, mkBin, mockArgs)
+	mocks, err := e2e.StartProcess("mocks", mbin, margs, nil)
 	if err != nil {
 		return r, err
 	}
@@ -337,7 +362,8 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 		}
 		env = append(env, "SYNCGATE_DEBUG_LISTEN="+debugAddr)
 	}
-	gw, err := e2e.StartProcess("syncgate", gwBin, nil, env)
+	gbin, gargs := pinned(cpus.gateway, gwBin, nil)
+	gw, err := e2e.StartProcess("syncgate", gbin, gargs, env)
 	if err != nil {
 		return r, err
 	}

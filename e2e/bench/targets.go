@@ -95,6 +95,9 @@ func quotaTargets(ts *targets, results []quotaResult) {
 // after the resyncs and reruns).
 func scaleTargets(ts *targets, r result) {
 	name := fmt.Sprintf("N=%d %s", r.n, r.backend)
+	if r.pinned != "" {
+		name += " (" + r.pinned + ")"
+	}
 	share := 85.0
 	if r.n >= 1_000_000 {
 		share = 80

@@ -23,6 +23,9 @@ type audit struct {
 	rows    []storage.Record
 	retried atomic.Int64
 	dry     bool
+	// parent, when set, is the run's audit: this one buffers one page's Write, and counts its
+	// retries in the parent.
+	parent *audit
 }
 
 func (a *audit) drain() []storage.Record {
@@ -66,7 +69,11 @@ func RecordAttempt(ctx context.Context, at Attempt) {
 		return
 	}
 	if at.Attempt > 1 {
-		a.retried.Add(1)
+		if a.parent != nil {
+			a.parent.retried.Add(1)
+		} else {
+			a.retried.Add(1)
+		}
 	}
 	if a.dry {
 		return // a dry run writes nothing, not even its audit rows

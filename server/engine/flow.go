@@ -120,6 +120,11 @@ type Flow struct {
 	TimeOnlyCursor bool
 	// UseOrgs says the source can restrict a run to Kingdee use organisations (Options.UseOrgNumbers).
 	UseOrgs bool
+	// OverlapWrites delivers a page while the page before it finishes (its last calls, its commit):
+	// the target's Write is then called again, for other records, before an earlier call has
+	// returned, and the target bounds its calls in flight across calls. A record of a page that the
+	// page before is still writing waits for that write to end. Commits stay in page order.
+	OverlapWrites bool
 	// FetchDeadLetters retries dead letters with the records as the source holds them now (Fetch),
 	// rather than the copies stored with the letters; for sources that read by key cheaply.
 	FetchDeadLetters bool

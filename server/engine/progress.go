@@ -2,45 +2,76 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// progress is a run's live counts inside a page: the counts when the page's deliveries began, plus
-// what the target has reported delivered since (ReportDelivery). Watchers see records move while a
-// page is delivered, not only when it commits; the stored counts still change only with commits.
+// progress is a run's live counts: the counts of its landed pages, plus those of each page still
+// being delivered (what its planning counted and what the target has reported delivered since, see
+// ReportDelivery). Watchers see records move while a page is delivered, not only when it commits;
+// the stored counts still change only with commits.
 type progress struct {
-	mu                     sync.Mutex
-	base                   Counts
-	added, updated, failed atomic.Int64
-	version                atomic.Int64
+	mu      sync.Mutex
+	base    Counts
+	pages   []*pageProgress
+	version atomic.Int64
 }
 
-func (p *progress) startPage(c Counts) {
+// pageProgress is one page's part of the live counts while it is delivered.
+type pageProgress struct {
+	p *progress
+	// planned is what the page's planning counted (read, skipped, failed), set before its delivery.
+	planned                Counts
+	added, updated, failed atomic.Int64
+}
+
+// begin adds a page being delivered, with what its planning counted.
+func (p *progress) begin(planned Counts) *pageProgress {
+	pp := &pageProgress{p: p, planned: planned}
+	p.mu.Lock()
+	p.pages = append(p.pages, pp)
+	p.mu.Unlock()
+	p.version.Add(1)
+	return pp
+}
+
+// land removes a delivered page: its counts are now part of c, the run's counts.
+func (p *progress) land(pp *pageProgress, c Counts) {
+	p.mu.Lock()
+	p.pages = slices.DeleteFunc(p.pages, func(q *pageProgress) bool { return q == pp })
+	p.base = c
+	p.mu.Unlock()
+	p.version.Add(1)
+}
+
+// set makes c the run's counts (no page being delivered counts in them).
+func (p *progress) set(c Counts) {
 	p.mu.Lock()
 	p.base = c
-	p.added.Store(0)
-	p.updated.Store(0)
-	p.failed.Store(0)
 	p.mu.Unlock()
 	p.version.Add(1)
 }
 
 func (p *progress) counts() Counts {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	c := p.base
-	p.mu.Unlock()
-	c.Added += p.added.Load()
-	c.Updated += p.updated.Load()
-	c.Failed += p.failed.Load()
+	for _, pp := range p.pages {
+		c.Read += pp.planned.Read
+		c.Skipped += pp.planned.Skipped
+		c.Failed += pp.planned.Failed + pp.failed.Load()
+		c.Added += pp.added.Load()
+		c.Updated += pp.updated.Load()
+	}
 	return c
 }
 
 type progressKey struct{}
 
-func withProgress(ctx context.Context, p *progress) context.Context {
-	return context.WithValue(ctx, progressKey{}, p)
+func withProgress(ctx context.Context, pp *pageProgress) context.Context {
+	return context.WithValue(ctx, progressKey{}, pp)
 }
 
 // ReportDelivery tells the run delivering on ctx that one record's delivery has ended, as d says,
@@ -48,21 +79,21 @@ func withProgress(ctx context.Context, p *progress) context.Context {
 // ends, so that a run's progress moves while a page is delivered. Calling it is optional, it is cheap,
 // and outside a run it does nothing.
 func ReportDelivery(ctx context.Context, d Delivery) {
-	p, _ := ctx.Value(progressKey{}).(*progress)
-	if p == nil {
+	pp, _ := ctx.Value(progressKey{}).(*pageProgress)
+	if pp == nil {
 		return
 	}
 	switch {
 	case d.Err == nil && d.Action == ActionAdd:
-		p.added.Add(1)
+		pp.added.Add(1)
 	case d.Err == nil:
-		p.updated.Add(1)
+		pp.updated.Add(1)
 	case IsPermanent(d.Err):
-		p.failed.Add(1)
+		pp.failed.Add(1)
 	default:
 		return
 	}
-	p.version.Add(1)
+	pp.p.version.Add(1)
 }
 
 // publishProgress publishes the live counts to the run's watchers every progress interval while they

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -36,6 +37,15 @@ type runner struct {
 	writer pageCommitter
 	// inflight is the page commit running while the next page is planned and delivered.
 	inflight *pendingCommit
+	// flights are the pages planned whose deliveries have not landed yet, oldest first: at most two
+	// for a flow with OverlapWrites (the next page is delivered while the one before finishes), else
+	// one, landed before its page returns.
+	flights []*flight
+	// read counts the records read, those of the pages in flight included (counts.Read counts the
+	// landed pages'); failed is set once a page's delivery or commit failed, after which no commit
+	// moves the checkpoint or the run's cursor.
+	read     int64
+	failed   bool
 	vars     mapping.Vars
 	counts   Counts
 	progress progress
@@ -67,17 +77,19 @@ func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Option
 		st.update(func(r *Run) { r.Counts = rs.Counts })
 	}
 	ctx = withAudit(ctx, ru.audit)
-	ctx = withProgress(ctx, &ru.progress)
+	ru.read = ru.counts.Read
+	ru.progress.set(ru.counts)
 	stopProgress := ru.publishProgress()
 	err := ru.run(ctx)
-	stopProgress()
 	if errors.Is(err, errLimitReached) { // wherever the limit struck: dead letters, keys or the window
 		err = nil
 	}
-	// The last page's commit may still be running; a run whose last page did not commit has failed.
-	if werr := ru.wait(); werr != nil {
+	// The last pages' deliveries and commit may still be running (their progress still shows); a
+	// run whose last page did not commit has failed.
+	if werr := ru.settle(ctx); werr != nil {
 		err = errors.Join(err, werr)
 	}
+	stopProgress()
 	ru.counts.Retried = ru.retried()
 	// Attempts made after the last page commit (the read that found no more records, or the failed
 	// calls that ended the run) still belong in the audit trail.
@@ -316,7 +328,54 @@ func (ru *runner) retryOnly(ctx context.Context) error {
 	}
 }
 
-// page plans, delivers and commits one page of source records.
+// flight is one page planned, its deliveries under way: what its commit holds so far (the skips,
+// the failures of its planning), and the target's Write in the background.
+type flight struct {
+	commit     storage.PageCommit
+	plans      []plan
+	toWrite    []Planned
+	writeIdx   []int // the index in plans of each of toWrite
+	lastCursor storage.Cursor
+	// planned is what the planning counted (read, skipped, failed; a dry run's adds and updates).
+	planned Counts
+	// keys are the source keys being written (nil when nothing is).
+	keys map[string]bool
+	// audit holds the vendor attempts of the page's Write (nil when nothing is written), prog its
+	// live counts.
+	audit *audit
+	prog  *pageProgress
+	// done is closed when out, one Delivery per toWrite, is set, or the Write panicked (panicked).
+	done     chan struct{}
+	out      []Delivery
+	panicked *writePanic
+}
+
+// writePanic is a panic of a target's Write, raised again on the run's goroutine when its page lands
+// (where a panicking flow fails its run), with the stack of the Write that panicked.
+type writePanic struct {
+	value any
+	stack []byte
+}
+
+func (p *writePanic) String() string {
+	return fmt.Sprintf("%v\n[in the target's Write:]\n%s", p.value, p.stack)
+}
+
+// writes reports whether any of recs is being written by f.
+func (f *flight) writes(recs []SourceRecord) bool {
+	for _, r := range recs {
+		if f.keys[r.Key] {
+			return true
+		}
+	}
+	return false
+}
+
+// page plans one page of source records and starts delivering it; the page lands (its outcomes
+// counted and its commit started) once its deliveries are done: before page returns, or, for a flow
+// with OverlapWrites, while the next page is delivered. A record of this page that the page before is
+// still writing waits for that page to land first, so that it is planned against what was delivered
+// for it.
 func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -338,7 +397,7 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 	recs = dedupe(recs)
 	limited := false
 	if ru.opts.Limit > 0 {
-		left := ru.opts.Limit - int(ru.counts.Read)
+		left := ru.opts.Limit - int(ru.read)
 		if left <= 0 {
 			return errLimitReached
 		}
@@ -353,130 +412,207 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 		}
 		return nil
 	}
-	ru.counts.Read += int64(len(recs))
-	ru.progress.startPage(ru.counts) // the records read show at once
+	ru.read += int64(len(recs))
+	for len(ru.flights) > 0 && ru.flights[len(ru.flights)-1].writes(recs) {
+		if err := ru.land(ctx); err != nil {
+			return err
+		}
+	}
 
 	plans, err := ru.e.plan(ctx, ru.f, ru.f.Spec, ru.reader, recs, ru.vars)
 	if err != nil {
 		return err
 	}
-	commit := storage.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}
-	var toWrite []Planned
-	var writeIdx []int
+	fl := &flight{commit: storage.PageCommit{Flow: ru.f.Name, RunID: ru.st.run.ID}, plans: plans, lastCursor: lastCursor,
+		planned: Counts{Read: int64(len(recs))}, done: make(chan struct{})}
 	for i, p := range plans {
 		switch p.action {
 		case ActionSkip:
 			// Unchanged since the last delivery: whatever a dead letter held for it is delivered.
-			ru.counts.Skipped++
-			commit.Resolved = append(commit.Resolved, p.rec.Key)
-			ru.record(&commit, p, ActionSkip, "skipped", p.mapping.TargetKey, "", nil)
+			fl.planned.Skipped++
+			fl.commit.Resolved = append(fl.commit.Resolved, p.rec.Key)
+			ru.record(&fl.commit, p, ActionSkip, "skipped", p.mapping.TargetKey, "", nil)
 		case ActionFail:
-			ru.counts.Failed++
+			fl.planned.Failed++
 			ru.metric("failed")
-			ru.record(&commit, p, ActionFail, "permanent", "", "", p.err)
-			commit.DeadLetters = append(commit.DeadLetters, deadLetter(p.rec, p.err))
+			ru.record(&fl.commit, p, ActionFail, "permanent", "", "", p.err)
+			fl.commit.DeadLetters = append(fl.commit.DeadLetters, deadLetter(p.rec, p.err))
 		default:
 			if ru.opts.DryRun {
 				// A record the target cannot be sent (its payload does not fit the request) is the
 				// failure the real run would dead-letter, not a planned write.
 				body, _, err := ru.f.Target.Prepare(p.planned())
 				if err != nil {
-					ru.counts.Failed++
-					ru.record(&commit, p, ActionFail, "permanent", targetKeyOf(p), string(body), err)
+					fl.planned.Failed++
+					ru.record(&fl.commit, p, ActionFail, "permanent", targetKeyOf(p), string(body), err)
 					continue
 				}
 				if p.action == ActionAdd {
-					ru.counts.Added++
+					fl.planned.Added++
 				} else {
-					ru.counts.Updated++
+					fl.planned.Updated++
 				}
-				ru.record(&commit, p, p.action, "planned", targetKeyOf(p), string(body), nil)
+				ru.record(&fl.commit, p, p.action, "planned", targetKeyOf(p), string(body), nil)
 				continue
 			}
-			toWrite = append(toWrite, p.planned())
-			writeIdx = append(writeIdx, i)
+			fl.toWrite = append(fl.toWrite, p.planned())
+			fl.writeIdx = append(fl.writeIdx, i)
 		}
 	}
-
-	var pageErr error
-	if len(toWrite) == 0 {
-		ru.launch()
-	}
-	if len(toWrite) > 0 {
-		if err := ru.reserveKeys(ctx, toWrite); err != nil {
+	if len(fl.toWrite) > 0 {
+		if err := ru.reserveKeys(ctx, fl.toWrite); err != nil {
 			return err
 		}
-		ru.launch() // the previous page's commit runs while this page is delivered
-		ru.progress.startPage(ru.counts)
-		deliveries := ru.f.Target.Write(ctx, toWrite)
-		for j, d := range deliveries {
-			p := plans[writeIdx[j]]
-			if toWrite[j].ReservedKey != "" && (d.Err == nil || IsPermanent(d.Err)) {
-				// The create is settled (delivered and mapped, or refused): its intent goes. A create
-				// whose outcome is unknown keeps it.
-				commit.ClearIntents = append(commit.ClearIntents, p.rec.Key)
-			}
-			switch {
-			case d.Err == nil:
-				outcome := "added"
-				if d.Action == ActionAdd {
-					ru.counts.Added++
-				} else {
-					ru.counts.Updated++
-					outcome = "updated"
-				}
-				ru.metric(outcome)
-				commit.Mappings = append(commit.Mappings, storage.Mapping{SourceKey: p.rec.Key, TargetKey: d.TargetKey,
-					PayloadHash: p.payload.Hash(), Payload: p.payload.Canonical()})
-				commit.Resolved = append(commit.Resolved, p.rec.Key)
-				ru.record(&commit, p, d.Action, "ok", d.TargetKey, string(d.Body), nil)
-			case IsPermanent(d.Err):
-				ru.counts.Failed++
-				ru.metric("failed")
-				commit.DeadLetters = append(commit.DeadLetters, deadLetter(p.rec, d.Err))
-				ru.record(&commit, p, ActionFail, "permanent", d.TargetKey, string(d.Body), d.Err)
-			default:
-				// Transient beyond the retry budget, or cancelled: not delivered, not dead-lettered; the
-				// checkpoint stays before this page so the next run reads it again.
-				if pageErr == nil {
-					pageErr = d.Err
-				}
-				ru.metric("transient")
-				ru.record(&commit, p, p.action, "transient", d.TargetKey, string(d.Body), d.Err)
-			}
+	}
+	ru.launch() // the commit of the page landed last runs while this page is delivered
+	fl.prog = ru.progress.begin(fl.planned)
+	if len(fl.toWrite) == 0 {
+		close(fl.done)
+	} else {
+		fl.keys = make(map[string]bool, len(fl.toWrite))
+		for _, p := range fl.toWrite {
+			fl.keys[p.Record.Key] = true
 		}
+		fl.audit = &audit{parent: ru.audit}
+		wctx := withProgress(withAudit(ctx, fl.audit), fl.prog)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					fl.panicked = &writePanic{value: p, stack: debug.Stack()}
+				}
+				close(fl.done)
+			}()
+			fl.out = ru.f.Target.Write(wctx, fl.toWrite)
+		}()
 	}
-	for _, p := range plans {
-		if p.action == ActionSkip {
-			ru.metric("skipped")
+	ru.flights = append(ru.flights, fl)
+	keep := 0
+	if ru.f.OverlapWrites {
+		keep = 1
+	}
+	for len(ru.flights) > keep {
+		if err := ru.land(ctx); err != nil {
+			return err
 		}
-	}
-	if pageErr == nil && ru.moveCheckpoint && cursorAfter(lastCursor, ru.checkpoint) {
-		commit.Checkpoint = &lastCursor
-	}
-	if pageErr == nil && ru.windowed && !lastCursor.Time.IsZero() {
-		// How far the run has read: where a gateway taking it over resumes.
-		commit.RunCursor = &lastCursor
-	}
-	ru.counts.Retried = ru.retried()
-	counts := ru.counts
-	commit.Counts = &counts
-	// The page commits in the background while the next page is read, planned and delivered. The
-	// checkpoint is taken as moved now: if this commit fails, the run stops before committing anything
-	// after it.
-	if err := ru.commitAsync(ctx, commit, func() { ru.st.update(func(r *Run) { r.Counts = maxCounts(r.Counts, counts) }) }); err != nil {
-		return err
-	}
-	if commit.Checkpoint != nil {
-		ru.checkpoint = *commit.Checkpoint
-	}
-	if pageErr != nil {
-		return fmt.Errorf("delivery failed, checkpoint kept at the last durable page: %w", pageErr)
 	}
 	if limited {
 		return errLimitReached
 	}
 	return nil
+}
+
+// land waits for the oldest page in flight to be delivered, counts its outcomes and makes its commit
+// the pending one. A page whose delivery failed (transient beyond the retry budget, or cancelled)
+// returns the error, and from then on no commit moves the checkpoint: the next run reads the page
+// again.
+func (ru *runner) land(ctx context.Context) error {
+	fl := ru.flights[0]
+	ru.flights = ru.flights[1:]
+	<-fl.done
+	if fl.panicked != nil {
+		panic(fl.panicked)
+	}
+	commit := fl.commit
+	delta := fl.planned
+	var pageErr error
+	for j, d := range fl.out {
+		p := fl.plans[fl.writeIdx[j]]
+		if fl.toWrite[j].ReservedKey != "" && (d.Err == nil || IsPermanent(d.Err)) {
+			// The create is settled (delivered and mapped, or refused): its intent goes. A create
+			// whose outcome is unknown keeps it.
+			commit.ClearIntents = append(commit.ClearIntents, p.rec.Key)
+		}
+		switch {
+		case d.Err == nil:
+			outcome := "added"
+			if d.Action == ActionAdd {
+				delta.Added++
+			} else {
+				delta.Updated++
+				outcome = "updated"
+			}
+			ru.metric(outcome)
+			commit.Mappings = append(commit.Mappings, storage.Mapping{SourceKey: p.rec.Key, TargetKey: d.TargetKey,
+				PayloadHash: p.payload.Hash(), Payload: p.payload.Canonical()})
+			commit.Resolved = append(commit.Resolved, p.rec.Key)
+			ru.record(&commit, p, d.Action, "ok", d.TargetKey, string(d.Body), nil)
+		case IsPermanent(d.Err):
+			delta.Failed++
+			ru.metric("failed")
+			commit.DeadLetters = append(commit.DeadLetters, deadLetter(p.rec, d.Err))
+			ru.record(&commit, p, ActionFail, "permanent", d.TargetKey, string(d.Body), d.Err)
+		default:
+			// Transient beyond the retry budget, or cancelled: not delivered, not dead-lettered; the
+			// checkpoint stays before this page so the next run reads it again.
+			if pageErr == nil {
+				pageErr = d.Err
+			}
+			ru.metric("transient")
+			ru.record(&commit, p, p.action, "transient", d.TargetKey, string(d.Body), d.Err)
+		}
+	}
+	for _, p := range fl.plans {
+		if p.action == ActionSkip {
+			ru.metric("skipped")
+		}
+	}
+	first := pageErr != nil && !ru.failed
+	if pageErr != nil {
+		ru.failed = true
+	}
+	if !ru.failed && ru.moveCheckpoint && cursorAfter(fl.lastCursor, ru.checkpoint) {
+		commit.Checkpoint = &fl.lastCursor
+	}
+	if !ru.failed && ru.windowed && !fl.lastCursor.Time.IsZero() {
+		// How far the run has read: where a gateway taking it over resumes.
+		commit.RunCursor = &fl.lastCursor
+	}
+	ru.counts = addCounts(ru.counts, delta)
+	ru.counts.Retried = ru.retried()
+	counts := ru.counts
+	commit.Counts = &counts
+	ru.progress.land(fl.prog, counts)
+	// The page commits in the background while the next page is read, planned and delivered. The
+	// checkpoint is taken as moved now: if this commit fails, the run stops before committing anything
+	// after it that moves the checkpoint.
+	if err := ru.commitAsync(ctx, commit, fl.audit, func() { ru.st.update(func(r *Run) { r.Counts = maxCounts(r.Counts, counts) }) }); err != nil {
+		ru.failed = true
+		return err
+	}
+	if commit.Checkpoint != nil {
+		ru.checkpoint = *commit.Checkpoint
+	}
+	if first {
+		return fmt.Errorf("delivery failed, checkpoint kept at the last durable page: %w", pageErr)
+	}
+	return nil
+}
+
+// settle lands the pages in flight and waits for the last commit; it returns the first error.
+func (ru *runner) settle(ctx context.Context) error {
+	var errs []error
+	for len(ru.flights) > 0 {
+		if err := ru.land(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := ru.wait(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// addCounts adds b's record counts to a (Retried is the run's own, set separately).
+func addCounts(a, b Counts) Counts {
+	a.Read += b.Read
+	a.Added += b.Added
+	a.Updated += b.Updated
+	a.Skipped += b.Skipped
+	a.Failed += b.Failed
+	return a
 }
 
 // reserveKeys records, before anything is sent, the target key each create will use (for targets
@@ -512,7 +648,7 @@ func (ru *runner) reserveKeys(ctx context.Context, items []Planned) error {
 // delivered, on a fresh context: a vendor write without its local commit would be a duplicate waiting
 // to happen.
 func (ru *runner) commit(ctx context.Context, c storage.PageCommit) error {
-	if err := ru.wait(); err != nil {
+	if err := ru.settle(ctx); err != nil {
 		return err
 	}
 	if ru.writer == nil { // dry run
@@ -529,16 +665,19 @@ func (ru *runner) commit(ctx context.Context, c storage.PageCommit) error {
 // that page's create intents are durable (so the intents' small transaction never waits behind this
 // page's commit, SQLite having one writer), or by wait. Until c is durable, the planner sees its
 // mappings. commitAsync returns the error of the commit it waited for, and then does not take c.
-func (ru *runner) commitAsync(ctx context.Context, c storage.PageCommit, done func()) error {
+func (ru *runner) commitAsync(ctx context.Context, c storage.PageCommit, page *audit, done func()) error {
 	if err := ru.wait(); err != nil {
 		return err
 	}
+	attempts := ru.audit.drain()
+	if page != nil { // the vendor attempts of the page's own Write
+		attempts = append(attempts, page.drain()...)
+	}
 	if ru.writer == nil { // dry run
-		ru.audit.drain()
 		done()
 		return nil
 	}
-	c.Records = mergeAttempts(ru.audit.drain(), c.Records)
+	c.Records = mergeAttempts(attempts, c.Records)
 	c.Window, ru.saveWindow = ru.saveWindow, nil
 	p := &pendingCommit{done: make(chan struct{})}
 	if len(c.Mappings) > 0 {

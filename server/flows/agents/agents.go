@@ -60,8 +60,12 @@ func New(zl *zhilong.Client, kd *kingdee.Client, spec *mapping.Spec, o Options) 
 	return &engine.Flow{
 		Name:   engine.FlowAgents,
 		Source: &zhilongAgents{zl: zl, spec: spec, pageSize: o.PageSize, fields: specAgentFields(spec)},
-		Target: &kingdeeCustomerWriter{kd: kd, spec: spec, batchSize: o.BatchSize, concurrency: o.Concurrency, outIDField: outIDField},
-		Spec:   spec, Overlap: o.Overlap,
+		Target: &kingdeeCustomerWriter{kd: kd, spec: spec, batchSize: o.BatchSize, concurrency: o.Concurrency, outIDField: outIDField,
+			calls: make(chan struct{}, o.Concurrency)},
+		Spec: spec, Overlap: o.Overlap,
+		// A page's BatchSaves start while the page before finishes its own (and its commit): the
+		// writer's bound on calls in flight holds across both.
+		OverlapWrites: true,
 		// Zhilong pages by number over a time window: a run restarts at the checkpoint's time and the
 		// planner skips what was already delivered.
 		TimeOnlyCursor: true,
@@ -254,6 +258,8 @@ type kingdeeCustomerWriter struct {
 	batchSize   int
 	concurrency int
 	outIDField  string
+	// calls bounds the BatchSave calls in flight, across Write calls (OverlapWrites).
+	calls chan struct{}
 }
 
 func (t *kingdeeCustomerWriter) Operation() string { return "BD_Customer BatchSave" }
@@ -515,7 +521,7 @@ func (t *kingdeeCustomerWriter) write(ctx context.Context, items []engine.Planne
 		spec = t.specOf(items[0])
 	}
 	w := &pageWrite{t: t, items: items, ids: ids, spec: spec, changes: make([]change, len(items)), out: out,
-		sem: make(chan struct{}, max(t.concurrency, 1))}
+		sem: t.calls}
 	w.audit, w.verify = t.options(spec)
 	// The batches of a page are saved concurrently (they hold disjoint records), up to concurrency
 	// calls at a time: each BatchSave is a round trip the server works through on its own. Unmapped
@@ -560,7 +566,7 @@ type pageWrite struct {
 	audit, verify bool
 	changes       []change
 	out           []engine.Delivery
-	sem           chan struct{} // bounds the page's calls in flight
+	sem           chan struct{} // bounds the calls in flight (the writer's, shared by the pages in flight)
 }
 
 // create looks the unmapped items at idx up by their external id and creates those Kingdee does not

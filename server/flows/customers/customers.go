@@ -57,9 +57,10 @@ func New(kd *kingdee.Client, gc *greatonce.Client, spec *mapping.Spec, o Options
 	if err := src.request(); err != nil {
 		return nil, fmt.Errorf("customers spec %s: source.request: %w", spec.Name(), err)
 	}
-	return &engine.Flow{Name: engine.FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: o.Concurrency}, Spec: spec, Overlap: o.Overlap,
+	return &engine.Flow{Name: engine.FlowCustomers, Source: src, Target: &greatonceDistributors{gc: gc, concurrency: max(o.Concurrency, 1), calls: make(chan struct{}, max(o.Concurrency, 1))},
+		Spec: spec, Overlap: o.Overlap,
 		// Kingdee reads by FCUSTID cheaply: dead letters are retried as the customers are now.
-		FetchDeadLetters: true, UseOrgs: true,
+		FetchDeadLetters: true, UseOrgs: true, OverlapWrites: true,
 		WithSpec: func(s *mapping.Spec) (*engine.Flow, error) { return New(kd, gc, s, o) }}, nil
 }
 
@@ -290,6 +291,9 @@ func copyMap(m map[string]any) map[string]any {
 type greatonceDistributors struct {
 	gc          *greatonce.Client
 	concurrency int
+	// calls bounds the calls in flight across Write calls (the engine delivers a page while the one
+	// before it finishes: OverlapWrites).
+	calls chan struct{}
 }
 
 func (t *greatonceDistributors) Operation() string { return greatonce.MethodDistributorSync }
@@ -373,6 +377,7 @@ func (t *greatonceDistributors) Prepare(p engine.Planned) ([]byte, map[string]an
 
 // Write delivers the items with up to concurrency calls in flight, from a pool of workers (long-lived
 // goroutines keep their grown stacks; one goroutine per record paid for stack growth every time).
+// Two Writes at once (two pages) share the bound.
 func (t *greatonceDistributors) Write(ctx context.Context, items []engine.Planned) []engine.Delivery {
 	out := make([]engine.Delivery, len(items))
 	var next atomic.Int64
@@ -386,7 +391,9 @@ func (t *greatonceDistributors) Write(ctx context.Context, items []engine.Planne
 				if i >= len(items) {
 					return
 				}
+				t.calls <- struct{}{}
 				d := t.deliver(engine.WithRecord(ctx, items[i].Record.Key), items[i])
+				<-t.calls
 				d.Err = flows.Translate(d.Err)
 				out[i] = d
 				engine.ReportDelivery(ctx, d)
