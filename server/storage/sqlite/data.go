@@ -134,6 +134,7 @@ func (s *Store) commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit
 	now := e.now
 	if len(p.Mappings) > 0 {
 		err := s.insertRows(ctx, tx, mappingsInsertHead, mappingsInsertTail, 7, len(p.Mappings), func(i int, args []any) []any {
+			i = e.order[i]
 			m := p.Mappings[i]
 			return append(args, p.Flow, m.SourceKey, m.TargetKey, e.hashes[i], e.payloads[i], now, now)
 		})
@@ -234,10 +235,12 @@ func (s *Store) RecordIntents(ctx context.Context, flow string, intents []storag
 	if len(intents) == 0 {
 		return nil
 	}
+	order := keyOrder(len(intents), func(i int) string { return intents[i].SourceKey })
 	return s.inTx(ctx, "record create intents", func(tx *sql.Tx) error {
 		now := time.Now().UnixNano()
 		return s.insertRows(ctx, tx, intentsInsertHead, intentsInsertTail, 4, len(intents), func(i int, args []any) []any {
-			return append(args, flow, intents[i].SourceKey, intents[i].TargetKey, now)
+			in := intents[order[i]]
+			return append(args, flow, in.SourceKey, in.TargetKey, now)
 		})
 	})
 }

@@ -203,3 +203,46 @@ func TestStoredBytesAreTheOldEncoding(t *testing.T) {
 		}
 	}
 }
+
+// A source key given more than once in a page ends as before the rows were sorted by key: the
+// last mapping of the page wins, the first create intent stays.
+func TestRepeatedKeysInAPageKeepTheirOrder(t *testing.T) {
+	b := setup(t)
+	ctx, st := b.ctx, b.st
+	const rows, keys = 600, 40
+	var p storage.PageCommit
+	p.Flow = "agents"
+	var intents []storage.Intent
+	var all []string
+	for i := range rows {
+		k := fmt.Sprint(1000 + (i*17)%keys)
+		p.Mappings = append(p.Mappings, storage.Mapping{SourceKey: k, TargetKey: fmt.Sprint("T", i), PayloadHash: "h", Payload: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+		intents = append(intents, storage.Intent{SourceKey: k, TargetKey: fmt.Sprint("I", i)})
+		all = append(all, k)
+	}
+	if err := st.RecordIntents(ctx, "agents", intents); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CommitPage(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Mappings(ctx, "agents", all)
+	if err != nil || len(got) != keys {
+		t.Fatalf("%d mappings, %v", len(got), err)
+	}
+	in, err := st.Intents(ctx, "agents", all)
+	if err != nil || len(in) != keys {
+		t.Fatalf("%d intents, %v", len(in), err)
+	}
+	for i := rows - keys; i < rows; i++ { // the last row of each key
+		m := p.Mappings[i]
+		if g := got[m.SourceKey]; g.TargetKey != m.TargetKey || string(g.Payload) != string(m.Payload) {
+			t.Errorf("mapping %s = %s %s, want the page's last, %s %s", m.SourceKey, g.TargetKey, g.Payload, m.TargetKey, m.Payload)
+		}
+	}
+	for i := range keys { // the first intent of each key
+		if g := in[intents[i].SourceKey]; g != intents[i].TargetKey {
+			t.Errorf("intent %s = %s, want the first, %s", intents[i].SourceKey, g, intents[i].TargetKey)
+		}
+	}
+}
