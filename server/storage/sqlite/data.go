@@ -19,12 +19,12 @@ import (
 
 const inChunk = 400
 
-// Mappings returns the mappings of the given source keys that exist.
+// Mappings returns the mappings of the given source keys that exist. The keys are read inChunk at a
+// time with statements prepared once for the store's life (sizedKeyChunks).
 func (s *Store) Mappings(ctx context.Context, flow string, keys []string) (map[string]storage.Mapping, error) {
 	out := make(map[string]storage.Mapping, len(keys))
-	for in, args := range keyChunks(flow, keys) {
-		rows, err := s.db.QueryContext(ctx, `SELECT source_key, target_key, payload_hash, payload, created_at, updated_at
-			FROM mappings WHERE flow = ? AND source_key IN (`+in+`)`, args...)
+	for in, args := range sizedKeyChunks(flow, keys) {
+		rows, err := s.query(ctx, mappingsSelectHead+in+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read mappings: %w", err)
 		}
@@ -106,9 +106,11 @@ func (s *Store) DeadLetters(ctx context.Context, flow string, limit int) ([]stor
 }
 
 // CommitPage writes one page's mappings, audit rows, dead letters, checkpoint and run counts in one
-// transaction: either all of it is durable or none of it.
+// transaction: either all of it is durable or none of it. The page's payloads and audit block are
+// encoded before the transaction begins (encodePage).
 func (s *Store) CommitPage(ctx context.Context, p storage.PageCommit) error {
-	return s.inTx(ctx, "commit page", func(tx *sql.Tx) error { return s.commitPage(ctx, tx, p) })
+	e := s.encodePage(p)
+	return s.inTx(ctx, "commit page", func(tx *sql.Tx) error { return s.commitPage(ctx, tx, p, e) })
 }
 
 // inTx runs fn in one transaction: committed when fn succeeds, rolled back otherwise. Errors are
@@ -128,47 +130,33 @@ func (s *Store) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error
 	return nil
 }
 
-func (s *Store) commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit) error {
-	now := time.Now().UnixNano()
+func (s *Store) commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit, e encodedPage) error {
+	now := e.now
 	if len(p.Mappings) > 0 {
-		err := insertRows(ctx, tx, `INSERT INTO mappings (flow, source_key, target_key, payload_hash, payload, created_at, updated_at) VALUES `,
-			`ON CONFLICT (flow, source_key) DO UPDATE SET target_key = excluded.target_key,
-				payload_hash = excluded.payload_hash, payload = excluded.payload, updated_at = excluded.updated_at`,
-			7, len(p.Mappings), func(i int, args []any) []any {
-				m := p.Mappings[i]
-				return append(args, p.Flow, m.SourceKey, m.TargetKey, compact.EncodeHash(m.PayloadHash), s.codec.EncodePayload(m.Payload), now, now)
-			})
+		err := s.insertRows(ctx, tx, mappingsInsertHead, mappingsInsertTail, 7, len(p.Mappings), func(i int, args []any) []any {
+			i = e.order[i]
+			m := p.Mappings[i]
+			return append(args, p.Flow, m.SourceKey, m.TargetKey, e.hashes[i], e.payloads[i], now, now)
+		})
 		if err != nil {
 			return fmt.Errorf("upsert mappings: %w", err)
 		}
 	}
-	if len(p.Records) > 0 {
+	if e.block != nil {
 		var seq int64
-		err := tx.QueryRowContext(ctx, `SELECT last_seq FROM run_blocks WHERE run_id = ? ORDER BY first_seq DESC LIMIT 1`, p.RunID).Scan(&seq)
+		err := s.txQueryRow(ctx, tx, lastSeqQuery, p.RunID).Scan(&seq)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("audit rows: %w", err)
 		}
-		recs := make([]storage.Record, len(p.Records))
-		for i, r := range p.Records {
-			r.Seq = seq + int64(i) + 1
-			if r.At.IsZero() {
-				r.At = time.Unix(0, now)
-			}
-			recs[i] = r
-		}
-		if err := s.writeBlock(ctx, tx, p.RunID, recs); err != nil {
+		if err := s.writeBlock(ctx, tx, p.RunID, *e.block, seq); err != nil {
 			return fmt.Errorf("audit rows: %w", err)
 		}
 	}
 	if len(p.DeadLetters) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO dead_letters (flow, source_key, attempts, last_error, payload, first_failed_at, last_failed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (flow, source_key) DO UPDATE SET attempts = dead_letters.attempts + excluded.attempts,
-				last_error = excluded.last_error, payload = excluded.payload, last_failed_at = excluded.last_failed_at`)
+		st, err := s.txStmt(ctx, tx, deadLetterUpsert)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
 		for _, d := range p.DeadLetters {
 			if _, err := st.ExecContext(ctx, p.Flow, d.SourceKey, max(d.Attempts, 1), d.LastError, string(d.Payload), now, now); err != nil {
 				return fmt.Errorf("dead letter %s: %w", d.SourceKey, err)
@@ -178,40 +166,35 @@ func (s *Store) commitPage(ctx context.Context, tx *sql.Tx, p storage.PageCommit
 	if len(p.Resolved) > 0 {
 		// Every delivered record is resolved, but letters are rare: look only when the flow has any.
 		var letters int
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM dead_letters WHERE flow = ? LIMIT 1)`, p.Flow).Scan(&letters)
-		if err != nil {
+		if err := s.txQueryRow(ctx, tx, anyDeadLetterQuery, p.Flow).Scan(&letters); err != nil {
 			return err
 		}
 		if letters > 0 {
-			if err := deleteKeys(ctx, tx, `DELETE FROM dead_letters WHERE flow = ? AND source_key IN (`, p.Flow, p.Resolved); err != nil {
+			if err := s.deleteKeys(ctx, tx, deadLettersDeleteHead, p.Flow, p.Resolved); err != nil {
 				return fmt.Errorf("resolve dead letters: %w", err)
 			}
 		}
 	}
-	if err := deleteKeys(ctx, tx, `DELETE FROM create_intents WHERE flow = ? AND source_key IN (`, p.Flow, p.ClearIntents); err != nil {
+	if err := s.deleteKeys(ctx, tx, intentsDeleteHead, p.Flow, p.ClearIntents); err != nil {
 		return fmt.Errorf("clear create intents: %w", err)
 	}
 	if c := p.Checkpoint; c != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (flow, cursor_time, cursor_key, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (flow) DO UPDATE SET cursor_time = excluded.cursor_time, cursor_key = excluded.cursor_key, updated_at = excluded.updated_at`,
-			p.Flow, nanos(c.Time), c.Key, now); err != nil {
+		if _, err := s.txExec(ctx, tx, checkpointUpsert, p.Flow, nanos(c.Time), c.Key, now); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
 	if c := p.Counts; c != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET read = ?, added = ?, updated = ?, skipped = ?, failed = ?, retried = ? WHERE id = ?`,
-			c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, p.RunID); err != nil {
+		if _, err := s.txExec(ctx, tx, runCountsUpdate, c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, p.RunID); err != nil {
 			return fmt.Errorf("run counts: %w", err)
 		}
 	}
 	if w := p.Window; w != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET window_start = ?, window_end = ? WHERE id = ?`,
-			nullNanos(w.Start), nullNanos(w.End), p.RunID); err != nil {
+		if _, err := s.txExec(ctx, tx, runWindowUpdate, nullNanos(w.Start), nullNanos(w.End), p.RunID); err != nil {
 			return fmt.Errorf("run window: %w", err)
 		}
 	}
 	if c := p.RunCursor; c != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET cursor_time = ?, cursor_key = ? WHERE id = ?`, nanos(c.Time), c.Key, p.RunID); err != nil {
+		if _, err := s.txExec(ctx, tx, runCursorUpdate, nanos(c.Time), c.Key, p.RunID); err != nil {
 			return fmt.Errorf("run cursor: %w", err)
 		}
 	}
@@ -236,10 +219,10 @@ func keyChunks(flow string, keys []string) iter.Seq2[string, []any] {
 	}
 }
 
-// deleteKeys runs head + "?,…)" with flow and the keys, inChunk keys at a time.
-func deleteKeys(ctx context.Context, tx *sql.Tx, head, flow string, keys []string) error {
-	for in, args := range keyChunks(flow, keys) {
-		if _, err := tx.ExecContext(ctx, head+in+`)`, args...); err != nil {
+// deleteKeys runs head + "?,…)" with flow and the keys, inChunk keys at a time (sizedKeyChunks).
+func (s *Store) deleteKeys(ctx context.Context, tx *sql.Tx, head, flow string, keys []string) error {
+	for in, args := range sizedKeyChunks(flow, keys) {
+		if _, err := s.txExec(ctx, tx, head+in+`)`, args...); err != nil {
 			return err
 		}
 	}
@@ -252,12 +235,13 @@ func (s *Store) RecordIntents(ctx context.Context, flow string, intents []storag
 	if len(intents) == 0 {
 		return nil
 	}
+	order := keyOrder(len(intents), func(i int) string { return intents[i].SourceKey })
 	return s.inTx(ctx, "record create intents", func(tx *sql.Tx) error {
 		now := time.Now().UnixNano()
-		return insertRows(ctx, tx, `INSERT INTO create_intents (flow, source_key, target_key, created_at) VALUES `,
-			`ON CONFLICT (flow, source_key) DO NOTHING`, 4, len(intents), func(i int, args []any) []any {
-				return append(args, flow, intents[i].SourceKey, intents[i].TargetKey, now)
-			})
+		return s.insertRows(ctx, tx, intentsInsertHead, intentsInsertTail, 4, len(intents), func(i int, args []any) []any {
+			in := intents[order[i]]
+			return append(args, flow, in.SourceKey, in.TargetKey, now)
+		})
 	})
 }
 
@@ -265,8 +249,8 @@ func (s *Store) RecordIntents(ctx context.Context, flow string, intents []storag
 // have one).
 func (s *Store) Intents(ctx context.Context, flow string, keys []string) (map[string]string, error) {
 	out := map[string]string{}
-	for in, args := range keyChunks(flow, keys) {
-		rows, err := s.db.QueryContext(ctx, `SELECT source_key, target_key FROM create_intents WHERE flow = ? AND source_key IN (`+in+`)`, args...)
+	for in, args := range sizedKeyChunks(flow, keys) {
+		rows, err := s.query(ctx, intentsSelectHead+in+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read create intents: %w", err)
 		}
@@ -290,33 +274,16 @@ func (s *Store) Intents(ctx context.Context, flow string, keys []string) (map[st
 // under SQLite's limit of 32766 parameters.
 const rowsPerInsert = 100
 
-// insertRows inserts n rows of cols columns with head + "(?,…),(?,…)…" + tail, rowsPerInsert at a
-// time; row appends row i's values to args.
-func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row func(i int, args []any) []any) error {
-	one := "(" + placeholders(cols) + ")"
-	var full *sql.Stmt
+// insertRows inserts n rows of cols columns with head + "(?,…),(?,…)…" + tail in the pieces of
+// insertPieces, each a statement of the store's cache; row appends row i's values to args.
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row func(i int, args []any) []any) error {
 	args := make([]any, 0, cols*min(n, rowsPerInsert))
-	for start := 0; start < n; start += rowsPerInsert {
-		count := min(rowsPerInsert, n-start)
+	for start, end := range insertPieces(n) {
 		args = args[:0]
-		for i := start; i < start+count; i++ {
+		for i := start; i < end; i++ {
 			args = row(i, args)
 		}
-		query := head + strings.TrimSuffix(strings.Repeat(one+",", count), ",") + " " + tail
-		if count < rowsPerInsert {
-			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-				return err
-			}
-			continue
-		}
-		if full == nil {
-			var err error
-			if full, err = tx.PrepareContext(ctx, query); err != nil {
-				return err
-			}
-			defer full.Close()
-		}
-		if _, err := full.ExecContext(ctx, args...); err != nil {
+		if _, err := s.txExec(ctx, tx, insertQuery(head, tail, cols, end-start), args...); err != nil {
 			return err
 		}
 	}
@@ -542,27 +509,19 @@ func (s *Store) runBlocks(ctx context.Context, runID string, after int64) ([]com
 	return out, rows.Err()
 }
 
-// writeBlock writes records (of one run, in sequence order, Seq and At set) as one block, and the
-// record index entries of those that get one (compact.Indexed).
-func (s *Store) writeBlock(ctx context.Context, tx *sql.Tx, runID string, recs []storage.Record) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO run_blocks (run_id, first_seq, last_seq, summary, data) VALUES (?, ?, ?, ?, ?)`,
-		runID, recs[0].Seq, recs[len(recs)-1].Seq, compact.Summary(recs), s.codec.EncodeBlock(recs[0].Seq, recs)); err != nil {
+// writeBlock writes an encoded block of one run and its record index entries, its sequence numbers
+// shifted by base.
+func (s *Store) writeBlock(ctx context.Context, tx *sql.Tx, runID string, b encodedBlock, base int64) error {
+	if _, err := s.txExec(ctx, tx, blockInsert, runID, base+b.first, base+b.last, b.summary, b.data); err != nil {
 		return fmt.Errorf("block: %w", err)
 	}
-	indexed := make([]storage.Record, 0, len(recs))
-	for _, r := range recs {
-		if compact.Indexed(r) {
-			indexed = append(indexed, r)
-		}
-	}
-	if len(indexed) == 0 {
+	if len(b.indexed) == 0 {
 		return nil
 	}
-	err := insertRows(ctx, tx, `INSERT INTO record_index (source_key, at, run_id, seq) VALUES `, `ON CONFLICT DO NOTHING`, 4, len(indexed),
-		func(i int, args []any) []any {
-			r := indexed[i]
-			return append(args, r.SourceKey, r.At.UnixNano(), runID, r.Seq)
-		})
+	err := s.insertRows(ctx, tx, indexInsertHead, indexInsertTail, 4, len(b.indexed), func(i int, args []any) []any {
+		r := b.indexed[i]
+		return append(args, r.key, r.at, runID, base+r.seq)
+	})
 	if err != nil {
 		return fmt.Errorf("record index: %w", err)
 	}
@@ -613,7 +572,7 @@ func (s *Store) convertLegacyTrail(ctx context.Context) error {
 				return nil
 			}
 			slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
-			return s.writeBlock(ctx, tx, runID, recs)
+			return s.writeBlock(ctx, tx, runID, s.encodeBlock(recs), 0)
 		})
 		if err != nil {
 			return err

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
-// stmtCache keeps prepared statements for the hot run-table reads (GetRun, ListRuns, Checkpoint),
-// keyed by their SQL text. go-sqlite3 prepares (parses and plans) every statement it is given per
+// stmtCache keeps prepared statements for the hot run-table reads (GetRun, ListRuns, Checkpoint)
+// and the sync's hot path (hot.go), keyed by their SQL text. go-sqlite3 prepares (parses and plans) every statement it is given per
 // call; the API's readers ask the same few queries hundreds of times a second while a sync runs, and
 // that preparation was a large share of their cost. A *sql.Stmt of database/sql prepares its query
 // once on each pooled connection it runs on and reuses it there, so with the store's fixed pool each
@@ -19,6 +20,8 @@ type stmtCache struct {
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
 	closed bool
+	// oneOff counts the statements txStmt prepared for one transaction because the cache had none.
+	oneOff atomic.Int64
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
@@ -44,6 +47,14 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	c.stmts[query] = st
 	return st, nil
+}
+
+// lookup returns the prepared statement for query if there is one, without preparing it.
+func (c *stmtCache) lookup(query string) (*sql.Stmt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.stmts[query]
+	return st, ok && !c.closed
 }
 
 // len is the number of statements prepared so far.

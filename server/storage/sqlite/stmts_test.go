@@ -78,9 +78,10 @@ func TestRunReadsReusePreparedStatements(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	// GetRun, Checkpoint, and ListRuns as: no filter, no filter + token, flow + status.
-	if n := b.st.stmts.len(); n != 5 {
-		t.Errorf("%d statements prepared, want 5 (one per distinct query)", n)
+	// The hot path's statements (prepared at Open), then GetRun, Checkpoint, and ListRuns as: no
+	// filter, no filter + token, flow + status.
+	if n, want := b.st.stmts.len(), len(hotQueries())+5; n != want {
+		t.Errorf("%d statements prepared, want %d (one per distinct query)", n, want)
 	}
 	if _, err := b.st.GetRun(b.ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("GetRun of an unknown run: %v, want ErrNotFound", err)

@@ -188,6 +188,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{db: db, path: path, codec: codec, stmts: newStmtCache(db)}
+	if err := st.warm(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := st.convertLegacyTrail(ctx); err != nil {
 		db.Close()
 		return nil, err
