@@ -57,6 +57,16 @@ const maxRowsHint = 1 << 14
 // not fail the decoding: it is reported in badRow, to be raised only if the
 // body code says success.
 func decodeEnvelope(body []byte, withRows bool, sizeHint int) (*envelope, error) {
+	var scratch rowScratch
+	if env, ok := fastDecodeEnvelope(body, withRows, sizeHint, &scratch); ok {
+		return env, nil
+	}
+	return decodeEnvelopeTokens(body, withRows, sizeHint)
+}
+
+// decodeEnvelopeTokens is decodeEnvelope with the jsontext decoder, for
+// every body that fastDecodeEnvelope leaves to it.
+func decodeEnvelopeTokens(body []byte, withRows bool, sizeHint int) (*envelope, error) {
 	env := &envelope{badRow: -1}
 	dec := jsontext.NewDecoder(bytes.NewBuffer(body),
 		jsontext.AllowDuplicateNames(true), // encoding/json let the last one win
