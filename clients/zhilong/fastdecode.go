@@ -13,6 +13,7 @@ package zhilong
 // two paths to the same envelopes.
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 )
@@ -43,6 +44,12 @@ func (s fastScan) space(i int) int {
 func (s fastScan) str(i int) (end int, escaped, ok bool) {
 	b := s.b
 	for i++; i < len(b); i++ {
+		for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
@@ -87,6 +94,15 @@ func (s fastScan) str(i int) (end int, escaped, ok bool) {
 		}
 	}
 	return i, false, false
+}
+
+// plain8 reports whether none of the 8 bytes in x is a control character,
+// a quote or a backslash (SWAR: a byte test in each lane at once).
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	less20 := (x - ones*0x20) & ^x & highs
+	return less20|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\')) == 0
 }
 
 // value checks the value at i (no leading space) and returns the index after it.
@@ -344,12 +360,11 @@ func (sc *rowScratch) fastRow(s fastScan, start int, a *Agent) (int, bool) {
 		i++
 	} else {
 		for {
-			key, j, ok := s.name(i)
+			f, j, ok := sc.fastName(s, i)
 			if !ok {
 				return i, false
 			}
 			lo := j
-			f := sc.fastLookup(key)
 			var hi int
 			escaped := false
 			if j < len(b) && b[j] == '"' {
@@ -413,6 +428,29 @@ func (sc *rowScratch) fastRow(s fastScan, start int, a *Agent) (int, bool) {
 		}
 	}
 	return end, true
+}
+
+// fastName reads the name at i and returns its agentFieldTable index (-1
+// for an unknown name) and the index of its value. Rows repeat one order,
+// so the name expected next is matched against the body without a scan:
+// a table name is plain text, so `"name"` found there is that string.
+func (sc *rowScratch) fastName(s fastScan, i int) (field, next int, ok bool) {
+	b := s.b
+	if n := sc.next; n < len(agentFieldTable) {
+		name := agentFieldTable[n].name
+		if e := i + 1 + len(name); e < len(b) && b[i] == '"' && b[e] == '"' && string(b[i+1:e]) == name {
+			if e = s.space(e + 1); e < len(b) && b[e] == ':' {
+				sc.next = n + 1
+				return n, s.space(e + 1), true
+			}
+			return -1, i, false
+		}
+	}
+	key, next, ok := s.name(i)
+	if !ok {
+		return -1, i, false
+	}
+	return sc.fastLookup(key), next, true
 }
 
 // fastLookup is lookup for a name without escapes.
