@@ -466,4 +466,3 @@ func (sc *rowScratch) fastLookup(key []byte) int {
 	sc.next = i + 1
 	return i
 }
-
