@@ -2,6 +2,11 @@ package zhilong
 
 // Decoding of RuoYi answers in one pass over the body.
 //
+// decodeEnvelope first tries fastDecodeEnvelope (fastdecode.go), a
+// hand-written scan that handles the usual bodies and defers every other
+// one to the jsontext decoder described here, which therefore still
+// decides every error and every rare case.
+//
 // The tokenizer is jsontext from github.com/go-json-experiment/json, the
 // module that mirrors encoding/json/v2 (with the goexperiment.jsonv2 build
 // tag, default from Go 1.27, it aliases the standard library's
