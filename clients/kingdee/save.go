@@ -147,14 +147,6 @@ func (c *Client) save(ctx context.Context, op, service string, req SaveRequest, 
 	})
 }
 
-func saveBody(req SaveRequest, model any) ([]byte, error) {
-	return json.Marshal(map[string]any{"formid": req.FormID, "data": saveData{
-		Model: model, NeedUpDateFields: req.NeedUpDateFields, NeedReturnFields: req.NeedReturnFields,
-		IsDeleteEntry: req.IsDeleteEntry, IsVerifyBaseDataField: req.IsVerifyBaseDataField,
-		IsAutoSubmitAndAudit: req.IsAutoSubmitAndAudit,
-	}})
-}
-
 // saveResolving is BatchSave with SaveRequest.Resolve: after a failed attempt, the items the server
 // already holds are taken as saved and only the others are sent again. body is the first attempt's.
 func (c *Client) saveResolving(ctx context.Context, req SaveRequest, body []byte, n int) (*SaveResult, error) {

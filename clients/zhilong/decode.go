@@ -2,6 +2,11 @@ package zhilong
 
 // Decoding of RuoYi answers in one pass over the body.
 //
+// decodeEnvelope first tries fastDecodeEnvelope (fastdecode.go), a
+// hand-written scan that handles the usual bodies and defers every other
+// one to the jsontext decoder described here, which therefore still
+// decides every error and every rare case.
+//
 // The tokenizer is jsontext from github.com/go-json-experiment/json, the
 // module that mirrors encoding/json/v2 (with the goexperiment.jsonv2 build
 // tag, default from Go 1.27, it aliases the standard library's
@@ -57,6 +62,16 @@ const maxRowsHint = 1 << 14
 // not fail the decoding: it is reported in badRow, to be raised only if the
 // body code says success.
 func decodeEnvelope(body []byte, withRows bool, sizeHint int) (*envelope, error) {
+	var scratch rowScratch
+	if env, ok := fastDecodeEnvelope(body, withRows, sizeHint, &scratch); ok {
+		return env, nil
+	}
+	return decodeEnvelopeTokens(body, withRows, sizeHint)
+}
+
+// decodeEnvelopeTokens is decodeEnvelope with the jsontext decoder, for
+// every body that fastDecodeEnvelope leaves to it.
+func decodeEnvelopeTokens(body []byte, withRows bool, sizeHint int) (*envelope, error) {
 	env := &envelope{badRow: -1}
 	dec := jsontext.NewDecoder(bytes.NewBuffer(body),
 		jsontext.AllowDuplicateNames(true), // encoding/json let the last one win
