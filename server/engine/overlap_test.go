@@ -11,25 +11,42 @@ import (
 
 // overlapTarget is a fakeTarget whose calls listed in waitNext wait, once begun, until the call after
 // them has begun: a run that does not deliver a page while the one before it is still being written
-// would keep them waiting, and then they give up after a long bound and say so (missed).
+// would keep them waiting, and then they give up after a long bound and say so (missed). A call is
+// numbered by the page its first record is in (pageOf; the calls' goroutines may begin in any order).
 type overlapTarget struct {
 	*fakeTarget
+	pageOf   map[string]int
 	waitNext map[int]bool
 	// before, when set, gates a call: it waits for before[n] to close before writing.
 	before map[int]chan struct{}
 
 	mu               sync.Mutex
-	n                int
 	started          map[int]chan struct{}
 	inFlight, maxIn  int
 	missed           []int
 	endedBeforeBegun map[int]bool // call n ended before call n+1 began
-	ended            map[int]bool
+	begun, ended     map[int]bool
 }
 
-func newOverlapTarget(t *fakeTarget) *overlapTarget {
-	return &overlapTarget{fakeTarget: t, waitNext: map[int]bool{}, before: map[int]chan struct{}{}, started: map[int]chan struct{}{},
-		endedBeforeBegun: map[int]bool{}, ended: map[int]bool{}}
+// newOverlapTarget numbers calls by the pages of records they write.
+func newOverlapTarget(t *fakeTarget, pages ...[]SourceRecord) *overlapTarget {
+	ot := &overlapTarget{fakeTarget: t, pageOf: map[string]int{}, waitNext: map[int]bool{}, before: map[int]chan struct{}{},
+		started: map[int]chan struct{}{}, endedBeforeBegun: map[int]bool{}, begun: map[int]bool{}, ended: map[int]bool{}}
+	for i, p := range pages {
+		for _, r := range p {
+			ot.pageOf[r.Key] = i + 1
+		}
+	}
+	return ot
+}
+
+// pagesOf cuts recs into pages of size n.
+func pagesOf(recs []SourceRecord, n int) [][]SourceRecord {
+	var out [][]SourceRecord
+	for start := 0; start < len(recs); start += n {
+		out = append(out, recs[start:min(start+n, len(recs))])
+	}
+	return out
 }
 
 func (t *overlapTarget) startedCh(n int) chan struct{} {
@@ -41,9 +58,11 @@ func (t *overlapTarget) startedCh(n int) chan struct{} {
 
 func (t *overlapTarget) Write(ctx context.Context, items []Planned) []Delivery {
 	t.mu.Lock()
-	t.n++
-	n := t.n
-	close(t.startedCh(n))
+	n := t.pageOf[items[0].Record.Key]
+	if !t.begun[n] { // a page written again (by a later run) has begun already
+		close(t.startedCh(n))
+		t.begun[n] = true
+	}
 	next := t.startedCh(n + 1)
 	t.endedBeforeBegun[n-1] = t.ended[n-1]
 	t.inFlight++
@@ -76,7 +95,7 @@ func overlapping(f *Flow) { f.OverlapWrites = true }
 // record is delivered once, the counts and the checkpoint are those of a run without overlap.
 func TestOverlappedPagesDeliverEachRecordOnce(t *testing.T) {
 	b := newTestBundle(t, 12, 4, 0)
-	ot := newOverlapTarget(b.tgt)
+	ot := newOverlapTarget(b.tgt, pagesOf(b.src.sorted(), 4)...)
 	ot.waitNext[1], ot.waitNext[2] = true, true
 	b.rebuild(t, withTarget(ot), withFlow(overlapping))
 	r := b.sync(t, Options{})
@@ -119,7 +138,7 @@ func TestOverlapWaitsForARecordStillBeingWritten(t *testing.T) {
 	}
 	handed := make(chan struct{}) // closed when the source hands out the second page
 	src := &handingSource{pagesSource: pagesSource{b.src, [][]SourceRecord{recs, {newer, other}}}, before: map[int]chan struct{}{1: handed}}
-	ot := newOverlapTarget(b.tgt)
+	ot := newOverlapTarget(b.tgt, recs, []SourceRecord{newer, other})
 	ot.before[1] = handed // the first write is under way while the second page is planned
 	b.rebuild(t, withTarget(ot), withSource(src), withFlow(overlapping))
 	r := b.sync(t, Options{})
@@ -159,7 +178,7 @@ func TestOverlappedFailedPageKeepsTheCheckpoint(t *testing.T) {
 	b := newTestBundle(t, 12, 4, 0)
 	recs := b.src.sorted()
 	b.tgt.transient = map[string]bool{recs[5].Key: true} // in the second page
-	ot := newOverlapTarget(b.tgt)
+	ot := newOverlapTarget(b.tgt, pagesOf(recs, 4)...)
 	ot.waitNext[2] = true // the third page is being delivered when the second fails
 	b.rebuild(t, withTarget(ot), withFlow(overlapping))
 	r := b.sync(t, Options{})
