@@ -111,7 +111,7 @@ type Sync struct {
 	BatchSize        int           `koanf:"batch_size" env:"SYNC_BATCH_SIZE" flag:"batch-size" help:"Kingdee BatchSave items per call"`
 	Concurrency      int           `koanf:"concurrency" env:"SYNC_CONCURRENCY" flag:"concurrency" help:"concurrent Greatonce calls"`
 	BatchConcurrency int           `koanf:"batch_concurrency" env:"SYNC_BATCH_CONCURRENCY" flag:"batch-concurrency" help:"concurrent Kingdee BatchSave calls in a run (two pages delivered at once share them)"`
-	Overlap          time.Duration `koanf:"overlap" env:"SYNC_OVERLAP" flag:"overlap" help:"how far before the checkpoint an incremental window starts"`
+	Overlap          time.Duration `koanf:"overlap" env:"SYNC_OVERLAP" flag:"overlap" help:"how far before the checkpoint an incremental window starts (the records read again there and found unchanged are counted as skipped, not listed in the run's trail)"`
 	UseOrgNumbers    []string      `koanf:"use_org_numbers" env:"SYNC_USE_ORGS" flag:"use-orgs" help:"comma-separated Kingdee use organisations to read (empty: all)"`
 	// Schedules, as "every 30s", "every 5m jitter 20s", "cron */10 * * * *" or "off".
 	ScheduleCustomers string `koanf:"schedule_customers" env:"SYNC_SCHEDULE_CUSTOMERS" flag:"schedule-customers" help:"when SyncCustomers runs by itself: \"every DURATION [jitter DURATION]\", \"cron EXPR\" or \"off\" (applied when it changes; the API can change it meanwhile)"`

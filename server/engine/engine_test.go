@@ -902,3 +902,63 @@ func TestFilterRunRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlapRereadsAreCountedNotRecorded: an incremental run reads the overlap before its checkpoint
+// again; the records there it finds unchanged are counted as skipped but leave no trail rows, so
+// that runs with nothing new do not write the same records again each time. A record changed in the
+// overlap, or one that arrives late in it, is still delivered and recorded, and a full resync still
+// records every unchanged record.
+func TestOverlapRereadsAreCountedNotRecorded(t *testing.T) {
+	b := newTestBundle(t, 30, 4, 5*time.Minute)
+	first := b.sync(t, Options{})
+	if first.Counts.Added != 30 {
+		t.Fatalf("first run = %+v", first.Counts)
+	}
+	trail := func(r Run) map[string]string {
+		t.Helper()
+		rows, next, err := b.eng.RunRecords(b.ctx, r.ID, "", 1000)
+		if err != nil || next != "" {
+			t.Fatalf("RunRecords: %v (next %q)", err, next)
+		}
+		out := map[string]string{}
+		for _, row := range rows {
+			out[row.SourceKey] = row.Action + "/" + row.Outcome
+		}
+		return out
+	}
+	if got := trail(first); len(got) != 30 {
+		t.Fatalf("first run's trail has %d records, want 30", len(got))
+	}
+
+	// Nothing new: the overlap (the last 5 minutes of update times, 15 records) is read again.
+	b.advance(time.Minute)
+	r := b.sync(t, Options{})
+	if r.Status != StatusSucceeded || r.Counts.Read == 0 || r.Counts.Skipped != r.Counts.Read || b.tgt.writes != 30 {
+		t.Fatalf("no-change run = %+v (writes %d)", r.Counts, b.tgt.writes)
+	}
+	if got := trail(r); len(got) != 0 {
+		t.Fatalf("no-change run recorded its overlap re-reads: %v", got)
+	}
+
+	// One record in the overlap changes, and one arrives late in it: both are delivered and recorded;
+	// the rest of the overlap is counted only.
+	last := b.src.sorted()[29]
+	b.src.put(agentFields(28, b.src.sorted()[28].Cursor.Time, "改名代理商0028"))
+	b.src.put(agentFields(30, last.Cursor.Time.Add(-time.Minute), "迟到代理商"))
+	b.advance(time.Minute)
+	r = b.sync(t, Options{})
+	if r.Counts.Updated != 1 || r.Counts.Added != 1 || r.Counts.Skipped != r.Counts.Read-2 || r.Counts.Skipped == 0 {
+		t.Fatalf("run with a change in the overlap = %+v", r.Counts)
+	}
+	got := trail(r)
+	if len(got) != 2 || got["A0028"] != "update/ok" || got["A0030"] != "add/ok" {
+		t.Fatalf("trail = %v, want only the update of %s and the add of %s", got, "A0028", "A0030")
+	}
+
+	// A full resync records every unchanged record.
+	b.advance(time.Minute)
+	r = b.sync(t, Options{FullResync: true})
+	if got := trail(r); r.Counts.Skipped != 31 || len(got) != 31 {
+		t.Fatalf("full resync: counts %+v, %d trail rows, want 31 skipped and recorded", r.Counts, len(got))
+	}
+}

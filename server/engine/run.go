@@ -62,6 +62,13 @@ type runner struct {
 	// pages counts the pages this execution has begun: a slice hands over only after one at least,
 	// so every execution makes progress.
 	pages int
+	// rereadUntil, while an incremental run reads its window, is the checkpoint it started from: a
+	// record at or before it was read by the run that committed that checkpoint, and the overlap
+	// reads it again. Found unchanged, such a record is counted as skipped but not recorded in the
+	// trail, so that runs with nothing new (a schedule every minute after a bulk import) do not
+	// write the overlap's records again each time. Nil otherwise (full resyncs, explicit windows
+	// and keys, dead letters: their unchanged records are recorded).
+	rereadUntil *storage.Cursor
 }
 
 func (e *Engine) execute(ctx context.Context, f *Flow, st *runState, opts Options) {
@@ -125,6 +132,10 @@ func (ru *runner) run(ctx context.Context) error {
 	ru.checkpoint = cp
 	q, move := readQuery(ru.f, ru.opts, cp, haveCP, now)
 	ru.moveCheckpoint = move
+	var reread *storage.Cursor
+	if haveCP && !ru.opts.FullResync && ru.opts.Window == nil {
+		reread = &cp
+	}
 	if ru.opts.DryRun {
 		ru.moveCheckpoint = false
 	}
@@ -168,6 +179,7 @@ func (ru *runner) run(ctx context.Context) error {
 
 	if resumed {
 		ru.log.Info("run resumed after its last committed page", "after", q.After.Time, "after_key", q.After.Key, "read", ru.counts.Read)
+		ru.rereadUntil = reread
 		return ru.readWindow(ctx, q)
 	}
 	// Dead letters first: they are the oldest undelivered records.
@@ -184,6 +196,7 @@ func (ru *runner) run(ctx context.Context) error {
 		}
 		ru.moveCheckpoint = move
 	}
+	ru.rereadUntil = reread
 	return ru.readWindow(ctx, q)
 }
 
@@ -431,6 +444,9 @@ func (ru *runner) page(ctx context.Context, recs []SourceRecord) error {
 			// Unchanged since the last delivery: whatever a dead letter held for it is delivered.
 			fl.planned.Skipped++
 			fl.commit.Resolved = append(fl.commit.Resolved, p.rec.Key)
+			if ru.rereadUntil != nil && !cursorAfter(p.rec.Cursor, *ru.rereadUntil) {
+				continue // read again in the overlap: counted, not recorded (rereadUntil)
+			}
 			ru.record(&fl.commit, p, ActionSkip, "skipped", p.mapping.TargetKey, "", nil)
 		case ActionFail:
 			fl.planned.Failed++
