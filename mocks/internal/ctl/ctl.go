@@ -43,10 +43,7 @@ func (s *Stats) Begin(endpoint string, body []byte) *Entry {
 	defer s.mu.Unlock()
 	s.counts[endpoint]++
 	s.seq++
-	req := string(body)
-	if len(req) > 2048 {
-		req = req[:2048]
-	}
+	req := string(body[:min(len(body), 2048)]) // a copy of the prefix only, not of the whole body
 	e := &Entry{Seq: s.seq, Endpoint: endpoint, At: time.Now(), Request: req}
 	s.log = append(s.log, e)
 	if len(s.log) > s.size {
