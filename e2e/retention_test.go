@@ -15,7 +15,8 @@ import (
 )
 
 // With retention.runs 2 (and a pass every second), a flow's older runs disappear from ListRuns and
-// GetRun once a pass has run, the two newest stay, and the passes that removed them are recorded.
+// GetRun once a pass has run, the two newest stay, and the passes that removed them are recorded
+// (once each pass has finished: a pass is recorded after its last deletion).
 func TestRetentionPrunesOldRuns(t *testing.T) {
 	v := startVendors(t, 30, 5)
 	db := filepath.Join(t.TempDir(), "syncgate.db")
@@ -53,21 +54,26 @@ func TestRetentionPrunesOldRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	passes, err := st.RetentionPasses(context.Background(), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A pass is recorded once it has pruned everything it selected: after the runs left ListRuns.
 	var runs int64
 	var pruned []string
-	for _, p := range slices.Backward(passes) {
-		if p.Error != "" || p.Policy != "age 0s, runs 2" {
-			t.Fatalf("pass %+v", p)
+	waitUntil(t, 30*time.Second, "the passes that pruned the two old runs to be recorded", func() bool {
+		passes, err := st.RetentionPasses(context.Background(), 100)
+		if err != nil {
+			t.Fatal(err)
 		}
-		runs += p.Runs
-		if p.Runs > 0 {
-			pruned = append(pruned, p.OldestRunID, p.NewestRunID)
+		runs, pruned = 0, nil
+		for _, p := range slices.Backward(passes) {
+			if p.Error != "" || p.Policy != "age 0s, runs 2" {
+				t.Fatalf("pass %+v", p)
+			}
+			runs += p.Runs
+			if p.Runs > 0 {
+				pruned = append(pruned, p.OldestRunID, p.NewestRunID)
+			}
 		}
-	}
+		return runs >= 2
+	})
 	if runs != 2 || len(pruned) == 0 || pruned[0] != ids[0] || pruned[len(pruned)-1] != ids[1] {
 		t.Fatalf("recorded passes removed %d runs (%v), want %v", runs, pruned, ids[:2])
 	}
