@@ -1,6 +1,6 @@
 // Package retention prunes old runs and their audit trails by the configured policy
 // (storage.RetentionPolicy: by age, and/or a number of finished runs per flow), and records what each
-// pass removed (storage.RetentionPass).
+// pass removed (storage.RetentionPass), batch by batch in the batches' own transactions.
 //
 // A pass deletes in small batches: each batch is one short transaction deleting at most Config.Batch
 // audit rows of one run (the run itself goes in the batch that finds its trail empty), and between
@@ -89,23 +89,33 @@ func PolicyText(p storage.RetentionPolicy) string {
 // candidatesPerList is how many run ids a pass lists at a time.
 const candidatesPerList = 100
 
-// Pass prunes what the policy selects now, records the pass (also when it stopped early: its Error
-// says why) and returns it. With the policy off it does nothing and records nothing.
+// Pass prunes what the policy selects now and returns what it removed. The pass is recorded before
+// it deletes anything (a pass that cannot be recorded deletes nothing), each batch counts what it
+// deleted into that record in its own transaction, and the end is recorded last (also when the pass
+// stopped early: its Error says why), so a pass whose process dies keeps a record of what it
+// deleted, without an end. With the policy off it does nothing and records nothing.
 func (p *Pruner) Pass(ctx context.Context) (storage.RetentionPass, error) {
 	pass := storage.RetentionPass{StartedAt: p.cfg.Now(), Policy: PolicyText(p.cfg.Policy)}
 	if !p.cfg.Policy.Enabled() {
 		return pass, nil
 	}
-	err := p.prune(ctx, &pass)
+	id, err := p.st.BeginRetention(ctx, pass)
+	if err != nil {
+		err = fmt.Errorf("record the retention pass: %w", err)
+		p.cfg.Logger.Warn("retention pass not run (the next one tries again)", "policy", pass.Policy, "error", err)
+		return pass, err
+	}
+	pass.ID = id
+	err = p.prune(ctx, &pass)
 	pass.FinishedAt = p.cfg.Now()
 	if err != nil {
 		pass.Error = err.Error()
 	}
-	// The pass is recorded even when ctx ended (shutdown): briefly, without its cancellation.
+	// The end is recorded even when ctx ended (shutdown): briefly, without its cancellation.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if rerr := p.st.RecordRetention(rctx, pass); rerr != nil {
-		err = errors.Join(err, fmt.Errorf("record the retention pass: %w", rerr))
+	if rerr := p.st.FinishRetention(rctx, id, pass.FinishedAt, pass.Error); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("record the retention pass's end: %w", rerr))
 	}
 	attrs := []any{"policy", pass.Policy, "runs", pass.Runs, "records", pass.Records,
 		"oldest_run_id", pass.OldestRunID, "newest_run_id", pass.NewestRunID, "took", pass.FinishedAt.Sub(pass.StartedAt)}
@@ -152,7 +162,7 @@ func (p *Pruner) pruneRun(ctx context.Context, id string, pass *storage.Retentio
 	busy := 0
 	for {
 		began := time.Now()
-		n, done, err := p.st.DeleteRunTrail(ctx, id, p.cfg.Batch)
+		n, done, err := p.st.DeleteRunTrail(ctx, pass.ID, id, p.cfg.Batch)
 		if errors.Is(err, storage.ErrBusy) && busy < maxBusy {
 			// Other writers (a sync committing back to back) had the database throughout: they go
 			// first, and the batch is tried again.

@@ -116,6 +116,49 @@ func TestPassPrunesInBatchesAndRecords(t *testing.T) {
 	}
 }
 
+// A pass that dies after a batch (the process killed: nothing after the batch's commit runs) has
+// what it deleted recorded: each batch counts its deletions into the pass's record in its own
+// transaction. The record shows no end; the next pass prunes the rest and is recorded apart.
+func TestPassKilledAfterABatchKeepsItsRecord(t *testing.T) {
+	st := openStore(t)
+	addRun(t, st, "r1", "customers", base, 4, 1, false)
+	addRun(t, st, "r2", "customers", base.Add(time.Hour), 4, 1, false)
+	addRun(t, st, "r3", "customers", base.Add(2*time.Hour), 1, 1, false)
+	type killed struct{}
+	batches := 0
+	cfg := retention.Config{Policy: storage.RetentionPolicy{KeepRuns: 1}, Batch: 2, Pause: time.Millisecond,
+		Now: func() time.Time { return base.Add(4 * time.Hour) },
+		AfterBatch: func(storage.RetentionPass) {
+			if batches++; batches == 3 { // r1 gone (2 + 2 rows), 2 rows of r2
+				panic(killed{})
+			}
+		}}
+	func() {
+		defer func() {
+			if r := recover(); r != (killed{}) {
+				t.Fatalf("recovered %v", r)
+			}
+		}()
+		retention.New(st, cfg).Pass(context.Background())
+	}()
+	passes, err := st.RetentionPasses(context.Background(), 10)
+	if err != nil || len(passes) != 1 {
+		t.Fatalf("recorded passes = %+v, %v", passes, err)
+	}
+	if p := passes[0]; p.Runs != 1 || p.Records != 6 || p.OldestRunID != "r1" || p.NewestRunID != "r1" ||
+		!p.OldestStartedAt.Equal(base) || !p.StartedAt.Equal(base.Add(4*time.Hour)) || !p.FinishedAt.IsZero() || p.Policy != "age 0s, runs 1" {
+		t.Fatalf("the killed pass's record = %+v", p)
+	}
+	cfg.AfterBatch = nil
+	if pass, err := retention.New(st, cfg).Pass(context.Background()); err != nil || pass.Runs != 1 || pass.Records != 2 || pass.OldestRunID != "r2" {
+		t.Fatalf("next pass = %+v, %v", pass, err)
+	}
+	passes, _ = st.RetentionPasses(context.Background(), 10)
+	if len(passes) != 2 || passes[0].Records != 2 || passes[0].FinishedAt.IsZero() || passes[1].Records != 6 {
+		t.Fatalf("recorded passes = %+v", passes)
+	}
+}
+
 // With the policy off, a pass prunes and records nothing.
 func TestPassOffDoesNothing(t *testing.T) {
 	st := openStore(t)
@@ -263,12 +306,12 @@ type busyStore struct {
 	busy int
 }
 
-func (b *busyStore) DeleteRunTrail(ctx context.Context, runID string, limit int) (int64, bool, error) {
+func (b *busyStore) DeleteRunTrail(ctx context.Context, passID int64, runID string, limit int) (int64, bool, error) {
 	if b.busy > 0 {
 		b.busy--
 		return 0, false, fmt.Errorf("prune run %s: %w", runID, storage.ErrBusy)
 	}
-	return b.Store.DeleteRunTrail(ctx, runID, limit)
+	return b.Store.DeleteRunTrail(ctx, passID, runID, limit)
 }
 
 // A batch that found the database busy is tried again after a pause; only a database busy try after

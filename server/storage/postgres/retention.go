@@ -44,13 +44,14 @@ func (s *Store) PruneCandidates(ctx context.Context, p storage.RetentionPolicy, 
 var errRunning = errors.New("the run is running")
 
 // DeleteRunTrail deletes at most limit audit rows of a finished run in one transaction, and the run
-// once its trail is gone.
-func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (deleted int64, done bool, err error) {
+// once its trail is gone, and counts them into the recorded pass passID in that transaction.
+func (s *Store) DeleteRunTrail(ctx context.Context, passID int64, runID string, limit int) (deleted int64, done bool, err error) {
 	limit = max(limit, 1)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		deleted, done = 0, false
 		var status string
-		switch err := tx.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1 FOR UPDATE`, runID).Scan(&status); {
+		var started int64
+		switch err := tx.QueryRow(ctx, `SELECT status, started_at FROM runs WHERE id = $1 FOR UPDATE`, runID).Scan(&status, &started); {
 		case errors.Is(err, pgx.ErrNoRows):
 			done = true
 			return nil
@@ -70,12 +71,36 @@ func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (de
 			}
 			done = true
 		}
-		return nil
+		return countIntoPass(ctx, tx, passID, runID, started, deleted, !remaining)
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("prune run %s: %w", runID, classifyWrite(err))
 	}
 	return deleted, done, nil
+}
+
+// passCount adds a batch's deleted audit rows (and its run, when the batch deleted it: the pass's
+// first deleted run is its oldest, the last its newest) to a recorded pass, as the SQLite backend's.
+const passCount = `UPDATE retention_passes SET records = records + $1, runs = runs + $2,
+		oldest_run_id = CASE WHEN $2 = 1 AND oldest_run_id = '' THEN $3 ELSE oldest_run_id END,
+		oldest_started_at = CASE WHEN $2 = 1 AND oldest_run_id = '' THEN $4 ELSE oldest_started_at END,
+		newest_run_id = CASE WHEN $2 = 1 THEN $3 ELSE newest_run_id END,
+		newest_started_at = CASE WHEN $2 = 1 THEN $4 ELSE newest_started_at END
+	WHERE id = $5`
+
+// countIntoPass counts a batch into pass passID (none when 0 or the batch deleted nothing).
+func countIntoPass(ctx context.Context, tx pgx.Tx, passID int64, runID string, started, deleted int64, runDeleted bool) error {
+	if passID == 0 || (deleted == 0 && !runDeleted) {
+		return nil
+	}
+	var runs int64
+	if runDeleted {
+		runs = 1
+	}
+	if _, err := tx.Exec(ctx, passCount, deleted, runs, runID, started, passID); err != nil {
+		return fmt.Errorf("count into retention pass %d: %w", passID, err)
+	}
+	return nil
 }
 
 // deleteTrailBatch deletes the run's first blocks (by sequence), whole, as many as hold at most
@@ -131,14 +156,13 @@ func (s *Store) deleteTrailBatch(ctx context.Context, tx pgx.Tx, runID string, l
 	return deleted, remaining, nil
 }
 
-// RecordRetention stores what a pass removed and drops the passes beyond the newest
+// BeginRetention records a pass begun and drops the passes beyond the newest
 // storage.RetentionPassesKept.
-func (s *Store) RecordRetention(ctx context.Context, p storage.RetentionPass) error {
+func (s *Store) BeginRetention(ctx context.Context, p storage.RetentionPass) (int64, error) {
+	var id int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO retention_passes (started_at, finished_at, policy, runs, records,
-			oldest_run_id, oldest_started_at, newest_run_id, newest_started_at, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			nanos(p.StartedAt), nanos(p.FinishedAt), p.Policy, p.Runs, p.Records,
-			p.OldestRunID, nullNanos(p.OldestStartedAt), p.NewestRunID, nullNanos(p.NewestStartedAt), p.Error)
+		err := tx.QueryRow(ctx, `INSERT INTO retention_passes (started_at, finished_at, policy) VALUES ($1, 0, $2) RETURNING id`,
+			nanos(p.StartedAt), p.Policy).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -147,14 +171,23 @@ func (s *Store) RecordRetention(ctx context.Context, p storage.RetentionPass) er
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record retention pass: %w", classifyWrite(err))
+		return 0, fmt.Errorf("record retention pass: %w", classifyWrite(err))
+	}
+	return id, nil
+}
+
+// FinishRetention records the end of pass passID.
+func (s *Store) FinishRetention(ctx context.Context, passID int64, finishedAt time.Time, errText string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE retention_passes SET finished_at = $1, error = $2 WHERE id = $3`,
+		nanos(finishedAt), errText, passID); err != nil {
+		return fmt.Errorf("record retention pass %d: %w", passID, classifyWrite(err))
 	}
 	return nil
 }
 
 // RetentionPasses lists the newest recorded passes first, at most limit of them.
 func (s *Store) RetentionPasses(ctx context.Context, limit int) ([]storage.RetentionPass, error) {
-	rows, err := s.pool.Query(ctx, `SELECT started_at, finished_at, policy, runs, records, oldest_run_id,
+	rows, err := s.pool.Query(ctx, `SELECT id, started_at, finished_at, policy, runs, records, oldest_run_id,
 		oldest_started_at, newest_run_id, newest_started_at, error
 		FROM retention_passes ORDER BY id DESC LIMIT $1`, max(limit, 1))
 	if err != nil {
@@ -164,7 +197,7 @@ func (s *Store) RetentionPasses(ctx context.Context, limit int) ([]storage.Reten
 		var p storage.RetentionPass
 		var started, finished int64
 		var oldest, newest *int64
-		err := row.Scan(&started, &finished, &p.Policy, &p.Runs, &p.Records, &p.OldestRunID, &oldest, &p.NewestRunID, &newest, &p.Error)
+		err := row.Scan(&p.ID, &started, &finished, &p.Policy, &p.Runs, &p.Records, &p.OldestRunID, &oldest, &p.NewestRunID, &newest, &p.Error)
 		p.StartedAt, p.FinishedAt, p.OldestStartedAt, p.NewestStartedAt = fromNanos(started), fromNanos(finished), fromNullNanos(oldest), fromNullNanos(newest)
 		return p, err
 	})

@@ -53,12 +53,14 @@ func (s *Store) PruneCandidates(ctx context.Context, p storage.RetentionPolicy, 
 var errRunning = errors.New("the run is running")
 
 // DeleteRunTrail deletes at most limit audit rows of a finished run in one transaction, and the run
-// once its trail is gone.
-func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (deleted int64, done bool, err error) {
+// once its trail is gone, and counts them into the recorded pass passID in that transaction.
+func (s *Store) DeleteRunTrail(ctx context.Context, passID int64, runID string, limit int) (deleted int64, done bool, err error) {
 	limit = max(limit, 1)
 	err = s.inTx(ctx, "prune run "+runID, func(tx *sql.Tx) error {
+		deleted, done = 0, false
 		var status string
-		switch err := tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, runID).Scan(&status); {
+		var started int64
+		switch err := tx.QueryRowContext(ctx, `SELECT status, started_at FROM runs WHERE id = ?`, runID).Scan(&status, &started); {
 		case errors.Is(err, sql.ErrNoRows):
 			done = true
 			return nil
@@ -77,7 +79,7 @@ func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (de
 			}
 			done = true
 		}
-		return nil
+		return countIntoPass(ctx, tx, passID, runID, started, deleted, !remaining)
 	})
 	if err != nil {
 		var se sqlite3.Error
@@ -87,6 +89,31 @@ func (s *Store) DeleteRunTrail(ctx context.Context, runID string, limit int) (de
 		return 0, false, err
 	}
 	return deleted, done, nil
+}
+
+// passCount adds a batch's deleted audit rows (and its run, when the batch deleted it: the pass's
+// first deleted run is its oldest, the last its newest) to a recorded pass. Every expression reads
+// the row as it was before the update.
+const passCount = `UPDATE retention_passes SET records = records + ?1, runs = runs + ?2,
+		oldest_run_id = CASE WHEN ?2 = 1 AND oldest_run_id = '' THEN ?3 ELSE oldest_run_id END,
+		oldest_started_at = CASE WHEN ?2 = 1 AND oldest_run_id = '' THEN ?4 ELSE oldest_started_at END,
+		newest_run_id = CASE WHEN ?2 = 1 THEN ?3 ELSE newest_run_id END,
+		newest_started_at = CASE WHEN ?2 = 1 THEN ?4 ELSE newest_started_at END
+	WHERE id = ?5`
+
+// countIntoPass counts a batch into pass passID (none when 0 or the batch deleted nothing).
+func countIntoPass(ctx context.Context, tx *sql.Tx, passID int64, runID string, started, deleted int64, runDeleted bool) error {
+	if passID == 0 || (deleted == 0 && !runDeleted) {
+		return nil
+	}
+	runs := 0
+	if runDeleted {
+		runs = 1
+	}
+	if _, err := tx.ExecContext(ctx, passCount, deleted, runs, runID, started, passID); err != nil {
+		return fmt.Errorf("count into retention pass %d: %w", passID, err)
+	}
+	return nil
 }
 
 // busyError is a write that waited out the busy timeout; it matches storage.ErrBusy and wraps
@@ -145,14 +172,13 @@ func (s *Store) deleteTrailBatch(ctx context.Context, tx *sql.Tx, runID string, 
 	return deleted, remaining, nil
 }
 
-// RecordRetention stores what a pass removed and drops the passes beyond the newest
+// BeginRetention records a pass begun and drops the passes beyond the newest
 // storage.RetentionPassesKept.
-func (s *Store) RecordRetention(ctx context.Context, p storage.RetentionPass) error {
-	return s.inTx(ctx, "record retention pass", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO retention_passes (started_at, finished_at, policy, runs, records,
-			oldest_run_id, oldest_started_at, newest_run_id, newest_started_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			nanos(p.StartedAt), nanos(p.FinishedAt), p.Policy, p.Runs, p.Records,
-			p.OldestRunID, nullNanos(p.OldestStartedAt), p.NewestRunID, nullNanos(p.NewestStartedAt), p.Error)
+func (s *Store) BeginRetention(ctx context.Context, p storage.RetentionPass) (int64, error) {
+	var id int64
+	err := s.inTx(ctx, "record retention pass", func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO retention_passes (started_at, finished_at, policy) VALUES (?, 0, ?) RETURNING id`,
+			nanos(p.StartedAt), p.Policy).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -160,11 +186,21 @@ func (s *Store) RecordRetention(ctx context.Context, p storage.RetentionPass) er
 			SELECT id FROM retention_passes ORDER BY id DESC LIMIT 1 OFFSET ?)`, storage.RetentionPassesKept)
 		return err
 	})
+	return id, err
+}
+
+// FinishRetention records the end of pass passID.
+func (s *Store) FinishRetention(ctx context.Context, passID int64, finishedAt time.Time, errText string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE retention_passes SET finished_at = ?, error = ? WHERE id = ?`,
+		nanos(finishedAt), errText, passID); err != nil {
+		return fmt.Errorf("record retention pass %d: %w", passID, s.classifyWrite(err))
+	}
+	return nil
 }
 
 // RetentionPasses lists the newest recorded passes first, at most limit of them.
 func (s *Store) RetentionPasses(ctx context.Context, limit int) ([]storage.RetentionPass, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT started_at, finished_at, policy, runs, records, oldest_run_id,
+	rows, err := s.db.QueryContext(ctx, `SELECT id, started_at, finished_at, policy, runs, records, oldest_run_id,
 		coalesce(oldest_started_at, 0), newest_run_id, coalesce(newest_started_at, 0), error
 		FROM retention_passes ORDER BY id DESC LIMIT ?`, max(limit, 1))
 	if err != nil {
@@ -175,7 +211,7 @@ func (s *Store) RetentionPasses(ctx context.Context, limit int) ([]storage.Reten
 	for rows.Next() {
 		var p storage.RetentionPass
 		var started, finished, oldest, newest int64
-		if err := rows.Scan(&started, &finished, &p.Policy, &p.Runs, &p.Records, &p.OldestRunID, &oldest, &p.NewestRunID, &newest, &p.Error); err != nil {
+		if err := rows.Scan(&p.ID, &started, &finished, &p.Policy, &p.Runs, &p.Records, &p.OldestRunID, &oldest, &p.NewestRunID, &newest, &p.Error); err != nil {
 			return nil, fmt.Errorf("read retention passes: %w", err)
 		}
 		p.StartedAt, p.FinishedAt, p.OldestStartedAt, p.NewestStartedAt = fromNanos(started), fromNanos(finished), fromNanos(oldest), fromNanos(newest)

@@ -45,11 +45,11 @@ func TestPruneRemovesTheRunsIndexEntries(t *testing.T) {
 	if entries("old") != 3 || entries("new") != 3 {
 		t.Fatalf("index entries before = %d, %d; want 3 each (the unchanged skips get none)", entries("old"), entries("new"))
 	}
-	n, done, err := st.DeleteRunTrail(ctx, "old", 4) // two pages of two rows, then the last page with the run
+	n, done, err := st.DeleteRunTrail(ctx, 0, "old", 4) // two pages of two rows, then the last page with the run
 	if err != nil || n != 4 || done || entries("old") != 1 {
 		t.Fatalf("first batch: %d deleted, done %v, %v; %d entries left", n, done, err, entries("old"))
 	}
-	if n, done, err = st.DeleteRunTrail(ctx, "old", 4); err != nil || n != 2 || !done {
+	if n, done, err = st.DeleteRunTrail(ctx, 0, "old", 4); err != nil || n != 2 || !done {
 		t.Fatalf("second batch: %d deleted, done %v, %v", n, done, err)
 	}
 	if entries("old") != 0 || entries("new") != 3 {

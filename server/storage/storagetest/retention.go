@@ -96,7 +96,7 @@ func testRetentionCandidates(t *testing.T, open Opener) {
 		t.Fatalf("runs without an end time: candidates = %v, %v; want z (started 2 days ago), not z2 (30 minutes ago)", got, err)
 	}
 	for _, id := range []string{"z", "z2", "z3"} {
-		if _, done, err := r.DeleteRunTrail(b.ctx, id, 10); err != nil || !done {
+		if _, done, err := r.DeleteRunTrail(b.ctx, 0, id, 10); err != nil || !done {
 			t.Fatalf("delete %s: %v %v", id, done, err)
 		}
 	}
@@ -143,7 +143,7 @@ func testRetentionDeletesInBatches(t *testing.T, open Opener) {
 		done    bool
 		left    int
 	}{{2, false, 3}, {2, false, 1}, {1, true, 0}} {
-		n, done, err := r.DeleteRunTrail(b.ctx, "c1", 2)
+		n, done, err := r.DeleteRunTrail(b.ctx, 0, "c1", 2)
 		if err != nil || n != want.deleted || done != want.done {
 			t.Fatalf("batch %d: deleted %d, done %v, %v; want %d, %v", i, n, done, err, want.deleted, want.done)
 		}
@@ -158,7 +158,7 @@ func testRetentionDeletesInBatches(t *testing.T, open Opener) {
 		t.Fatalf("pruned run: GetRun = %v, want ErrNotFound", err)
 	}
 	// A trail of exactly limit rows: one call deletes it and the run.
-	if n, done, err := r.DeleteRunTrail(b.ctx, "c2", 5); err != nil || n != 5 || !done {
+	if n, done, err := r.DeleteRunTrail(b.ctx, 0, "c2", 5); err != nil || n != 5 || !done {
 		t.Fatalf("c2: deleted %d, done %v, %v", n, done, err)
 	}
 	// The pruned runs' records are gone from their history too.
@@ -167,11 +167,11 @@ func testRetentionDeletesInBatches(t *testing.T, open Opener) {
 			t.Fatalf("history of %s after its run was pruned = %+v, %v", k, recs, err)
 		}
 	}
-	if n, done, err := r.DeleteRunTrail(b.ctx, "c2", 5); err != nil || n != 0 || !done {
+	if n, done, err := r.DeleteRunTrail(b.ctx, 0, "c2", 5); err != nil || n != 0 || !done {
 		t.Fatalf("c2 again: deleted %d, done %v, %v", n, done, err)
 	}
 	// Gone already: done, nothing deleted.
-	if n, done, err := r.DeleteRunTrail(b.ctx, "c1", 2); err != nil || n != 0 || !done {
+	if n, done, err := r.DeleteRunTrail(b.ctx, 0, "c1", 2); err != nil || n != 0 || !done {
 		t.Fatalf("pruned run again: deleted %d, done %v, %v", n, done, err)
 	}
 	// A page commit's rows go together: a commit of more rows than the limit is deleted whole, with
@@ -195,7 +195,7 @@ func testRetentionDeletesInBatches(t *testing.T, open Opener) {
 		deleted int64
 		done    bool
 	}{{1, false}, {7, true}, {0, true}} {
-		if n, done, err := r.DeleteRunTrail(b.ctx, "x1", 2); err != nil || n != want.deleted || done != want.done {
+		if n, done, err := r.DeleteRunTrail(b.ctx, 0, "x1", 2); err != nil || n != want.deleted || done != want.done {
 			t.Fatalf("x1 batch %d: deleted %d, done %v, %v; want %d, %v", i, n, done, err, want.deleted, want.done)
 		}
 	}
@@ -203,7 +203,7 @@ func testRetentionDeletesInBatches(t *testing.T, open Opener) {
 		t.Fatalf("history of big-7-3 after its run was pruned = %+v, %v", recs, err)
 	}
 	// A running run is refused and keeps its trail.
-	if _, _, err := r.DeleteRunTrail(b.ctx, "c6", 2); err == nil {
+	if _, _, err := r.DeleteRunTrail(b.ctx, 0, "c6", 2); err == nil {
 		t.Fatal("a running run was pruned")
 	}
 	if left := remaining("c6"); left != 5 {
@@ -246,35 +246,67 @@ func testRetentionDeletesInBatches(t *testing.T, open Opener) {
 	}
 }
 
-// testRetentionPassesRecorded: passes are stored as given and listed newest first, at most limit.
+// testRetentionPassesRecorded: a pass is recorded when it begins (no end, nothing removed), each
+// DeleteRunTrail batch counts into it in its own transaction (the audit rows, the run once it is
+// deleted, the first and last deleted run), a batch of another pass or of none does not, and
+// FinishRetention records the end; passes are listed newest first, at most limit.
 func testRetentionPassesRecorded(t *testing.T, open Opener) {
 	b := setup(t, open)
 	r := retention(t, b)
+	retentionFixture(t, b, 3)
 	if got, err := r.RetentionPasses(b.ctx, 5); err != nil || len(got) != 0 {
 		t.Fatalf("no passes yet: %v, %v", got, err)
 	}
-	first := storage.RetentionPass{StartedAt: retentionBase, FinishedAt: retentionBase.Add(time.Second), Policy: "age 1h0m0s, runs 2",
-		Runs: 3, Records: 1234, OldestRunID: "c1", OldestStartedAt: retentionBase.Add(-time.Hour), NewestRunID: "c3", NewestStartedAt: retentionBase.Add(-time.Minute)}
-	second := storage.RetentionPass{StartedAt: retentionBase.Add(time.Hour), FinishedAt: retentionBase.Add(time.Hour + time.Millisecond),
-		Policy: "age 1h0m0s, runs 2", Error: "context canceled"}
-	for _, p := range []storage.RetentionPass{first, second} {
-		if err := r.RecordRetention(b.ctx, p); err != nil {
+	started := retentionBase.Add(48 * time.Hour)
+	first, err := r.BeginRetention(b.ctx, storage.RetentionPass{StartedAt: started, Policy: "age 1h0m0s, runs 2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.RetentionPasses(b.ctx, 5)
+	if err != nil || len(got) != 1 || got[0].ID != first || !got[0].StartedAt.Equal(started) || !got[0].FinishedAt.IsZero() ||
+		got[0].Policy != "age 1h0m0s, runs 2" || got[0].Runs != 0 || got[0].Records != 0 || got[0].OldestRunID != "" {
+		t.Fatalf("begun pass = %+v, %v", got, err)
+	}
+	// a1 in batches of 2 (2, then 1 and the run), c1 in one, and a batch of no pass.
+	for _, batch := range []struct {
+		pass  int64
+		run   string
+		limit int
+	}{{first, "a1", 2}, {first, "a1", 2}, {first, "c1", 5}, {0, "c2", 5}} {
+		if _, _, err := r.DeleteRunTrail(b.ctx, batch.pass, batch.run, batch.limit); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := r.RetentionPasses(b.ctx, 5)
+	got, _ = r.RetentionPasses(b.ctx, 5)
+	if p := got[0]; p.Runs != 2 || p.Records != 6 || p.OldestRunID != "a1" || !p.OldestStartedAt.Equal(retentionBase.Add(-24*time.Hour)) ||
+		p.NewestRunID != "c1" || !p.NewestStartedAt.Equal(retentionBase) || !p.FinishedAt.IsZero() {
+		t.Fatalf("pass after its batches = %+v", p)
+	}
+	if err := r.FinishRetention(b.ctx, first, started.Add(time.Second), ""); err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.BeginRetention(b.ctx, storage.RetentionPass{StartedAt: started.Add(time.Hour), Policy: "age 1h0m0s, runs 2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.DeleteRunTrail(b.ctx, second, "c3", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FinishRetention(b.ctx, second, started.Add(time.Hour+time.Millisecond), "context canceled"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = r.RetentionPasses(b.ctx, 5)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("passes = %+v, %v", got, err)
 	}
-	same := func(a, b storage.RetentionPass) bool {
-		return a.StartedAt.Equal(b.StartedAt) && a.FinishedAt.Equal(b.FinishedAt) && a.Policy == b.Policy && a.Runs == b.Runs &&
-			a.Records == b.Records && a.OldestRunID == b.OldestRunID && a.NewestRunID == b.NewestRunID &&
-			a.OldestStartedAt.Equal(b.OldestStartedAt) && a.NewestStartedAt.Equal(b.NewestStartedAt) && a.Error == b.Error
+	if p := got[0]; p.ID != second || p.Records != 1 || p.Runs != 0 || p.OldestRunID != "" || p.Error != "context canceled" ||
+		!p.FinishedAt.Equal(started.Add(time.Hour+time.Millisecond)) {
+		t.Fatalf("newest pass = %+v", p)
 	}
-	if !same(got[0], second) || !same(got[1], first) {
-		t.Fatalf("passes = %+v, want %+v then %+v", got, second, first)
+	if p := got[1]; p.ID != first || p.Runs != 2 || p.Records != 6 || p.Error != "" || !p.FinishedAt.Equal(started.Add(time.Second)) {
+		t.Fatalf("first pass = %+v", p)
 	}
-	if got, _ := r.RetentionPasses(b.ctx, 1); len(got) != 1 || !same(got[0], second) {
+	if got, _ := r.RetentionPasses(b.ctx, 1); len(got) != 1 || got[0].ID != second {
 		t.Fatalf("newest pass = %+v", got)
 	}
 }
