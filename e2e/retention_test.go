@@ -15,8 +15,8 @@ import (
 )
 
 // With retention.runs 2 (and a pass every second), a flow's older runs disappear from ListRuns and
-// GetRun once a pass has run, the two newest stay, and the passes that removed them are recorded
-// (once each pass has finished: a pass is recorded after its last deletion).
+// GetRun once a pass has run, the two newest stay, the passes that removed them are recorded (each
+// batch in its own transaction), and GetOverview reports the policy and the latest pass.
 func TestRetentionPrunesOldRuns(t *testing.T) {
 	v := startVendors(t, 30, 5)
 	db := filepath.Join(t.TempDir(), "syncgate.db")
@@ -73,5 +73,13 @@ func TestRetentionPrunesOldRuns(t *testing.T) {
 	}
 	if runs != 2 || len(pruned) == 0 || pruned[0] != ids[0] || pruned[len(pruned)-1] != ids[1] {
 		t.Fatalf("recorded passes removed %d runs (%v), want %v", runs, pruned, ids[:2])
+	}
+	ov, err := c.GetOverview(authCtx(), &syncgatev1.GetOverviewRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ov.GetRetention(); !r.GetEnabled() || r.GetPolicy() != "age 0s, runs 2" || r.GetLastPass() == nil ||
+		r.GetLastPass().GetPolicy() != "age 0s, runs 2" || r.GetLastPass().GetStartedAt().AsTime().Before(passes[0].StartedAt) { // a pass a second
+		t.Fatalf("overview's retention = %v (latest recorded pass %+v)", r, passes[0])
 	}
 }

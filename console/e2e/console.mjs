@@ -85,6 +85,10 @@ try {
     if (!(n > 0)) fail(`the overview counts ${n} agents dead letters`);
   }
   await overview.getByTestId("vendors").locator("tbody tr").nth(2).waitFor();
+  // The default policy (age 90 days) and the pass the gateway ran at start-up, which removed nothing.
+  await overview.getByTestId("retention-removed").waitFor({ timeout: 30000 });
+  const retention = await overview.getByTestId("retention").innerText();
+  if (!retention.includes("age 2160h0m0s, runs 0") || !/0 runs \(0 audit rows\)/.test(retention)) fail(`the overview's retention: ${retention}`);
   await shot("02-overview");
 
   step("start a customers sync and watch it reach SUCCEEDED");

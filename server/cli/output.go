@@ -316,4 +316,31 @@ func (s *session) overviewTables(o *v1.GetOverviewResponse) {
 			fmt.Sprint(v.GetFailures()), fmt.Sprint(v.GetThrottled()), s.fmtTime(v.GetLastThrottledAt()))
 	}
 	t.Flush()
+	if r := o.GetRetention(); r != nil {
+		fmt.Fprintln(s.stdout)
+		fmt.Fprintln(s.stdout, s.retentionText(r))
+	}
+}
+
+// retentionText is the overview's retention line: the policy and what its latest pass removed.
+func (s *session) retentionText(r *v1.RetentionOverview) string {
+	out := "retention: " + r.GetPolicy()
+	if !r.GetEnabled() {
+		out = "retention: off (keeps every run)"
+	}
+	p := r.GetLastPass()
+	if p == nil {
+		return out + "; no pass recorded yet"
+	}
+	out += fmt.Sprintf("; last pass %s removed %d runs (%d audit rows)", s.fmtTime(p.GetStartedAt()), p.GetRuns(), p.GetRecords())
+	if p.GetRuns() > 0 {
+		out += fmt.Sprintf(", %s … %s", p.GetOldestRunId(), p.GetNewestRunId())
+	}
+	switch {
+	case p.GetError() != "":
+		out += ", stopped early: " + p.GetError() + " (the next pass goes on)"
+	case p.GetFinishedAt() == nil:
+		out += ", not finished (running, or its gateway stopped)"
+	}
+	return out
 }

@@ -35,13 +35,16 @@ func TestStatus(t *testing.T) {
 				Attempts: 9, Failures: 2, Throttled: 2, LastThrottledAt: ts(2 * time.Minute)},
 			{Vendor: "kingdee"},
 		},
+		Retention: &v1.RetentionOverview{Enabled: true, Policy: "age 720h0m0s, runs 0", LastPass: &v1.RetentionPass{
+			StartedAt: ts(3 * time.Minute), Runs: 2, Records: 1500, OldestRunId: "R0", NewestRunId: "R00", Error: "context canceled"}},
 	}
 	code, out, errOut := h.run("status", "--runs", "2")
 	if code != ExitOK {
 		t.Fatalf("code %d: %s", code, errOut)
 	}
 	for _, want := range []string{"agents     every 30s", "R2       R2        RUNNING", "2026-11-02 10:00:00 A0011", "3",
-		"R1        PARTIAL", "customers", "greatonce  2026-11-02 10:02:00", "访问过于频繁", "9         2         2"} {
+		"R1        PARTIAL", "customers", "greatonce  2026-11-02 10:02:00", "访问过于频繁", "9         2         2",
+		"retention: age 720h0m0s, runs 0; last pass 2026-11-02 10:03:00 removed 2 runs (1500 audit rows), R0 … R00, stopped early: context canceled"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
@@ -56,5 +59,14 @@ func TestStatus(t *testing.T) {
 	}
 	if code, _, _ := h.run("status", "--runs", "0"); code != ExitUsage {
 		t.Fatalf("--runs 0: code %d, want usage", code)
+	}
+	// Off, and a pass that never recorded its end.
+	h.fake.overview.Retention = &v1.RetentionOverview{Policy: "age 0s, runs 0"}
+	if _, out, _ := h.run("status"); !strings.Contains(out, "retention: off (keeps every run); no pass recorded yet") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	h.fake.overview.Retention = &v1.RetentionOverview{Enabled: true, Policy: "age 0s, runs 5", LastPass: &v1.RetentionPass{StartedAt: ts(0), Records: 40}}
+	if _, out, _ := h.run("status"); !strings.Contains(out, "removed 0 runs (40 audit rows), not finished (running, or its gateway stopped)") {
+		t.Errorf("stdout:\n%s", out)
 	}
 }

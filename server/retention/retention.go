@@ -86,6 +86,32 @@ func PolicyText(p storage.RetentionPolicy) string {
 	return fmt.Sprintf("age %s, runs %d", p.MaxAge, p.KeepRuns)
 }
 
+// Enabled reports whether the policy prunes anything (a pass with it off does nothing).
+func (p *Pruner) Enabled() bool { return p.cfg.Policy.Enabled() }
+
+// Status is the policy and the latest recorded pass, as the overview reports them.
+type Status struct {
+	// Enabled is false when the policy keeps everything (no pass runs).
+	Enabled bool
+	// Policy is the policy as a pass records it (PolicyText).
+	Policy string
+	// LastPass is the latest recorded pass, of any gateway sharing the store (nil before the first).
+	LastPass *storage.RetentionPass
+}
+
+// Status returns the policy and the latest recorded pass.
+func (p *Pruner) Status(ctx context.Context) (Status, error) {
+	s := Status{Enabled: p.Enabled(), Policy: PolicyText(p.cfg.Policy)}
+	passes, err := p.st.RetentionPasses(ctx, 1)
+	if err != nil {
+		return s, err
+	}
+	if len(passes) > 0 {
+		s.LastPass = &passes[0]
+	}
+	return s, nil
+}
+
 // candidatesPerList is how many run ids a pass lists at a time.
 const candidatesPerList = 100
 

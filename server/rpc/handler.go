@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
 	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
 	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/retention"
 	"github.com/syncgate/syncgate/server/vendorhealth"
 )
 
@@ -45,11 +47,18 @@ type VendorHealth interface {
 	Snapshot() []vendorhealth.Health
 }
 
+// Retention is what GetOverview reports of retention: its policy and latest recorded pass (a
+// *retention.Pruner).
+type Retention interface {
+	Status(ctx context.Context) (retention.Status, error)
+}
+
 // Handler implements syncgatev1connect.SyncServiceHandler on top of the engine.
 type Handler struct {
-	engine  Engine
-	log     *slog.Logger
-	vendors VendorHealth
+	engine    Engine
+	log       *slog.Logger
+	vendors   VendorHealth
+	retention Retention
 }
 
 var _ syncgatev1connect.SyncServiceHandler = (*Handler)(nil)
@@ -65,6 +74,12 @@ func NewHandler(e Engine, log *slog.Logger) *Handler {
 // WithVendorHealth makes GetOverview report the vendors' health from v (without it, no vendors).
 func (h *Handler) WithVendorHealth(v VendorHealth) *Handler {
 	h.vendors = v
+	return h
+}
+
+// WithRetention makes GetOverview report retention from r (without it, no retention).
+func (h *Handler) WithRetention(r Retention) *Handler {
+	h.retention = r
 	return h
 }
 
@@ -528,6 +543,18 @@ func (h *Handler) GetOverview(ctx context.Context, req *syncgatev1.GetOverviewRe
 			out.Vendors = append(out.Vendors, &syncgatev1.VendorHealth{Vendor: text(v.Vendor), LastCallAt: ts(v.LastCallAt),
 				LastOperation: text(v.LastOperation), LastOk: v.LastOK, LastError: text(v.LastError), Attempts: v.Attempts,
 				Failures: v.Failures, Throttled: v.Throttled, LastThrottledAt: ts(v.LastThrottledAt)})
+		}
+	}
+	if h.retention != nil {
+		rs, err := h.retention.Status(ctx)
+		if err != nil {
+			return nil, toConnect(ctx, h.log, fmt.Errorf("overview: retention: %w", err))
+		}
+		out.Retention = &syncgatev1.RetentionOverview{Enabled: rs.Enabled, Policy: text(rs.Policy)}
+		if p := rs.LastPass; p != nil {
+			out.Retention.LastPass = &syncgatev1.RetentionPass{StartedAt: ts(p.StartedAt), FinishedAt: ts(p.FinishedAt),
+				Policy: text(p.Policy), Runs: p.Runs, Records: p.Records, OldestRunId: text(p.OldestRunID),
+				NewestRunId: text(p.NewestRunID), Error: text(p.Error)}
 		}
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 	syncgatev1 "github.com/syncgate/syncgate/api/gen/syncgate/v1"
 	"github.com/syncgate/syncgate/api/gen/syncgate/v1/syncgatev1connect"
 	"github.com/syncgate/syncgate/server/engine"
+	"github.com/syncgate/syncgate/server/retention"
 	"github.com/syncgate/syncgate/server/storage"
+	"github.com/syncgate/syncgate/server/storage/sqlite"
 	"github.com/syncgate/syncgate/server/vendorhealth"
 )
 
@@ -87,5 +90,57 @@ func TestGetOverviewReportsFlowsAndVendors(t *testing.T) {
 	}
 	if len(e.asked) != 1 {
 		t.Fatalf("the engine was asked for refused requests: %v", e.asked)
+	}
+}
+
+// GetOverview reports the retention policy and the latest recorded pass of the store (here a real
+// SQLite store pruned by a real pruner), and a policy that keeps everything as not enabled.
+func TestGetOverviewReportsRetention(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "syncgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	for i, id := range []string{"old", "new"} {
+		at := start.Add(time.Duration(i) * time.Hour)
+		if err := st.CreateRun(ctx, storage.Run{ID: id, Flow: "customers", Options: []byte("{}"), Status: "running", StartedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		recs := []storage.Record{{SourceKey: "k1", Action: "add", Attempt: 1, Outcome: "ok", At: at}, {SourceKey: "k2", Action: "add", Attempt: 1, Outcome: "ok", At: at}}
+		if err := st.CommitPage(ctx, storage.PageCommit{Flow: "customers", RunID: id, Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishRun(ctx, storage.Run{ID: id, Status: "succeeded", FinishedAt: at.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	overview := func(p *retention.Pruner) *syncgatev1.RetentionOverview {
+		t.Helper()
+		h := NewHandler(&overviewEngine{}, nil).WithRetention(p)
+		srv := serveHandler(t, NewMux(h, MuxOptions{Auth: NewKeyAuth([]string{testKey})}))
+		c := syncgatev1connect.NewSyncServiceClient(http.DefaultClient, srv)
+		res, err := c.GetOverview(withAuth(ctx, "Bearer "+testKey), &syncgatev1.GetOverviewRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.GetRetention()
+	}
+	now := start.Add(24 * time.Hour)
+	p := retention.New(st, retention.Config{Policy: storage.RetentionPolicy{KeepRuns: 1}, Now: func() time.Time { return now }})
+	if r := overview(p); !r.GetEnabled() || r.GetPolicy() != "age 0s, runs 1" || r.GetLastPass() != nil {
+		t.Fatalf("before a pass: %v", r)
+	}
+	if _, err := p.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := overview(p)
+	if lp := r.GetLastPass(); lp.GetRuns() != 1 || lp.GetRecords() != 2 || lp.GetOldestRunId() != "old" || lp.GetNewestRunId() != "old" ||
+		!lp.GetStartedAt().AsTime().Equal(now) || !lp.GetFinishedAt().AsTime().Equal(now) || lp.GetError() != "" || lp.GetPolicy() != "age 0s, runs 1" {
+		t.Fatalf("after a pass: %v", r)
+	}
+	if r := overview(retention.New(st, retention.Config{})); r.GetEnabled() || r.GetPolicy() != "age 0s, runs 0" || r.GetLastPass().GetRuns() != 1 {
+		t.Fatalf("policy off: %v", r)
 	}
 }

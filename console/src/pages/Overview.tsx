@@ -106,6 +106,33 @@ export function Overview() {
           ))}
         </tbody>
       </table>
+      {o.retention && (
+        <>
+          <h2>{t.retention}</h2>
+          <dl data-testid="retention">
+            <dt>{t.retentionPolicy}</dt>
+            <dd>{o.retention.enabled ? <code>{o.retention.policy}</code> : t.retentionOff}</dd>
+            <dt>{t.lastPass}</dt>
+            <dd>{o.retention.lastPass ? <Time ts={o.retention.lastPass.startedAt} /> : <span className="muted">{t.noPassYet}</span>}</dd>
+            {o.retention.lastPass && (
+              <>
+                <dt>{t.removed}</dt>
+                <dd data-testid="retention-removed">
+                  {t.runsAndRows(Number(o.retention.lastPass.runs).toLocaleString(loc), Number(o.retention.lastPass.records).toLocaleString(loc))}
+                  {o.retention.lastPass.error !== "" ? (
+                    <span className="bad">
+                      {" "}
+                      {t.passStoppedEarly}: {o.retention.lastPass.error}
+                    </span>
+                  ) : (
+                    !o.retention.lastPass.finishedAt && <span className="muted"> {t.passNotFinished}</span>
+                  )}
+                </dd>
+              </>
+            )}
+          </dl>
+        </>
+      )}
     </section>
   );
 }

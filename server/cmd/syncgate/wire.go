@@ -133,30 +133,34 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometh
 	if cfg.Postgres() {
 		jcfg = jobs.Config{PostgresURL: cfg.DB, TakeoverAfter: cfg.TakeoverAfter, Logger: log}
 	}
-	if pass := retentionPass(cfg, st, log); pass != nil {
-		jcfg.Retention, jcfg.RetentionInterval = pass, cfg.Retention.Interval
+	handler := rpc.NewHandler(eng, log).WithVendorHealth(health)
+	if p := pruner(cfg, st, log); p != nil {
+		handler.WithRetention(p)
+		if p.Enabled() {
+			jcfg.Retention = func(ctx context.Context) error {
+				_, err := p.Pass(ctx)
+				return err
+			}
+			jcfg.RetentionInterval = cfg.Retention.Interval
+		}
 	}
 	jb, err := jobs.Open(ctx, jcfg, eng)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	eng.SetDispatcher(jb)
-	return &gateway{handler: rpc.NewHandler(eng, log).WithVendorHealth(health), engine: eng, jobs: jb, store: st, closeStore: closeStore}, nil
+	return &gateway{handler: handler, engine: eng, jobs: jb, store: st, closeStore: closeStore}, nil
 }
 
-// retentionPass is one retention pass over st by the configured policy, or nil when the policy keeps
-// everything (both limits 0) or the store cannot prune.
-func retentionPass(cfg config.Config, st storage.Store, log *slog.Logger) func(context.Context) error {
-	policy := storage.RetentionPolicy{MaxAge: cfg.Retention.Age, KeepRuns: cfg.Retention.Runs}
+// pruner is the retention pruner of st by the configured policy (its passes run only when the policy
+// prunes anything; the overview reports it either way), or nil when the store cannot prune.
+func pruner(cfg config.Config, st storage.Store, log *slog.Logger) *retention.Pruner {
 	rs, ok := st.(retention.Store)
-	if !ok || !policy.Enabled() {
+	if !ok {
 		return nil
 	}
-	p := retention.New(rs, retention.Config{Policy: policy, Batch: cfg.Retention.Batch, Logger: log.With("component", "retention")})
-	return func(ctx context.Context) error {
-		_, err := p.Pass(ctx)
-		return err
-	}
+	policy := storage.RetentionPolicy{MaxAge: cfg.Retention.Age, KeepRuns: cfg.Retention.Runs}
+	return retention.New(rs, retention.Config{Policy: policy, Batch: cfg.Retention.Batch, Logger: log.With("component", "retention")})
 }
 
 // openStore opens the store cfg.DB names: a PostgreSQL database (shared by replicas) or a SQLite

@@ -3132,7 +3132,9 @@ type GetOverviewResponse struct {
 	// flows has one entry per flow, by flow.
 	Flows []*FlowOverview `protobuf:"bytes,1,rep,name=flows,proto3" json:"flows,omitempty"`
 	// vendors has one entry per vendor (greatonce, kingdee, zhilong), by name.
-	Vendors       []*VendorHealth `protobuf:"bytes,2,rep,name=vendors,proto3" json:"vendors,omitempty"`
+	Vendors []*VendorHealth `protobuf:"bytes,2,rep,name=vendors,proto3" json:"vendors,omitempty"`
+	// retention is the retention policy and its latest recorded pass.
+	Retention     *RetentionOverview `protobuf:"bytes,3,opt,name=retention,proto3" json:"retention,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3181,6 +3183,187 @@ func (x *GetOverviewResponse) GetVendors() []*VendorHealth {
 	return nil
 }
 
+func (x *GetOverviewResponse) GetRetention() *RetentionOverview {
+	if x != nil {
+		return x.Retention
+	}
+	return nil
+}
+
+// RetentionOverview is the retention policy (the retention settings) and its latest recorded pass.
+type RetentionOverview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// enabled is false when the policy keeps everything (retention.age and retention.runs both 0): no
+	// pass runs.
+	Enabled bool `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// policy is the policy as a pass records it, for example "age 720h0m0s, runs 0".
+	Policy string `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// last_pass is the latest recorded pass, of any replica (absent before the first).
+	LastPass      *RetentionPass `protobuf:"bytes,3,opt,name=last_pass,json=lastPass,proto3" json:"last_pass,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetentionOverview) Reset() {
+	*x = RetentionOverview{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetentionOverview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetentionOverview) ProtoMessage() {}
+
+func (x *RetentionOverview) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetentionOverview.ProtoReflect.Descriptor instead.
+func (*RetentionOverview) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *RetentionOverview) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *RetentionOverview) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *RetentionOverview) GetLastPass() *RetentionPass {
+	if x != nil {
+		return x.LastPass
+	}
+	return nil
+}
+
+// RetentionPass is what one retention pass removed. Each batch it deleted is counted in the batch's
+// own transaction, so the counts are what it deleted even when it never finished.
+type RetentionPass struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// started_at is when the pass began.
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// finished_at is when it ended; absent while it runs, or when its gateway stopped before it ended.
+	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	// policy is the policy it applied.
+	Policy string `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	// runs and records count the runs and audit rows it deleted.
+	Runs    int64 `protobuf:"varint,4,opt,name=runs,proto3" json:"runs,omitempty"`
+	Records int64 `protobuf:"varint,5,opt,name=records,proto3" json:"records,omitempty"`
+	// oldest_run_id and newest_run_id are the first and last run it deleted, by start time (empty when
+	// it deleted none).
+	OldestRunId string `protobuf:"bytes,6,opt,name=oldest_run_id,json=oldestRunId,proto3" json:"oldest_run_id,omitempty"`
+	NewestRunId string `protobuf:"bytes,7,opt,name=newest_run_id,json=newestRunId,proto3" json:"newest_run_id,omitempty"`
+	// error is why it stopped early (empty when it did not): the rest is pruned by the next pass.
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetentionPass) Reset() {
+	*x = RetentionPass{}
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetentionPass) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetentionPass) ProtoMessage() {}
+
+func (x *RetentionPass) ProtoReflect() protoreflect.Message {
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetentionPass.ProtoReflect.Descriptor instead.
+func (*RetentionPass) Descriptor() ([]byte, []int) {
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RetentionPass) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *RetentionPass) GetFinishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishedAt
+	}
+	return nil
+}
+
+func (x *RetentionPass) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *RetentionPass) GetRuns() int64 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *RetentionPass) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *RetentionPass) GetOldestRunId() string {
+	if x != nil {
+		return x.OldestRunId
+	}
+	return ""
+}
+
+func (x *RetentionPass) GetNewestRunId() string {
+	if x != nil {
+		return x.NewestRunId
+	}
+	return ""
+}
+
+func (x *RetentionPass) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // FlowOverview is one flow's state.
 type FlowOverview struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3203,7 +3386,7 @@ type FlowOverview struct {
 
 func (x *FlowOverview) Reset() {
 	*x = FlowOverview{}
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[42]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3215,7 +3398,7 @@ func (x *FlowOverview) String() string {
 func (*FlowOverview) ProtoMessage() {}
 
 func (x *FlowOverview) ProtoReflect() protoreflect.Message {
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[42]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3228,7 +3411,7 @@ func (x *FlowOverview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowOverview.ProtoReflect.Descriptor instead.
 func (*FlowOverview) Descriptor() ([]byte, []int) {
-	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{42}
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FlowOverview) GetFlow() Flow {
@@ -3287,7 +3470,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[43]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3299,7 +3482,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[43]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3312,7 +3495,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{43}
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Checkpoint) GetModifiedAt() *timestamppb.Timestamp {
@@ -3358,7 +3541,7 @@ type VendorHealth struct {
 
 func (x *VendorHealth) Reset() {
 	*x = VendorHealth{}
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[44]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3370,7 +3553,7 @@ func (x *VendorHealth) String() string {
 func (*VendorHealth) ProtoMessage() {}
 
 func (x *VendorHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[44]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3383,7 +3566,7 @@ func (x *VendorHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VendorHealth.ProtoReflect.Descriptor instead.
 func (*VendorHealth) Descriptor() ([]byte, []int) {
-	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{44}
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *VendorHealth) GetVendor() string {
@@ -3461,7 +3644,7 @@ type SpecProblems struct {
 
 func (x *SpecProblems) Reset() {
 	*x = SpecProblems{}
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[45]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3473,7 +3656,7 @@ func (x *SpecProblems) String() string {
 func (*SpecProblems) ProtoMessage() {}
 
 func (x *SpecProblems) ProtoReflect() protoreflect.Message {
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[45]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3486,7 +3669,7 @@ func (x *SpecProblems) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecProblems.ProtoReflect.Descriptor instead.
 func (*SpecProblems) Descriptor() ([]byte, []int) {
-	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{45}
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SpecProblems) GetProblems() []*SpecProblem {
@@ -3516,7 +3699,7 @@ type SpecProblem struct {
 
 func (x *SpecProblem) Reset() {
 	*x = SpecProblem{}
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[46]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3528,7 +3711,7 @@ func (x *SpecProblem) String() string {
 func (*SpecProblem) ProtoMessage() {}
 
 func (x *SpecProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_syncgate_v1_syncgate_proto_msgTypes[46]
+	mi := &file_syncgate_v1_syncgate_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3541,7 +3724,7 @@ func (x *SpecProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecProblem.ProtoReflect.Descriptor instead.
 func (*SpecProblem) Descriptor() ([]byte, []int) {
-	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{46}
+	return file_syncgate_v1_syncgate_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SpecProblem) GetLine() int32 {
@@ -3814,10 +3997,26 @@ const file_syncgate_v1_syncgate_proto_rawDesc = "" +
 	"\x16UpdateScheduleResponse\x121\n" +
 	"\bschedule\x18\x01 \x01(\v2\x15.syncgate.v1.ScheduleR\bschedule\"<\n" +
 	"\x12GetOverviewRequest\x12&\n" +
-	"\tlast_runs\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\blastRuns\"{\n" +
+	"\tlast_runs\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\blastRuns\"\xb9\x01\n" +
 	"\x13GetOverviewResponse\x12/\n" +
 	"\x05flows\x18\x01 \x03(\v2\x19.syncgate.v1.FlowOverviewR\x05flows\x123\n" +
-	"\avendors\x18\x02 \x03(\v2\x19.syncgate.v1.VendorHealthR\avendors\"\x99\x02\n" +
+	"\avendors\x18\x02 \x03(\v2\x19.syncgate.v1.VendorHealthR\avendors\x12<\n" +
+	"\tretention\x18\x03 \x01(\v2\x1e.syncgate.v1.RetentionOverviewR\tretention\"~\n" +
+	"\x11RetentionOverview\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x16\n" +
+	"\x06policy\x18\x02 \x01(\tR\x06policy\x127\n" +
+	"\tlast_pass\x18\x03 \x01(\v2\x1a.syncgate.v1.RetentionPassR\blastPass\"\xab\x02\n" +
+	"\rRetentionPass\x129\n" +
+	"\n" +
+	"started_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
+	"\vfinished_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishedAt\x12\x16\n" +
+	"\x06policy\x18\x03 \x01(\tR\x06policy\x12\x12\n" +
+	"\x04runs\x18\x04 \x01(\x03R\x04runs\x12\x18\n" +
+	"\arecords\x18\x05 \x01(\x03R\arecords\x12\"\n" +
+	"\roldest_run_id\x18\x06 \x01(\tR\voldestRunId\x12\"\n" +
+	"\rnewest_run_id\x18\a \x01(\tR\vnewestRunId\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\x99\x02\n" +
 	"\fFlowOverview\x12%\n" +
 	"\x04flow\x18\x01 \x01(\x0e2\x11.syncgate.v1.FlowR\x04flow\x121\n" +
 	"\bschedule\x18\x02 \x01(\v2\x15.syncgate.v1.ScheduleR\bschedule\x12-\n" +
@@ -3908,7 +4107,7 @@ func file_syncgate_v1_syncgate_proto_rawDescGZIP() []byte {
 }
 
 var file_syncgate_v1_syncgate_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_syncgate_v1_syncgate_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_syncgate_v1_syncgate_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_syncgate_v1_syncgate_proto_goTypes = []any{
 	(Flow)(0),                          // 0: syncgate.v1.Flow
 	(RunStatus)(0),                     // 1: syncgate.v1.RunStatus
@@ -3956,18 +4155,20 @@ var file_syncgate_v1_syncgate_proto_goTypes = []any{
 	(*UpdateScheduleResponse)(nil),     // 43: syncgate.v1.UpdateScheduleResponse
 	(*GetOverviewRequest)(nil),         // 44: syncgate.v1.GetOverviewRequest
 	(*GetOverviewResponse)(nil),        // 45: syncgate.v1.GetOverviewResponse
-	(*FlowOverview)(nil),               // 46: syncgate.v1.FlowOverview
-	(*Checkpoint)(nil),                 // 47: syncgate.v1.Checkpoint
-	(*VendorHealth)(nil),               // 48: syncgate.v1.VendorHealth
-	(*SpecProblems)(nil),               // 49: syncgate.v1.SpecProblems
-	(*SpecProblem)(nil),                // 50: syncgate.v1.SpecProblem
-	(*timestamppb.Timestamp)(nil),      // 51: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 52: google.protobuf.Struct
-	(*durationpb.Duration)(nil),        // 53: google.protobuf.Duration
+	(*RetentionOverview)(nil),          // 46: syncgate.v1.RetentionOverview
+	(*RetentionPass)(nil),              // 47: syncgate.v1.RetentionPass
+	(*FlowOverview)(nil),               // 48: syncgate.v1.FlowOverview
+	(*Checkpoint)(nil),                 // 49: syncgate.v1.Checkpoint
+	(*VendorHealth)(nil),               // 50: syncgate.v1.VendorHealth
+	(*SpecProblems)(nil),               // 51: syncgate.v1.SpecProblems
+	(*SpecProblem)(nil),                // 52: syncgate.v1.SpecProblem
+	(*timestamppb.Timestamp)(nil),      // 53: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 54: google.protobuf.Struct
+	(*durationpb.Duration)(nil),        // 55: google.protobuf.Duration
 }
 var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
-	51, // 0: syncgate.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
-	51, // 1: syncgate.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
+	53, // 0: syncgate.v1.TimeWindow.start:type_name -> google.protobuf.Timestamp
+	53, // 1: syncgate.v1.TimeWindow.end:type_name -> google.protobuf.Timestamp
 	4,  // 2: syncgate.v1.SyncOptions.window:type_name -> syncgate.v1.TimeWindow
 	5,  // 3: syncgate.v1.SyncCustomersRequest.options:type_name -> syncgate.v1.SyncOptions
 	11, // 4: syncgate.v1.SyncCustomersResponse.run:type_name -> syncgate.v1.Run
@@ -3977,11 +4178,11 @@ var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
 	1,  // 8: syncgate.v1.Run.status:type_name -> syncgate.v1.RunStatus
 	4,  // 9: syncgate.v1.Run.window:type_name -> syncgate.v1.TimeWindow
 	10, // 10: syncgate.v1.Run.counts:type_name -> syncgate.v1.RunCounts
-	51, // 11: syncgate.v1.Run.started_at:type_name -> google.protobuf.Timestamp
-	51, // 12: syncgate.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
+	53, // 11: syncgate.v1.Run.started_at:type_name -> google.protobuf.Timestamp
+	53, // 12: syncgate.v1.Run.finished_at:type_name -> google.protobuf.Timestamp
 	2,  // 13: syncgate.v1.Run.trigger:type_name -> syncgate.v1.Trigger
 	3,  // 14: syncgate.v1.RecordOutcome.action:type_name -> syncgate.v1.Action
-	51, // 15: syncgate.v1.RecordOutcome.at:type_name -> google.protobuf.Timestamp
+	53, // 15: syncgate.v1.RecordOutcome.at:type_name -> google.protobuf.Timestamp
 	3,  // 16: syncgate.v1.GetRunRequest.action:type_name -> syncgate.v1.Action
 	11, // 17: syncgate.v1.GetRunResponse.run:type_name -> syncgate.v1.Run
 	12, // 18: syncgate.v1.GetRunResponse.records:type_name -> syncgate.v1.RecordOutcome
@@ -3993,18 +4194,18 @@ var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
 	20, // 24: syncgate.v1.PreviewRequest.inline:type_name -> syncgate.v1.InlineRecords
 	21, // 25: syncgate.v1.PreviewRequest.keys:type_name -> syncgate.v1.SourceKeys
 	22, // 26: syncgate.v1.PreviewRequest.pending:type_name -> syncgate.v1.PendingRecords
-	52, // 27: syncgate.v1.InlineRecords.records:type_name -> google.protobuf.Struct
+	54, // 27: syncgate.v1.InlineRecords.records:type_name -> google.protobuf.Struct
 	24, // 28: syncgate.v1.PreviewResponse.records:type_name -> syncgate.v1.PreviewRecord
-	52, // 29: syncgate.v1.PreviewRecord.source:type_name -> google.protobuf.Struct
-	52, // 30: syncgate.v1.PreviewRecord.call_options:type_name -> google.protobuf.Struct
+	54, // 29: syncgate.v1.PreviewRecord.source:type_name -> google.protobuf.Struct
+	54, // 30: syncgate.v1.PreviewRecord.call_options:type_name -> google.protobuf.Struct
 	3,  // 31: syncgate.v1.PreviewRecord.action:type_name -> syncgate.v1.Action
 	25, // 32: syncgate.v1.PreviewRecord.diff:type_name -> syncgate.v1.FieldChange
 	26, // 33: syncgate.v1.PreviewRecord.warnings:type_name -> syncgate.v1.Issue
 	26, // 34: syncgate.v1.PreviewRecord.errors:type_name -> syncgate.v1.Issue
 	11, // 35: syncgate.v1.CancelRunResponse.run:type_name -> syncgate.v1.Run
 	0,  // 36: syncgate.v1.DeadLetter.flow:type_name -> syncgate.v1.Flow
-	51, // 37: syncgate.v1.DeadLetter.first_failed_at:type_name -> google.protobuf.Timestamp
-	51, // 38: syncgate.v1.DeadLetter.last_failed_at:type_name -> google.protobuf.Timestamp
+	53, // 37: syncgate.v1.DeadLetter.first_failed_at:type_name -> google.protobuf.Timestamp
+	53, // 38: syncgate.v1.DeadLetter.last_failed_at:type_name -> google.protobuf.Timestamp
 	0,  // 39: syncgate.v1.ListDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
 	29, // 40: syncgate.v1.ListDeadLettersResponse.dead_letters:type_name -> syncgate.v1.DeadLetter
 	0,  // 41: syncgate.v1.RetryDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
@@ -4012,64 +4213,68 @@ var file_syncgate_v1_syncgate_proto_depIdxs = []int32{
 	0,  // 43: syncgate.v1.DiscardDeadLettersRequest.flow:type_name -> syncgate.v1.Flow
 	11, // 44: syncgate.v1.DiscardDeadLettersResponse.run:type_name -> syncgate.v1.Run
 	0,  // 45: syncgate.v1.GetRecordRequest.flow:type_name -> syncgate.v1.Flow
-	51, // 46: syncgate.v1.RecordMapping.created_at:type_name -> google.protobuf.Timestamp
-	51, // 47: syncgate.v1.RecordMapping.delivered_at:type_name -> google.protobuf.Timestamp
+	53, // 46: syncgate.v1.RecordMapping.created_at:type_name -> google.protobuf.Timestamp
+	53, // 47: syncgate.v1.RecordMapping.delivered_at:type_name -> google.protobuf.Timestamp
 	37, // 48: syncgate.v1.GetRecordResponse.mapping:type_name -> syncgate.v1.RecordMapping
 	29, // 49: syncgate.v1.GetRecordResponse.dead_letter:type_name -> syncgate.v1.DeadLetter
 	12, // 50: syncgate.v1.GetRecordResponse.history:type_name -> syncgate.v1.RecordOutcome
 	0,  // 51: syncgate.v1.Schedule.flow:type_name -> syncgate.v1.Flow
-	53, // 52: syncgate.v1.Schedule.every:type_name -> google.protobuf.Duration
-	53, // 53: syncgate.v1.Schedule.jitter:type_name -> google.protobuf.Duration
-	51, // 54: syncgate.v1.Schedule.next_run_at:type_name -> google.protobuf.Timestamp
-	51, // 55: syncgate.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	55, // 52: syncgate.v1.Schedule.every:type_name -> google.protobuf.Duration
+	55, // 53: syncgate.v1.Schedule.jitter:type_name -> google.protobuf.Duration
+	53, // 54: syncgate.v1.Schedule.next_run_at:type_name -> google.protobuf.Timestamp
+	53, // 55: syncgate.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
 	39, // 56: syncgate.v1.ListSchedulesResponse.schedules:type_name -> syncgate.v1.Schedule
 	0,  // 57: syncgate.v1.UpdateScheduleRequest.flow:type_name -> syncgate.v1.Flow
-	53, // 58: syncgate.v1.UpdateScheduleRequest.every:type_name -> google.protobuf.Duration
-	53, // 59: syncgate.v1.UpdateScheduleRequest.jitter:type_name -> google.protobuf.Duration
+	55, // 58: syncgate.v1.UpdateScheduleRequest.every:type_name -> google.protobuf.Duration
+	55, // 59: syncgate.v1.UpdateScheduleRequest.jitter:type_name -> google.protobuf.Duration
 	39, // 60: syncgate.v1.UpdateScheduleResponse.schedule:type_name -> syncgate.v1.Schedule
-	46, // 61: syncgate.v1.GetOverviewResponse.flows:type_name -> syncgate.v1.FlowOverview
-	48, // 62: syncgate.v1.GetOverviewResponse.vendors:type_name -> syncgate.v1.VendorHealth
-	0,  // 63: syncgate.v1.FlowOverview.flow:type_name -> syncgate.v1.Flow
-	39, // 64: syncgate.v1.FlowOverview.schedule:type_name -> syncgate.v1.Schedule
-	11, // 65: syncgate.v1.FlowOverview.last_runs:type_name -> syncgate.v1.Run
-	47, // 66: syncgate.v1.FlowOverview.checkpoint:type_name -> syncgate.v1.Checkpoint
-	51, // 67: syncgate.v1.Checkpoint.modified_at:type_name -> google.protobuf.Timestamp
-	51, // 68: syncgate.v1.VendorHealth.last_call_at:type_name -> google.protobuf.Timestamp
-	51, // 69: syncgate.v1.VendorHealth.last_throttled_at:type_name -> google.protobuf.Timestamp
-	50, // 70: syncgate.v1.SpecProblems.problems:type_name -> syncgate.v1.SpecProblem
-	6,  // 71: syncgate.v1.SyncService.SyncCustomers:input_type -> syncgate.v1.SyncCustomersRequest
-	8,  // 72: syncgate.v1.SyncService.SyncAgents:input_type -> syncgate.v1.SyncAgentsRequest
-	19, // 73: syncgate.v1.SyncService.Preview:input_type -> syncgate.v1.PreviewRequest
-	13, // 74: syncgate.v1.SyncService.GetRun:input_type -> syncgate.v1.GetRunRequest
-	15, // 75: syncgate.v1.SyncService.ListRuns:input_type -> syncgate.v1.ListRunsRequest
-	17, // 76: syncgate.v1.SyncService.WatchRun:input_type -> syncgate.v1.WatchRunRequest
-	27, // 77: syncgate.v1.SyncService.CancelRun:input_type -> syncgate.v1.CancelRunRequest
-	30, // 78: syncgate.v1.SyncService.ListDeadLetters:input_type -> syncgate.v1.ListDeadLettersRequest
-	32, // 79: syncgate.v1.SyncService.RetryDeadLetters:input_type -> syncgate.v1.RetryDeadLettersRequest
-	34, // 80: syncgate.v1.SyncService.DiscardDeadLetters:input_type -> syncgate.v1.DiscardDeadLettersRequest
-	36, // 81: syncgate.v1.SyncService.GetRecord:input_type -> syncgate.v1.GetRecordRequest
-	40, // 82: syncgate.v1.SyncService.ListSchedules:input_type -> syncgate.v1.ListSchedulesRequest
-	42, // 83: syncgate.v1.SyncService.UpdateSchedule:input_type -> syncgate.v1.UpdateScheduleRequest
-	44, // 84: syncgate.v1.SyncService.GetOverview:input_type -> syncgate.v1.GetOverviewRequest
-	7,  // 85: syncgate.v1.SyncService.SyncCustomers:output_type -> syncgate.v1.SyncCustomersResponse
-	9,  // 86: syncgate.v1.SyncService.SyncAgents:output_type -> syncgate.v1.SyncAgentsResponse
-	23, // 87: syncgate.v1.SyncService.Preview:output_type -> syncgate.v1.PreviewResponse
-	14, // 88: syncgate.v1.SyncService.GetRun:output_type -> syncgate.v1.GetRunResponse
-	16, // 89: syncgate.v1.SyncService.ListRuns:output_type -> syncgate.v1.ListRunsResponse
-	18, // 90: syncgate.v1.SyncService.WatchRun:output_type -> syncgate.v1.WatchRunResponse
-	28, // 91: syncgate.v1.SyncService.CancelRun:output_type -> syncgate.v1.CancelRunResponse
-	31, // 92: syncgate.v1.SyncService.ListDeadLetters:output_type -> syncgate.v1.ListDeadLettersResponse
-	33, // 93: syncgate.v1.SyncService.RetryDeadLetters:output_type -> syncgate.v1.RetryDeadLettersResponse
-	35, // 94: syncgate.v1.SyncService.DiscardDeadLetters:output_type -> syncgate.v1.DiscardDeadLettersResponse
-	38, // 95: syncgate.v1.SyncService.GetRecord:output_type -> syncgate.v1.GetRecordResponse
-	41, // 96: syncgate.v1.SyncService.ListSchedules:output_type -> syncgate.v1.ListSchedulesResponse
-	43, // 97: syncgate.v1.SyncService.UpdateSchedule:output_type -> syncgate.v1.UpdateScheduleResponse
-	45, // 98: syncgate.v1.SyncService.GetOverview:output_type -> syncgate.v1.GetOverviewResponse
-	85, // [85:99] is the sub-list for method output_type
-	71, // [71:85] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	48, // 61: syncgate.v1.GetOverviewResponse.flows:type_name -> syncgate.v1.FlowOverview
+	50, // 62: syncgate.v1.GetOverviewResponse.vendors:type_name -> syncgate.v1.VendorHealth
+	46, // 63: syncgate.v1.GetOverviewResponse.retention:type_name -> syncgate.v1.RetentionOverview
+	47, // 64: syncgate.v1.RetentionOverview.last_pass:type_name -> syncgate.v1.RetentionPass
+	53, // 65: syncgate.v1.RetentionPass.started_at:type_name -> google.protobuf.Timestamp
+	53, // 66: syncgate.v1.RetentionPass.finished_at:type_name -> google.protobuf.Timestamp
+	0,  // 67: syncgate.v1.FlowOverview.flow:type_name -> syncgate.v1.Flow
+	39, // 68: syncgate.v1.FlowOverview.schedule:type_name -> syncgate.v1.Schedule
+	11, // 69: syncgate.v1.FlowOverview.last_runs:type_name -> syncgate.v1.Run
+	49, // 70: syncgate.v1.FlowOverview.checkpoint:type_name -> syncgate.v1.Checkpoint
+	53, // 71: syncgate.v1.Checkpoint.modified_at:type_name -> google.protobuf.Timestamp
+	53, // 72: syncgate.v1.VendorHealth.last_call_at:type_name -> google.protobuf.Timestamp
+	53, // 73: syncgate.v1.VendorHealth.last_throttled_at:type_name -> google.protobuf.Timestamp
+	52, // 74: syncgate.v1.SpecProblems.problems:type_name -> syncgate.v1.SpecProblem
+	6,  // 75: syncgate.v1.SyncService.SyncCustomers:input_type -> syncgate.v1.SyncCustomersRequest
+	8,  // 76: syncgate.v1.SyncService.SyncAgents:input_type -> syncgate.v1.SyncAgentsRequest
+	19, // 77: syncgate.v1.SyncService.Preview:input_type -> syncgate.v1.PreviewRequest
+	13, // 78: syncgate.v1.SyncService.GetRun:input_type -> syncgate.v1.GetRunRequest
+	15, // 79: syncgate.v1.SyncService.ListRuns:input_type -> syncgate.v1.ListRunsRequest
+	17, // 80: syncgate.v1.SyncService.WatchRun:input_type -> syncgate.v1.WatchRunRequest
+	27, // 81: syncgate.v1.SyncService.CancelRun:input_type -> syncgate.v1.CancelRunRequest
+	30, // 82: syncgate.v1.SyncService.ListDeadLetters:input_type -> syncgate.v1.ListDeadLettersRequest
+	32, // 83: syncgate.v1.SyncService.RetryDeadLetters:input_type -> syncgate.v1.RetryDeadLettersRequest
+	34, // 84: syncgate.v1.SyncService.DiscardDeadLetters:input_type -> syncgate.v1.DiscardDeadLettersRequest
+	36, // 85: syncgate.v1.SyncService.GetRecord:input_type -> syncgate.v1.GetRecordRequest
+	40, // 86: syncgate.v1.SyncService.ListSchedules:input_type -> syncgate.v1.ListSchedulesRequest
+	42, // 87: syncgate.v1.SyncService.UpdateSchedule:input_type -> syncgate.v1.UpdateScheduleRequest
+	44, // 88: syncgate.v1.SyncService.GetOverview:input_type -> syncgate.v1.GetOverviewRequest
+	7,  // 89: syncgate.v1.SyncService.SyncCustomers:output_type -> syncgate.v1.SyncCustomersResponse
+	9,  // 90: syncgate.v1.SyncService.SyncAgents:output_type -> syncgate.v1.SyncAgentsResponse
+	23, // 91: syncgate.v1.SyncService.Preview:output_type -> syncgate.v1.PreviewResponse
+	14, // 92: syncgate.v1.SyncService.GetRun:output_type -> syncgate.v1.GetRunResponse
+	16, // 93: syncgate.v1.SyncService.ListRuns:output_type -> syncgate.v1.ListRunsResponse
+	18, // 94: syncgate.v1.SyncService.WatchRun:output_type -> syncgate.v1.WatchRunResponse
+	28, // 95: syncgate.v1.SyncService.CancelRun:output_type -> syncgate.v1.CancelRunResponse
+	31, // 96: syncgate.v1.SyncService.ListDeadLetters:output_type -> syncgate.v1.ListDeadLettersResponse
+	33, // 97: syncgate.v1.SyncService.RetryDeadLetters:output_type -> syncgate.v1.RetryDeadLettersResponse
+	35, // 98: syncgate.v1.SyncService.DiscardDeadLetters:output_type -> syncgate.v1.DiscardDeadLettersResponse
+	38, // 99: syncgate.v1.SyncService.GetRecord:output_type -> syncgate.v1.GetRecordResponse
+	41, // 100: syncgate.v1.SyncService.ListSchedules:output_type -> syncgate.v1.ListSchedulesResponse
+	43, // 101: syncgate.v1.SyncService.UpdateSchedule:output_type -> syncgate.v1.UpdateScheduleResponse
+	45, // 102: syncgate.v1.SyncService.GetOverview:output_type -> syncgate.v1.GetOverviewResponse
+	89, // [89:103] is the sub-list for method output_type
+	75, // [75:89] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_syncgate_v1_syncgate_proto_init() }
@@ -4089,7 +4294,7 @@ func file_syncgate_v1_syncgate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_syncgate_v1_syncgate_proto_rawDesc), len(file_syncgate_v1_syncgate_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   47,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
