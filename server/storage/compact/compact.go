@@ -9,6 +9,7 @@
 package compact
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -33,6 +34,9 @@ const (
 	payloadRaw = 0
 	// payloadDictV1 is a payload as a zstd frame with the raw dictionary payloadDict1.
 	payloadDictV1 = 1
+	// payloadTokensV2 is a payload's JSON with each occurrence of a payloadTokens2 entry replaced by
+	// one byte, 0x01 for the first entry, 0x02 for the second, and so on (see encodeTokens).
+	payloadTokensV2 = 2
 	// hashLiteral marks a payload hash that is not 64 lower-case hex digits, kept as its text.
 	hashLiteral = 0
 )
@@ -47,6 +51,98 @@ const payloadDict1 = `{"FADDRESS":"","FCreateOrgId":{"FNumber":"100"},"FDescript
 	`"F_KHLX":"KHLX02_SYS","F_out_id":"AG"}` +
 	`{"address":"","balance_deduct_type":"1","contact":"","distributorCode":"","distributorCompanyName":"植隆集团总部",` +
 	`"distributorLevelName":"A","distributorName":"","mobile":""}`
+
+// payloadTokens2 are the field names (with their quotes, colon and the value's opening quote) and the
+// constant fields of both flows' mapped payloads in canonical JSON, as payloadTokensV2 abbreviates
+// them. JSON text never holds a raw byte below 0x20 (a string escapes it), so each entry can be
+// stored as the byte 0x01+i; a payload that holds such a byte is not stored this way. The list must
+// never change (stored payloads are decoded with it); a new list takes a new version byte. Where two
+// entries start alike the longer comes first: the encoder takes the first that matches.
+var payloadTokens2 = [...]string{
+	`"FADDRESS":"`, `"FCreateOrgId":{"FNumber":"100"}`, `"FDescription":"`, `"FGroup":{"FNumber":"02"}`,
+	`"FINVOICEADDRESS":"`, `"FINVOICEBANKACCOUNT":"`, `"FINVOICEBANKNAME":"`, `"FINVOICETEL":"`, `"FINVOICETITLE":"`,
+	`"FName":"`, `"FNumber":"`, `"FTAXREGISTERCODE":"`, `"FTRADINGCURRID":{"FNumber":"PRE001"}`,
+	`"FUseOrgId":{"FNumber":"100"}`, `"F_KHLX":"KHLX02_SYS"`, `"F_out_id":"`,
+	`"address":"`, `"balance_deduct_type":"1"`, `"contact":"`, `"distributorCode":"`,
+	`"distributorCompanyName":"植隆集团总部"`, `"distributorCompanyName":"`, `"distributorLevelName":"`,
+	`"distributorName":"`, `"mobile":"`,
+}
+
+// tokensByName lists, by the second byte and the length of a token's quoted name (its text up to
+// and including the second '"'), the payloadTokens2 entries with such a name, in list order.
+var tokensByName = func() (by [256][maxTokenName + 1][]uint8) {
+	for i, t := range payloadTokens2 {
+		n := strings.IndexByte(t[1:], '"') + 2
+		by[t[1]][n] = append(by[t[1]][n], uint8(i))
+	}
+	return by
+}()
+
+// maxTokenName bounds the length of a payloadTokens2 entry's quoted name.
+const maxTokenName = 32
+
+// encodeTokens appends p to dst with each payloadTokens2 entry replaced by its byte, and reports false
+// (with dst unchanged) when p holds a byte below 0x20 or abbreviates to more than three quarters of
+// its size (not a payload of these flows' shape).
+func encodeTokens(dst, p []byte) ([]byte, bool) {
+	for _, b := range p {
+		if b < 0x20 {
+			return dst, false
+		}
+	}
+	start := len(dst)
+	dst = append(dst, payloadTokensV2)
+	for i := 0; i < len(p); {
+		q := bytes.IndexByte(p[i:], '"')
+		if q < 0 {
+			dst = append(dst, p[i:]...)
+			break
+		}
+		j := i + q
+		dst = append(dst, p[i:j]...)
+		i = j + 1
+		matched := false
+		if j+1 < len(p) {
+			if n := bytes.IndexByte(p[j+1:min(len(p), j+maxTokenName)], '"') + 2; n >= 2 {
+				for _, k := range tokensByName[p[j+1]][n] {
+					if t := payloadTokens2[k]; len(p)-j >= len(t) && string(p[j:j+len(t)]) == t {
+						dst, i, matched = append(dst, 0x01+k), j+len(t), true
+						break
+					}
+				}
+			}
+		}
+		if !matched {
+			dst = append(dst, '"')
+		}
+	}
+	if n := len(dst) - start; n*4 > len(p)*3 {
+		return dst[:start], false
+	}
+	return dst, true
+}
+
+// decodeTokens expands a payloadTokensV2 body (after the version byte).
+func decodeTokens(b []byte) ([]byte, error) {
+	out := make([]byte, 0, 3*len(b))
+	for i := 0; i < len(b); {
+		j := i
+		for j < len(b) && b[j] >= 0x20 {
+			j++
+		}
+		out = append(out, b[i:j]...)
+		if j == len(b) {
+			break
+		}
+		k := int(b[j]) - 1
+		if k < 0 || k >= len(payloadTokens2) {
+			return nil, fmt.Errorf("decode payload: byte %#x at %d is no token", b[j], j)
+		}
+		out = append(out, payloadTokens2[k]...)
+		i = j + 1
+	}
+	return out, nil
+}
 
 // maxDecoded bounds what one frame may decode to (a block of a page of large bodies stays far below).
 const maxDecoded = 1 << 30
@@ -85,8 +181,13 @@ func New() (*Codec, error) {
 	return c, nil
 }
 
-// EncodePayload returns a mapping's payload as stored.
+// EncodePayload returns a mapping's payload as stored: abbreviated by payloadTokens2 (a small
+// fraction of zstd's cost per payload, whose dictionary tables are reset for each frame), else, for a
+// payload of another shape, zstd with payloadDict1, else as is.
 func (c *Codec) EncodePayload(p []byte) []byte {
+	if t, ok := encodeTokens(make([]byte, 0, len(p)/2+16), p); ok {
+		return t
+	}
 	z := c.payloadEnc.EncodeAll(p, []byte{payloadDictV1})
 	if len(z) >= len(p)+1 {
 		return append([]byte{payloadRaw}, p...)
@@ -109,6 +210,8 @@ func (c *Codec) DecodePayload(b []byte) ([]byte, error) {
 			return nil, fmt.Errorf("decode payload: %w", err)
 		}
 		return p, nil
+	case payloadTokensV2:
+		return decodeTokens(b[1:])
 	default:
 		return b, nil
 	}

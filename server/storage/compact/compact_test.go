@@ -130,6 +130,72 @@ func TestPayloadRoundTrip(t *testing.T) {
 	}
 }
 
+// Both flows' payloads are stored abbreviated by the token list; a payload of another shape, or one
+// holding a byte below 0x20 (not canonical JSON), goes through zstd with the dictionary or as is;
+// payloads stored with the dictionary before the tokens existed still decode; a token byte that is
+// no token is an error, not a wrong payload.
+func TestPayloadTokens(t *testing.T) {
+	c := codec(t)
+	for _, p := range samplePayloads {
+		enc := c.EncodePayload(p)
+		if enc[0] != payloadTokensV2 || len(enc)*2 > len(p) {
+			t.Fatalf("payload of %d bytes stored as version %d in %d bytes", len(p), enc[0], len(enc))
+		}
+		if bytes.Contains(enc, []byte(`"FNumber"`)) || bytes.Contains(enc, []byte(`"distributorName"`)) {
+			t.Fatalf("field names left in %q", enc)
+		}
+		// A payload stored by the version before (zstd with the dictionary) reads the same.
+		v1 := c.payloadEnc.EncodeAll(p, []byte{payloadDictV1})
+		if got, err := c.DecodePayload(v1); err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("a version 1 payload decoded %q, %v", got, err)
+		}
+	}
+	other := []byte(`{"name":"某客户","note":"a field list these flows do not have, repeated: a field list these flows do not have"}`)
+	if enc := c.EncodePayload(other); enc[0] != payloadDictV1 {
+		t.Fatalf("a payload of another shape stored as version %d", enc[0])
+	}
+	// Every token at the payload's edges, values that look like tokens' starts, a token's name with
+	// another value, and an unterminated string.
+	var all []byte
+	for _, tok := range payloadTokens2 {
+		all = append(all, tok...)
+	}
+	for _, p := range [][]byte{all, []byte(`"FNumber"`), []byte(`{"FGroup":{"FNumber":"03"},"FName":"\"FName\":\""}`),
+		[]byte(`{"F_KHLX":"KHLX02_SY`), []byte(`"`), []byte(`{"mobile":"` + "\n" + `"}`), []byte("{\n\"mobile\":\"1\"}")} {
+		enc := c.EncodePayload(p)
+		if got, err := c.DecodePayload(enc); err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("payload %q (version %d): decoded %q, %v", p, enc[0], got, err)
+		}
+	}
+	if enc := c.EncodePayload([]byte("{\"mobile\":\"1\",\n\"contact\":\"2\"}")); enc[0] == payloadTokensV2 {
+		t.Fatalf("a payload with a raw newline was abbreviated: %q", enc)
+	}
+	for _, bad := range [][]byte{{payloadTokensV2, '{', 0}, {payloadTokensV2, byte(len(payloadTokens2) + 1)}} {
+		if got, err := c.DecodePayload(bad); err == nil {
+			t.Fatalf("%q decoded to %q", bad, got)
+		}
+	}
+}
+
+// FuzzPayloadRoundTrip: whatever the payload, it decodes to itself.
+func FuzzPayloadRoundTrip(f *testing.F) {
+	for _, p := range samplePayloads {
+		f.Add(p)
+	}
+	f.Add([]byte(`{"FGroup":{"FNumber":"02"`))
+	f.Add([]byte("\x01\"address\":\""))
+	c, err := New()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		got, err := c.DecodePayload(c.EncodePayload(p))
+		if err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("%q decoded %q, %v", p, got, err)
+		}
+	})
+}
+
 func TestHashRoundTrip(t *testing.T) {
 	hexHash := strings.Repeat("0f", 32)
 	if b := EncodeHash(hexHash); len(b) != 32 || DecodeHash(b) != hexHash {
