@@ -457,8 +457,8 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	}
 	r.bsRate = braw.median()
 	r.bsClientCPU, r.bsMockCPU = braw.client/time.Duration(braw.items), braw.mock/time.Duration(braw.items)
-	fmt.Fprintf(os.Stderr, "raw BatchSave rate: %.0f items/s (median of %.0f … %.0f, batches of %d, %d in flight; three rounds before SyncAgents and three after)\n",
-		r.bsRate, slices.Min(braw.rates), slices.Max(braw.rates), batchSize, batchConcurrency)
+	fmt.Fprintf(os.Stderr, "raw BatchSave rate: %.0f items/s (median of %.0f, batches of %d, %d in flight; three rounds before SyncAgents and three after)\n",
+		r.bsRate, braw.rates, batchSize, batchConcurrency)
 
 	if debugAddr != "" { // allocations since start, both flows
 		if err := fetchTo(ctx, "http://"+debugAddr+"/debug/pprof/allocs", filepath.Join(profileDir, fmt.Sprintf("allocs-%d.pprof", n))); err != nil {
