@@ -79,7 +79,7 @@ func TestCanonicalMatchesEncodingJSON(t *testing.T) {
 		}
 		check := func(what string) {
 			t.Helper()
-			if got, want := p.Canonical(), reference(t, p.values); !bytes.Equal(got, want) {
+			if got, want := p.Canonical(), reference(t, p.Map()); !bytes.Equal(got, want) {
 				t.Errorf("%s %s:\n got %s\nwant %s", tc.flow, what, got, want)
 			}
 		}
@@ -88,15 +88,22 @@ func TestCanonicalMatchesEncodingJSON(t *testing.T) {
 		p.Set(fields[0], "changed \u2028 值") // an existing field: the sorted order still holds
 		check("after Set of an existing field")
 		p.Set("AAA_first", map[string]any{"FNumber": "x"})
-		check("after Set of a new field")
+		p.Set("zzz_last", map[string]any{"FName": "y"})
+		p.Set("FM_middle", true)
+		check("after Set of new fields")
+		again, _ := spec.Render(tc.rec, window) // the spec's sorted order is not changed by Set
+		if got, want := again.Canonical(), reference(t, again.Map()); !bytes.Equal(got, want) {
+			t.Errorf("%s after another payload's Set:\n got %s\nwant %s", tc.flow, got, want)
+		}
 		p.Delete("AAA_first")
+		p.Delete("FM_middle")
 		p.Delete(fields[len(fields)-1])
 		check("after Delete")
 		req, err := spec.RenderRequest(window)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := req.Canonical(), reference(t, req.values); !bytes.Equal(got, want) {
+		if got, want := req.Canonical(), reference(t, req.Map()); !bytes.Equal(got, want) {
 			t.Errorf("%s request:\n got %s\nwant %s", tc.flow, got, want)
 		}
 	}
@@ -171,5 +178,29 @@ func TestCloneIsIndependent(t *testing.T) {
 	body, _ := q.MarshalJSON()
 	if bytes.Contains(body, []byte("distributorName")) || !bytes.HasSuffix(body, []byte(`"FCUSTID":7}`)) {
 		t.Fatalf("clone body %s", body)
+	}
+}
+
+// BenchmarkRenderAgent renders an agent and hashes it, as SyncAgents' planner and land do once per
+// agent, and encodes it as sent (go test -run XXX -bench RenderAgent -benchmem ./server/mapping). On
+// the development machine (2 vCPU AMD EPYC): 6.0 µs, 28 allocs and 5.3 KB with a map of values per
+// payload and a map per base-data reference; 4.1 µs, 12 allocs and 2.9 KB with values in a slice and
+// literal fields (their base-data maps too) rendered once per spec.
+func BenchmarkRenderAgent(b *testing.B) {
+	set, err := LoadSet("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, _ := set.Get("agents")
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := c.Render(agentRecord, window)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = p.Hash()
+		if _, err := p.MarshalJSON(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

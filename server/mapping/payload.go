@@ -23,12 +23,16 @@ type Issue struct {
 // Payload is a rendered target body: fields in spec order. Like a map, it is safe for concurrent
 // reads (Get, Map, MarshalJSON) only once Hash has been called; Set needs exclusive use.
 type Payload struct {
+	// fields and vals are the fields and their values, in spec order (then in the order Set added
+	// them): a payload has a few dozen fields, which a scan finds as fast as a map's hash and which
+	// Render fills without building a map per record.
 	fields   []string
-	values   map[string]any
+	vals     []any
 	warnings []Issue
-	// sorted is fields in sorted order, shared with the spec (nil once Set adds a field or Delete
-	// removes one: Canonical then sorts).
-	sorted []string
+	// order is the indexes of fields in the sorted order of their names, the order Canonical writes
+	// them in: shared with the spec for a rendered payload, copied when Set adds a field or Delete
+	// removes one. Always as long as fields.
+	order []int
 	// hash and canonical cache Hash and Canonical.
 	hash      string
 	canonical []byte
@@ -43,12 +47,12 @@ func (s *Spec) Render(rec Record, vars Vars) (*Payload, error) {
 		return nil, err
 	}
 	for _, r := range s.schema.required {
-		if v, ok := p.values[r]; ok && isEmpty(v) {
-			p.warnings = append(p.warnings, Issue{Field: path(r, v), Message: "required field is empty"})
+		if i := p.index(r); i >= 0 && isEmpty(p.vals[i]) {
+			p.warnings = append(p.warnings, Issue{Field: path(r, p.vals[i]), Message: "required field is empty"})
 		}
 	}
-	if k := s.f.Target.Key; !slices.Contains(s.schema.required, k) && isEmpty(p.values[k]) {
-		p.warnings = append(p.warnings, Issue{Field: path(k, p.values[k]), Message: "target key is empty"})
+	if k := s.f.Target.Key; !slices.Contains(s.schema.required, k) && isEmpty(p.Get(k)) {
+		p.warnings = append(p.warnings, Issue{Field: path(k, p.Get(k)), Message: "target key is empty"})
 	}
 	return p, nil
 }
@@ -59,8 +63,8 @@ func (s *Spec) RenderRequest(vars Vars) (*Payload, error) {
 	return render(s.request, s.requestSorted, "request field", nil, vars)
 }
 
-func render(fields []compiledField, sorted []string, what string, rec Record, vars Vars) (*Payload, error) {
-	p := &Payload{fields: make([]string, 0, len(fields)), values: make(map[string]any, len(fields)), sorted: sorted}
+func render(fields []compiledField, order []int, what string, rec Record, vars Vars) (*Payload, error) {
+	p := &Payload{fields: make([]string, 0, len(fields)), vals: make([]any, 0, len(fields)), order: order}
 	var errs []error
 	for _, cf := range fields {
 		v, absent, err := cf.render(rec, vars)
@@ -72,7 +76,7 @@ func render(fields []compiledField, sorted []string, what string, rec Record, va
 			p.warnings = append(p.warnings, Issue{Field: cf.name, Message: fmt.Sprintf("source field %q is absent from the record", k)})
 		}
 		p.fields = append(p.fields, cf.name)
-		p.values[cf.name] = v
+		p.vals = append(p.vals, v)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -80,9 +84,16 @@ func render(fields []compiledField, sorted []string, what string, rec Record, va
 	return p, nil
 }
 
+// refKey is the key of a base-data reference's one field ({"FNumber": …}, Kingdee's way of naming
+// base data by its number), which the hot paths look up rather than iterate the map for.
+const refKey = "FNumber"
+
 // path is a field's path: the field, or field.FNumber for a base-data reference.
 func path(field string, v any) string {
 	if m, ok := v.(map[string]any); ok && len(m) == 1 {
+		if _, ok := m[refKey]; ok {
+			return field + "." + refKey
+		}
 		for k := range m {
 			return field + "." + k
 		}
@@ -97,6 +108,9 @@ func isEmpty(v any) bool {
 	case string:
 		return strings.TrimSpace(x) == ""
 	case map[string]any:
+		if inner, ok := x[refKey]; ok && len(x) == 1 { // a base-data reference, without iterating
+			return isEmpty(inner)
+		}
 		for _, inner := range x {
 			if !isEmpty(inner) {
 				return false
@@ -124,6 +138,9 @@ func vars2value(key string, vars Vars) any {
 
 // render renders one field; absent lists the source fields the record lacks.
 func (cf *compiledField) render(rec Record, vars Vars) (v any, absent []string, err error) {
+	if cf.isConst {
+		return cf.constant, nil, nil
+	}
 	var out string
 	if len(cf.parts) == 1 { // most fields are one literal or one action: their text as is
 		if out, err = cf.parts[0].render(rec, vars, &absent); err != nil {
@@ -195,39 +212,71 @@ func (p *Payload) Fields() []string { return slices.Clone(p.fields) }
 func (p *Payload) Len() int { return len(p.fields) }
 
 // Get returns a field's value (nil when absent): a string, a bool or json.Number where the spec
-// says so, or map[string]any{"FNumber": …} for a base-data reference.
-func (p *Payload) Get(field string) any { return p.values[field] }
+// says so, or map[string]any{"FNumber": …} for a base-data reference, which the caller must not
+// change (payloads share them; Map returns copies).
+func (p *Payload) Get(field string) any {
+	if i := p.index(field); i >= 0 {
+		return p.vals[i]
+	}
+	return nil
+}
+
+// index is the field's index in fields, or -1.
+func (p *Payload) index(field string) int { return slices.Index(p.fields, field) }
 
 // Set sets a field, appending it when new (the engine uses it for actionType and FCUSTID).
 func (p *Payload) Set(field string, v any) {
-	if _, ok := p.values[field]; !ok {
-		p.fields = append(p.fields, field)
-		p.sorted = nil
-	}
-	p.values[field] = v
 	p.hash, p.canonical = "", nil
+	if i := p.index(field); i >= 0 {
+		p.vals[i] = v
+		return
+	}
+	// The new field's index goes into order at its name's sorted place, in a copy: order may be the
+	// spec's.
+	at, _ := slices.BinarySearchFunc(p.order, field, func(i int, f string) int { return strings.Compare(p.fields[i], f) })
+	p.order = slices.Insert(slices.Clip(p.order), at, len(p.fields))
+	p.fields = append(p.fields, field)
+	p.vals = append(p.vals, v)
 }
 
 // Delete removes a field.
 func (p *Payload) Delete(field string) {
-	if _, ok := p.values[field]; !ok {
+	i := p.index(field)
+	if i < 0 {
 		return
 	}
-	delete(p.values, field)
-	p.sorted = nil
-	p.fields = slices.DeleteFunc(p.fields, func(f string) bool { return f == field })
 	p.hash, p.canonical = "", nil
+	p.fields = slices.Delete(slices.Clip(p.fields), i, i+1)
+	p.vals = slices.Delete(slices.Clip(p.vals), i, i+1)
+	order := make([]int, 0, len(p.fields))
+	for _, k := range p.order {
+		switch {
+		case k < i:
+			order = append(order, k)
+		case k > i:
+			order = append(order, k-1)
+		}
+	}
+	p.order = order
 }
 
 // Clone returns a copy that Set and Delete can change without touching p (values are shared; base-data
 // maps are never changed in place).
 func (p *Payload) Clone() *Payload {
-	return &Payload{fields: slices.Clone(p.fields), values: maps.Clone(p.values), warnings: p.warnings, sorted: p.sorted, hash: p.hash, canonical: p.canonical}
+	return &Payload{fields: slices.Clone(p.fields), vals: slices.Clone(p.vals), warnings: p.warnings, order: p.order, hash: p.hash, canonical: p.canonical}
 }
 
 // Map returns a deep copy of the payload as a map.
 func (p *Payload) Map() map[string]any {
-	return copyMap(p.values)
+	out := make(map[string]any, len(p.fields))
+	for i, f := range p.fields {
+		v := p.vals[i]
+		if inner, ok := v.(map[string]any); ok {
+			v = copyMap(inner)
+		}
+		out[f] = v
+	}
+	return out
 }
 
 func copyMap(m map[string]any) map[string]any {
@@ -260,7 +309,7 @@ func (p *Payload) AppendJSON(dst []byte) ([]byte, error) {
 		dst = appendString(dst, f)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = appendJSON(dst, p.values[f]); err != nil {
+		if dst, err = appendJSON(dst, p.vals[i]); err != nil {
 			return nil, fmt.Errorf("field %q: %w", f, err)
 		}
 	}
@@ -284,7 +333,14 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case map[string]any:
-		if len(x) == 1 { // a base-data reference: {"FNumber": …}
+		if inner, ok := x[refKey]; ok && len(x) == 1 { // a base-data reference, found without iterating the map
+			dst, err := appendJSON(append(dst, `{"`+refKey+`":`...), inner)
+			if err != nil {
+				return nil, err
+			}
+			return append(dst, '}'), nil
+		}
+		if len(x) == 1 {
 			for k, inner := range x {
 				dst = append(appendString(append(dst, '{'), k), ':')
 				var err error
@@ -417,22 +473,19 @@ func (p *Payload) Canonical() []byte {
 	return p.canonical
 }
 
-// appendCanonical appends the payload's canonical JSON to dst: in the spec's sorted order of its
-// fields while the payload has exactly those, as canonical sorts them otherwise.
+// appendCanonical appends the payload's canonical JSON to dst: its fields in the sorted order of
+// their names (order), as canonical writes a map.
 func (p *Payload) appendCanonical(dst []byte) []byte {
-	if p.sorted == nil || len(p.sorted) != len(p.values) {
-		return append(dst, canonical(p.values)...)
-	}
 	start := len(dst)
 	dst = append(dst, '{')
-	for i, f := range p.sorted {
-		if i > 0 {
+	for n, i := range p.order {
+		if n > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(appendString(dst, f), ':')
+		dst = append(appendString(dst, p.fields[i]), ':')
 		var err error
-		if dst, err = appendJSON(dst, p.values[f]); err != nil {
-			return append(dst[:start], canonical(p.values)...)
+		if dst, err = appendJSON(dst, p.vals[i]); err != nil {
+			return append(dst[:start], canonical(p.Map())...)
 		}
 	}
 	return append(dst, '}')

@@ -20,9 +20,9 @@ func TestPayloadBodyHashAndSet(t *testing.T) {
 		t.Fatalf("body = %s", b)
 	}
 	// The hash is of canonical JSON: the same fields in another order hash the same.
-	reordered := &Payload{values: p1.Map()}
+	reordered := &Payload{}
 	for i := len(p1.fields) - 1; i >= 0; i-- {
-		reordered.fields = append(reordered.fields, p1.fields[i])
+		reordered.Set(p1.fields[i], p1.vals[i])
 	}
 	if rb, _ := reordered.MarshalJSON(); string(rb) == string(b) || reordered.Hash() != p1.Hash() {
 		t.Fatal("hash depends on field order")

@@ -80,9 +80,9 @@ type Spec struct {
 	schema  *schema
 	fields  []compiledField
 	request []compiledField
-	// sorted and requestSorted are the names of fields and request in sorted order: a payload's
-	// canonical JSON lists them so, without sorting them per payload.
-	sorted, requestSorted []string
+	// sorted and requestSorted are the indexes of fields and request in the sorted order of their
+	// names: a payload's canonical JSON lists them so, without sorting them per payload.
+	sorted, requestSorted []int
 	header                []string
 	entry                 []string
 }
@@ -91,6 +91,23 @@ type compiledField struct {
 	name, ref, typ string
 	onUpdate       UpdatePolicy
 	parts          []compiledPart
+	// constant is the field's value when its template is literal text only (isConst): rendered
+	// once, at compile time, and shared by every payload (a base-data map too: payloads never change
+	// one in place).
+	constant any
+	isConst  bool
+}
+
+// freeze renders a field whose template is literal text only once, as its constant.
+func (cf *compiledField) freeze() {
+	for _, p := range cf.parts {
+		if p.expr != nil {
+			return
+		}
+	}
+	if v, _, err := cf.render(nil, Vars{}); err == nil {
+		cf.constant, cf.isConst = v, true
+	}
 }
 
 // compiledPart is literal text (expr == nil) or a compiled {{…}} action.
@@ -264,20 +281,20 @@ func (c *compiler) compile() *Spec {
 	case !seen[f.Target.Key]:
 		c.problem(lookup(tgt, "key"), "target key %q is not one of the target fields", f.Target.Key)
 	}
-	s.sorted, s.requestSorted = sortedNames(s.fields), sortedNames(s.request)
+	s.sorted, s.requestSorted = sortedOrder(s.fields), sortedOrder(s.request)
 	s.header = slices.Sorted(maps.Keys(header))
 	s.entry = slices.Sorted(maps.Keys(entry))
 	return s
 }
 
-// sortedNames returns the fields' names in sorted order.
-func sortedNames(fields []compiledField) []string {
-	names := make([]string, len(fields))
-	for i, cf := range fields {
-		names[i] = cf.name
+// sortedOrder returns the fields' indexes in the sorted order of their names.
+func sortedOrder(fields []compiledField) []int {
+	order := make([]int, len(fields))
+	for i := range order {
+		order[i] = i
 	}
-	slices.Sort(names)
-	return names
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(fields[a].name, fields[b].name) })
+	return order
 }
 
 func orNode(n, fallback *yaml.Node) *yaml.Node {
@@ -421,7 +438,11 @@ func (c *compiler) field(section string, fd fieldDef, n *yaml.Node, known, seen,
 		}
 		cf.parts = append(cf.parts, compiledPart{expr: e})
 	}
-	return cf, len(c.problems) == before
+	ok := len(c.problems) == before
+	if ok {
+		cf.freeze()
+	}
+	return cf, ok
 }
 
 func argCount(lo, hi int) string {

@@ -86,10 +86,11 @@ func (s *Spec) IfEmptyFields() []string {
 func (s *Spec) UpdateFields(p *Payload, targetEmpty func(field string) bool) []string {
 	out := make([]string, 0, len(s.fields))
 	for _, f := range s.fields {
-		v, ok := p.values[f.name]
-		if !ok {
+		i := p.index(f.name)
+		if i < 0 {
 			continue
 		}
+		v := p.vals[i]
 		switch f.onUpdate {
 		case UpdateOverwrite:
 		case UpdateSet:
