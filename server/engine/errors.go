@@ -41,7 +41,9 @@ func invalidf(format string, args ...any) error {
 }
 
 // Kind is how the API boundary treats an error: which status callers get, and whether they may read
-// the error's text. Only the kinds other than KindInternal are written for callers.
+// the error's text. The texts of all kinds but KindInternal, KindStorageFull and
+// KindStorageUnavailable are written for callers; those three get a fixed text and a reference to
+// the log (PublicText).
 type Kind int
 
 const (
@@ -68,6 +70,11 @@ const (
 	// KindStorageFull: storage.ErrFull (a write failed because the database is full). Callers get
 	// "the database is full (ref …)"; the store's own error is logged under that reference.
 	KindStorageFull
+	// KindStorageUnavailable: storage.ErrUnavailable (the database cannot be reached: the connection
+	// was refused or lost, the server is shutting down; the call may succeed later). Callers get "the
+	// database cannot be reached (ref …)"; the store's own error, which may name the server's host,
+	// user and database, is logged under that reference.
+	KindStorageUnavailable
 )
 
 // FailureKind says what a failed call to a source or target system means.
@@ -122,14 +129,18 @@ var errStopRequested error = &callerError{kind: KindCanceled, msg: "run cancelle
 // Classify sorts err (non-nil) into a Kind. The first classified error met from the outside of the
 // chain decides (so a vendor error wrapping a timeout is a vendor error); an error that joins several
 // (errors.Join, fmt.Errorf with several %w) is internal if any branch is; ErrInternal anywhere makes
-// the whole error internal; otherwise storage.ErrFull anywhere makes it KindStorageFull; an error
-// that matches none of the kinds is internal. No message text is ever inspected.
+// the whole error internal; otherwise storage.ErrFull anywhere makes it KindStorageFull, and then
+// storage.ErrUnavailable anywhere makes it KindStorageUnavailable; an error that matches none of the
+// kinds is internal. No message text is ever inspected.
 func Classify(err error) Kind {
 	if errors.Is(err, ErrInternal) {
 		return KindInternal
 	}
 	if errors.Is(err, storage.ErrFull) {
 		return KindStorageFull
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		return KindStorageUnavailable
 	}
 	return classify(err)
 }
@@ -189,9 +200,10 @@ func nodeKind(err error) (Kind, bool) {
 }
 
 // PublicText is err's text as callers may see it: err's own text for the kinds written for callers;
-// for an internal error, "internal error (ref …)", and for a full database "the database is full
-// (ref …)", with a fresh reference, which ref returns so that the caller logs the full error under
-// it. The RPC boundary and run errors both use it.
+// for an internal error, "internal error (ref …)", for a full database "the database is full
+// (ref …)", and for a database that cannot be reached "the database cannot be reached (ref …)", with
+// a fresh reference, which ref returns so that the caller logs the full error under it. The RPC
+// boundary and run errors both use it.
 func PublicText(err error) (text, ref string) {
 	var what string
 	switch Classify(err) {
@@ -199,6 +211,8 @@ func PublicText(err error) (text, ref string) {
 		what = "internal error"
 	case KindStorageFull:
 		what = "the database is full"
+	case KindStorageUnavailable:
+		what = "the database cannot be reached"
 	default:
 		return err.Error(), ""
 	}

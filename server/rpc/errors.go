@@ -25,9 +25,11 @@ import (
 //
 // Codes: NotFound (no such run), InvalidArgument (the request cannot be carried out as given),
 // FailedPrecondition (a run of the flow is in progress; a vendor refused permanently), Unavailable
-// (shutting down; a vendor is unreachable or failing transiently), Canceled, DeadlineExceeded,
-// ResourceExhausted (the database is full: "the database is full (ref …)", the store's error logged
-// under the reference), and Internal for everything else.
+// (shutting down; a vendor is unreachable or failing transiently; the database cannot be reached:
+// "the database cannot be reached (ref …)", the store's error, which may name the database's host
+// and user, logged under the reference), Canceled, DeadlineExceeded, ResourceExhausted (the database
+// is full: "the database is full (ref …)", the store's error logged under the reference), and
+// Internal for everything else.
 func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
@@ -70,6 +72,10 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 		text, ref := engine.PublicText(err)
 		log.ErrorContext(ctx, "the database is full", "ref", ref, "error", err)
 		return connect.NewError(connect.CodeResourceExhausted, errors.New(text))
+	case engine.KindStorageUnavailable:
+		text, ref := engine.PublicText(err)
+		log.ErrorContext(ctx, "the database cannot be reached", "ref", ref, "error", err)
+		return connect.NewError(connect.CodeUnavailable, errors.New(text))
 	}
 	text, ref := engine.PublicText(err)
 	log.ErrorContext(ctx, "internal error", "ref", ref, "error", err)

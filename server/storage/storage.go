@@ -17,6 +17,11 @@ var ErrNotFound = errors.New("not found")
 // disk, or a size limit), and by Ping while such a failure is not yet resolved by free space.
 var ErrFull = errors.New("the database is full")
 
+// ErrUnavailable is wrapped by a backend's error when the database cannot be reached: the
+// connection is refused or lost, or the server is shutting down or starting up. The call may succeed
+// later. Ping's error wraps it too while the server is down.
+var ErrUnavailable = errors.New("the database cannot be reached")
+
 // ErrBadPageToken is returned for a page token the backend did not issue.
 var ErrBadPageToken = errors.New("invalid page token")
 

@@ -208,7 +208,7 @@ func (s *Store) CommitPage(ctx context.Context, p storage.PageCommit) error {
 		return nil
 	}
 	if err := s.sendInTx(ctx, b); err != nil {
-		return fmt.Errorf("commit page: %w", classifyWrite(err))
+		return fmt.Errorf("commit page: %w", err)
 	}
 	return nil
 }
@@ -350,7 +350,7 @@ func (s *Store) RecordIntents(ctx context.Context, flow string, intents []storag
 		ORDER BY u.ord
 		ON CONFLICT (flow, source_key) DO NOTHING`, flow, keys, targets, time.Now().UnixNano())
 	if err != nil {
-		return fmt.Errorf("record create intents: %w", classifyWrite(err))
+		return fmt.Errorf("record create intents: %w", err)
 	}
 	return nil
 }
@@ -386,7 +386,7 @@ func (s *Store) CreateRun(ctx context.Context, r storage.Run) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.ID, r.Flow, nonNil(r.Options), nullNanos(r.WindowStart), nullNanos(r.WindowEnd),
 		r.Status, nanos(r.StartedAt), r.Error, r.Trigger, r.Actor)
 	if err != nil {
-		return fmt.Errorf("create run: %w", classifyWrite(err))
+		return fmt.Errorf("create run: %w", err)
 	}
 	return nil
 }
@@ -400,7 +400,7 @@ func (s *Store) FinishRun(ctx context.Context, r storage.Run) error {
 		r.Status, c.Read, c.Added, c.Updated, c.Skipped, c.Failed, c.Retried, nullNanos(r.FinishedAt), r.Error,
 		nullNanos(r.WindowStart), nullNanos(r.WindowEnd), r.ID)
 	if err != nil {
-		return fmt.Errorf("finish run: %w", classifyWrite(err))
+		return fmt.Errorf("finish run: %w", err)
 	}
 	return nil
 }
@@ -763,7 +763,7 @@ func (s *Store) convertLegacyTrail(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("convert audit rows: %w", classifyWrite(err))
+			return fmt.Errorf("convert audit rows: %w", err)
 		}
 	}
 }

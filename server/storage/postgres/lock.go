@@ -29,14 +29,15 @@ func WithLockCheckInterval(d time.Duration) Option {
 // the server has released the lock and lost is closed, noticed within the lock check interval. The
 // server releases the lock of a gateway that died when its session ends.
 func (s *Store) LockFlow(ctx context.Context, flow string) (unlock func(), lost <-chan struct{}, ok bool, err error) {
+	// The lock's connection is not the pool's (db): its errors are classified here.
 	conn, err := pgx.ConnectConfig(ctx, s.connConfig.Copy())
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("lock flow %s: %w", flow, err)
+		return nil, nil, false, fmt.Errorf("lock flow %s: %w", flow, classify(ctx, err))
 	}
 	var got bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('syncgate/flow/' || $1, 0))`, flow).Scan(&got); err != nil {
 		conn.Close(context.Background())
-		return nil, nil, false, fmt.Errorf("lock flow %s: %w", flow, err)
+		return nil, nil, false, fmt.Errorf("lock flow %s: %w", flow, classify(ctx, err))
 	}
 	if !got {
 		conn.Close(context.Background())

@@ -74,7 +74,7 @@ func (s *Store) DeleteRunTrail(ctx context.Context, passID int64, runID string, 
 		return countIntoPass(ctx, tx, passID, runID, started, deleted, !remaining)
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("prune run %s: %w", runID, classifyWrite(err))
+		return 0, false, fmt.Errorf("prune run %s: %w", runID, err)
 	}
 	return deleted, done, nil
 }
@@ -171,7 +171,7 @@ func (s *Store) BeginRetention(ctx context.Context, p storage.RetentionPass) (in
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("record retention pass: %w", classifyWrite(err))
+		return 0, fmt.Errorf("record retention pass: %w", err)
 	}
 	return id, nil
 }
@@ -180,7 +180,7 @@ func (s *Store) BeginRetention(ctx context.Context, p storage.RetentionPass) (in
 func (s *Store) FinishRetention(ctx context.Context, passID int64, finishedAt time.Time, errText string) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE retention_passes SET finished_at = $1, error = $2 WHERE id = $3`,
 		nanos(finishedAt), errText, passID); err != nil {
-		return fmt.Errorf("record retention pass %d: %w", passID, classifyWrite(err))
+		return fmt.Errorf("record retention pass %d: %w", passID, err)
 	}
 	return nil
 }

@@ -31,7 +31,10 @@ import (
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	// pool classifies every error of the database (classify): the store's callers can tell a full
+	// database (storage.ErrFull) and one that cannot be reached (storage.ErrUnavailable) from other
+	// failures.
+	pool db
 	// connConfig makes the connections that hold flow locks (LockFlow), outside the pool.
 	connConfig *pgx.ConnConfig
 	lockCheck  time.Duration
@@ -63,7 +66,8 @@ func WithMaxConns(n int32) Option {
 var errBadDSN = errors.New("open postgres store: the DSN is not a valid postgres:// or postgresql:// URL")
 
 // Open connects to the database named by dsn (a postgres:// or postgresql:// URL), applies pending
-// migrations and returns the store. Errors never quote the DSN's password.
+// migrations and returns the store. Errors never quote the DSN's password; when the server cannot
+// be reached they match storage.ErrUnavailable.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
 		return nil, errBadDSN
@@ -82,7 +86,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open postgres store: %w", err)
+		return nil, fmt.Errorf("open postgres store: %w", classify(ctx, err))
 	}
 	if err := migrateUp(ctx, pool); err != nil {
 		pool.Close()
@@ -93,7 +97,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	st := &Store{pool: pool, connConfig: cfg.ConnConfig, lockCheck: o.lockCheck, codec: codec}
+	st := &Store{pool: db{pool}, connConfig: cfg.ConnConfig, lockCheck: o.lockCheck, codec: codec}
 	if err := st.convertLegacyTrail(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -110,7 +114,7 @@ func migrateUp(ctx context.Context, pool *pgxpool.Pool) error {
 	db := stdlib.OpenDBFromPool(pool)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return fmt.Errorf("migrate postgres: %w", err)
+		return fmt.Errorf("migrate postgres: %w", classify(ctx, err))
 	}
 	drv, err := migratepgx.WithInstance(db, &migratepgx.Config{})
 	if err != nil {
@@ -138,7 +142,8 @@ func migrateUp(ctx context.Context, pool *pgxpool.Pool) error {
 // Close closes the store's connections.
 func (s *Store) Close() { s.pool.Close() }
 
-// Ping checks that the database answers (the gateway's health check).
+// Ping checks that the database answers (the gateway's health check); its error matches
+// storage.ErrUnavailable while the server cannot be reached.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("ping postgres: %w", err)
