@@ -121,11 +121,12 @@ func (b *batchSaver) rate(ctx context.Context, items []json.RawMessage) (float64
 // rawBatchSave is the raw BatchSave measurement of one scale: rounds of distinct items, the median
 // of their rates, and the CPU per item of this process and of the mocks during the timed calls.
 type rawBatchSave struct {
-	saver *batchSaver
-	mocks *e2e.Process
-	n     int // items per round
-	rates []float64
-	items int
+	saver  *batchSaver
+	mocks  *e2e.Process
+	n      int // items per round
+	settle func()
+	rates  []float64
+	items  int
 	// client and mock are CPU time spent during the timed calls (rendering the items is not timed).
 	client, mock time.Duration
 }
@@ -137,6 +138,7 @@ func (r *rawBatchSave) rounds(ctx context.Context, first int) error {
 		if err != nil {
 			return err
 		}
+		r.settle()
 		mock0, _ := r.mocks.CPUTime()
 		self0 := selfCPU()
 		rate, err := r.saver.rate(ctx, items)

@@ -88,6 +88,8 @@ var readersCfg readersConfig
 var adminDSN string
 
 func main() {
+	flag.BoolVar(&settleGC, "settle", false, "run a garbage collection in the gateway and the mocks before each raw BatchSave round and SyncAgents")
+	flag.IntVar(&rawBatchSaveItems, "raw-batchsave-items", 20000, "items per raw BatchSave round (at most N)")
 	scales := flag.String("n", "10000,100000", "comma-separated record counts (empty: none)")
 	flag.StringVar(&quotaEnv, "quota-env", "", "comma-separated SYNCGATE_*=V settings added to the gateway in the quota measurements, for comparisons (e.g. SYNCGATE_GREATONCE_RATE_MODE=fixed,SYNCGATE_GREATONCE_RATE=3000)")
 	quotas := flag.String("quota", "", "comma-separated Q:N: SyncCustomers over N customers at a Greatonce quota of Q calls/s the gateway is not told (e.g. 300:10000,3000:30000)")
@@ -265,7 +267,7 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	r := result{n: n, backend: backend}
 	mockArgs := []string{"-seed-customers", fmt.Sprint(n), "-seed-agents", fmt.Sprint(n)}
 	var mockDebug string
-	if profileDir != "" {
+	if profileDir != "" || settleGC {
 		var err error
 		if mockDebug, err = e2e.FreePort(); err != nil {
 			return r, err
@@ -356,7 +358,7 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	env := append(e2e.GatewayEnv(v, db, addr, key, pageSize, batchSize), fmt.Sprintf("SYNCGATE_SYNC_CONCURRENCY=%d", conc),
 		"SYNCGATE_SYNC_OVERLAP="+overlap.String(), "SYNCGATE_MAPPING_DIR="+specDir)
 	var debugAddr string
-	if profileDir != "" {
+	if profileDir != "" || settleGC {
 		if debugAddr, err = e2e.FreePort(); err != nil {
 			return r, err
 		}
@@ -429,10 +431,17 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	if err != nil {
 		return r, err
 	}
-	braw := &rawBatchSave{saver: bs, mocks: mocks, n: min(n, 20000)}
+	settle := func() {
+		if settleGC {
+			collect(ctx, debugAddr)
+			collect(ctx, mockDebug)
+		}
+	}
+	braw := &rawBatchSave{saver: bs, mocks: mocks, n: min(n, rawBatchSaveItems), settle: settle}
 	if err := braw.rounds(ctx, 0); err != nil {
 		return r, err
 	}
+	settle()
 	c0 = count(kd) + count(zl)
 	g0, m0 = cpu()
 	prof = startProfiles(ctx, debugAddr, mockDebug, fmt.Sprintf("agents-%d.pprof", n))
@@ -531,6 +540,27 @@ func startProfile(ctx context.Context, debugAddr, name string) (wait func()) {
 
 // startProfiles profiles the gateway (into name) and the mocks (into mocks-name) at once; wait waits
 // for both.
+var (
+	rawBatchSaveItems int
+	settleGC          bool
+)
+
+// collect has the process serving pprof at debugAddr run a garbage collection (the heap profile's
+// gc=1), so that the phase timed next does not pay for the garbage of the one before.
+func collect(ctx context.Context, debugAddr string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+debugAddr+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: collect:", err)
+		return
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+}
+
 func startProfiles(ctx context.Context, gwDebug, mockDebug, name string) (wait func()) {
 	gw, mk := startProfile(ctx, gwDebug, name), startProfile(ctx, mockDebug, "mocks-"+name)
 	return func() { gw(); mk() }
