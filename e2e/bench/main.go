@@ -469,7 +469,7 @@ func measure(ctx context.Context, gwBin, mkBin, dir string, n, conc, pageSize, b
 	fmt.Fprintf(os.Stderr, "raw BatchSave rate: %.0f items/s (median of %.0f, batches of %d, %d in flight; three rounds before SyncAgents and three after)\n",
 		r.bsRate, braw.rates, batchSize, batchConcurrency)
 
-	if debugAddr != "" { // allocations since start, both flows
+	if debugAddr != "" && profileDir != "" { // allocations since start, both flows
 		if err := fetchTo(ctx, "http://"+debugAddr+"/debug/pprof/allocs", filepath.Join(profileDir, fmt.Sprintf("allocs-%d.pprof", n))); err != nil {
 			fmt.Fprintln(os.Stderr, "allocs profile:", err)
 		}
@@ -523,8 +523,10 @@ func selfCPU() time.Duration {
 // and returns the function that waits for it to be written to profileDir/name. pprof's endpoint
 // answers only after the time asked for, so a run shorter than that is profiled whole, with idle time
 // after it.
+// startProfile has the process serving pprof at debugAddr profile itself into profileDir/name, when
+// both are set (-settle starts the debug listeners without -profile).
 func startProfile(ctx context.Context, debugAddr, name string) (wait func()) {
-	if debugAddr == "" {
+	if debugAddr == "" || profileDir == "" {
 		return func() {}
 	}
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, profileSeconds)
